@@ -1,0 +1,46 @@
+# Score Portal — the commands a developer (and CI) needs. See README.md.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# Re-install whenever the pinned requirements change.
+INSTALLED := $(VENV)/.installed
+
+.PHONY: help install run test lint format requirements clean
+
+help:
+	@echo "make run          install, migrate, start local DynamoDB, seed demo data, serve :8000"
+	@echo "make test         install, provision Postgres + local DynamoDB, run the whole suite"
+	@echo "make lint         ruff (lint + format check) and mypy"
+	@echo "make format       apply ruff's formatting and safe fixes"
+	@echo "make requirements re-pin requirements*.txt from requirements*.in"
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(INSTALLED)
+
+run: $(INSTALLED)
+	$(BIN)/python -m devstack run
+
+test: $(INSTALLED)
+	$(BIN)/python -m devstack test $(ARGS)
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_DEBUG=true $(BIN)/mypy .
+
+format: $(INSTALLED)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+requirements: $(INSTALLED)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile requirements.in -o requirements.txt --python-version 3.11 --no-header --annotation-style line
+	$(BIN)/uv pip compile requirements-dev.in -o requirements-dev.txt --python-version 3.11 --no-header --annotation-style line
+
+clean:
+	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache staticfiles build dist

@@ -1,0 +1,124 @@
+"""Staff screens for organizations and API keys.
+
+Keys are issued through `api_key_issue` and revoked through `api_key_revoke`, like
+everywhere else. The plaintext key is rendered once, in the response to the add form;
+it is never put in a message (messages live in cookies or the session table).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from rest_framework_api_key.models import APIKey
+
+from accounts.constants import DEFAULT_SCOPES, Scope
+from accounts.models import ApiKey, Organization
+from accounts.services import api_key_issue, api_key_revoke
+
+_ISSUED_PLAINTEXT = "_scoreportal_issued_api_key"
+
+# djangorestframework-api-key registers its own concrete APIKey; we use ApiKey instead.
+if admin.site.is_registered(APIKey):
+    admin.site.unregister(APIKey)
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin[Organization]):
+    list_display = ["name", "slug", "is_active", "contact_email", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "slug", "contact_email"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    def has_delete_permission(self, request: HttpRequest, obj: Organization | None = None) -> bool:
+        return False  # organizations are deactivated: their audit trail must stay linked
+
+
+class ApiKeyAdminForm(forms.ModelForm[ApiKey]):
+    scopes = forms.MultipleChoiceField(
+        choices=Scope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=list(DEFAULT_SCOPES),
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["name", "organization", "scopes", "expiry_date"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
+    form = ApiKeyAdminForm
+    list_display = [
+        "prefix",
+        "name",
+        "organization",
+        "scopes",
+        "created",
+        "expiry_date",
+        "_has_expired",
+        "revoked",
+        "last_used_at",
+    ]
+    list_filter = ["revoked", "organization", "created"]
+    list_select_related = ["organization"]
+    search_fields = ["name", "prefix", "organization__name"]
+    actions = ["revoke_keys"]
+    readonly_fields = ["prefix", "created_by", "revoked_at", "revoked_by", "last_used_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        if obj is None:
+            return ["prefix"]
+        fields = [*self.readonly_fields, "organization"]
+        if obj.revoked:
+            fields += ["name", "scopes", "expiry_date"]
+        return fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False  # keys are revoked, never deleted: the audit trail references them
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            obj.full_clean()
+            obj.save()
+            return
+        issued, plaintext = api_key_issue(
+            organization=obj.organization,
+            name=obj.name,
+            scopes=obj.scopes,
+            expiry_date=obj.expiry_date,
+            created_by=request.user,  # type: ignore[arg-type]
+        )
+        obj.pk, obj.prefix = issued.pk, issued.prefix
+        # Request-scoped (the ModelAdmin instance is shared by all requests).
+        setattr(request, _ISSUED_PLAINTEXT, plaintext)
+
+    def response_add(
+        self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        """Show the new key once, on this response only, instead of redirecting."""
+        plaintext = getattr(request, _ISSUED_PLAINTEXT, None)
+        if plaintext is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "api_key": obj,
+            "plaintext": plaintext,
+            "title": "API key issued",
+        }
+        response = TemplateResponse(request, "admin/accounts/apikey/issued.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke selected API keys (permanent)")
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        revoked = 0
+        for api_key in queryset.filter(revoked=False):
+            api_key_revoke(api_key=api_key, revoked_by=request.user)  # type: ignore[arg-type]
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)

@@ -1,0 +1,19 @@
+"""Vocabulary of the accounts app: API key scopes."""
+
+from django.db import models
+
+
+class Scope(models.TextChoices):
+    """What an API key may call (SPEC §7)."""
+
+    SCORES_READ = "scores:read", "Score one CPF"
+    SCORES_BATCH = "scores:batch", "Score CPFs in batches"
+
+
+# A new key gets these unless its issuer says otherwise.
+DEFAULT_SCOPES = (Scope.SCORES_READ,)
+
+# Key format of djangorestframework-api-key: "<8-char prefix>.<32-char secret>".
+API_KEY_PREFIX_LENGTH = 8
+# last_used_at is refreshed at most this often, never on every request (SPEC §8).
+LAST_USED_RESOLUTION_SECONDS = 60

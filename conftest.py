@@ -1,0 +1,107 @@
+"""Fixtures shared by every app's tests.
+
+Tests run against real stores: the Postgres and the moto DynamoDB server that `make test`
+(devstack) provides. Each test that touches the cache gets a table of its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.constants import Scope
+from accounts.models import ApiKey, Organization
+from accounts.services import api_key_issue
+from scores import score_cache
+from scores.cpf import Cpf
+from scores.models import CreditProfile
+
+# The CPFs published in the documentation.
+EXAMPLE_CPF = "529.982.247-25"
+OTHER_EXAMPLE_CPF = "111.444.777-35"
+
+GOOD_PROFILE: dict[str, Any] = {
+    "on_time_payment_ratio": "0.9800",
+    "delinquencies_30d_12m": 0,
+    "max_days_past_due_12m": 0,
+    "active_negative_records": 0,
+    "protests": 0,
+    "credit_utilization": "0.2500",
+    "hard_inquiries_90d": 1,
+    "credit_history_months": 96,
+    "active_credit_contracts": 3,
+}
+
+
+@pytest.fixture
+def score_table(settings: Any) -> Iterator[str]:
+    """A fresh, empty DynamoDB score cache table on the local endpoint."""
+    table = settings.SCORE_CACHE_TABLE = f"scores-test-{uuid.uuid4().hex[:12]}"
+    score_cache.ensure_table()
+    client = score_cache.client()  # the test may point settings at another endpoint
+    yield table
+    client.delete_table(TableName=table)
+
+
+@pytest.fixture
+def dynamodb_calls() -> Iterator[list[str]]:
+    """The names of the DynamoDB operations made while the test runs, in order."""
+    calls: list[str] = []
+
+    def record(model: Any, **kwargs: Any) -> None:
+        calls.append(model.name)
+
+    events = score_cache.client().meta.events
+    events.register("before-call.dynamodb", record)
+    yield calls
+    events.unregister("before-call.dynamodb", record)
+
+
+@pytest.fixture
+def organization(db: None) -> Organization:
+    return Organization.objects.create(name="Banco Exemplo", slug="banco-exemplo")
+
+
+@pytest.fixture
+def issue_key(organization: Organization) -> Callable[..., tuple[ApiKey, str]]:
+    """Issue a key through the real service; returns (ApiKey, plaintext)."""
+
+    def issue(**kwargs: Any) -> tuple[ApiKey, str]:
+        kwargs.setdefault("organization", organization)
+        kwargs.setdefault("name", "test key")
+        kwargs.setdefault("scopes", [Scope.SCORES_READ])
+        return api_key_issue(**kwargs)
+
+    return issue
+
+
+@pytest.fixture
+def api_key(issue_key: Callable[..., tuple[ApiKey, str]]) -> tuple[ApiKey, str]:
+    return issue_key()
+
+
+@pytest.fixture
+def client_with_key(api_key: tuple[ApiKey, str]) -> APIClient:
+    """An API client that sends a valid key with scores:read."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}")
+    return client
+
+
+@pytest.fixture
+def make_profile(db: None, settings: Any) -> Callable[..., CreditProfile]:
+    """Create a credit profile for a CPF (default: the published example) directly."""
+
+    def make(cpf: str = EXAMPLE_CPF, **values: Any) -> CreditProfile:
+        parsed = Cpf.parse(cpf)
+        return CreditProfile.objects.create(
+            cpf_hash=parsed.lookup_hash(settings.CPF_HASH_KEY),
+            cpf_masked=parsed.masked,
+            **{**GOOD_PROFILE, **values},
+        )
+
+    return make

@@ -1,0 +1,95 @@
+"""`python -m devstack {test,run}`: the local stack behind `make test` and `make run`.
+
+test  Postgres (see devstack.services) + a moto server, then the whole pytest suite.
+run   SQLite + a moto server: migrate, create the cache table, seed demo data, serve on
+      127.0.0.1:8000. Ctrl-C stops the server and everything started for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from devstack.services import moto_server, postgres
+
+# Local, throwaway credentials: moto accepts anything, and real AWS must never be reached.
+LOCAL_AWS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "",
+    "AWS_REGION": "sa-east-1",
+}
+
+TEST_ENVIRONMENT = {
+    **LOCAL_AWS,
+    "DJANGO_SETTINGS_MODULE": "scoreportal.settings_test",
+    "DJANGO_DEBUG": "false",
+    "DJANGO_SECRET_KEY": "test-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+    "CPF_HASH_KEY": "test-only-cpf-hash-key-0123456789abcdefghijklmnop",
+    "DJANGO_ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
+    "SCORE_CACHE_TABLE": "scoreportal-scores-test",
+}
+
+RUN_ENVIRONMENT = {
+    **LOCAL_AWS,
+    "DJANGO_SETTINGS_MODULE": "scoreportal.settings",
+    "DJANGO_DEBUG": "true",
+}
+
+
+def _manage(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], env=env, check=True)
+
+
+def test(pytest_args: Sequence[str]) -> int:
+    with postgres() as database_url, moto_server() as dynamodb_url:
+        env = {
+            **os.environ,
+            **TEST_ENVIRONMENT,
+            "DATABASE_URL": database_url,
+            "DYNAMODB_ENDPOINT_URL": dynamodb_url,
+        }
+        print(f"devstack: Postgres {database_url.rsplit('@', 1)[-1]}, DynamoDB {dynamodb_url}")
+        return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], env=env).returncode
+
+
+def run(port: int) -> int:
+    with moto_server() as dynamodb_url:
+        env = {**os.environ, **RUN_ENVIRONMENT, "DYNAMODB_ENDPOINT_URL": dynamodb_url}
+        env.pop("DATABASE_URL", None)  # the laptop default: SQLite
+        _manage("migrate", "--no-input", "-v", "0", env=env)
+        _manage("ensure_score_table", env=env)
+        _manage("seed_demo", "--base-url", f"http://127.0.0.1:{port}", env=env)
+        print(
+            f"\nLocal DynamoDB (moto) at {dynamodb_url}. Serving on http://127.0.0.1:{port}/ "
+            "— Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        try:
+            return subprocess.run(
+                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"],
+                env=env,
+            ).returncode
+        except KeyboardInterrupt:
+            return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("test", help="run the test suite; further arguments go to pytest")
+    run_parser = commands.add_parser("run", help="serve the portal on the local stack")
+    run_parser.add_argument("--port", type=int, default=8000)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "test":
+        return test(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return run(args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

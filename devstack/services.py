@@ -1,0 +1,205 @@
+"""Local stand-ins for the production stores: a Postgres and a DynamoDB wire endpoint.
+
+Used by `make test`, `make run` and `make bench` (and by tests that need a store of their
+own, such as a DynamoDB endpoint to stop). Nothing here ships to Lambda.
+
+Postgres, in order of preference: DATABASE_URL if set; the server on 127.0.0.1:5432 if one
+answers; else a throwaway cluster (initdb + postgres on a free port, as the `postgres` user
+when we are root, since initdb refuses to run as root), removed afterwards.
+
+DynamoDB: moto's server over HTTP on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+LOCAL_POSTGRES = ("127.0.0.1", 5432)
+DATABASE_NAME = "scoreportal"
+LOG_DIR = Path(__file__).resolve().parent.parent / ".devstack"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _wait_until(check: object, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not come up within {timeout:.0f}s (logs in {LOG_DIR})")
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# ==============================================================================
+# DynamoDB (moto server)
+# ==============================================================================
+@contextlib.contextmanager
+def moto_server(port: int | None = None) -> Iterator[str]:
+    """Run moto's server on loopback; yield its endpoint URL; stop it afterwards."""
+    port = port or free_port()
+    LOG_DIR.mkdir(exist_ok=True)
+    log = (LOG_DIR / f"moto-{port}.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until(lambda: process.poll() is None and _http_ok(url), "moto server")
+        yield url
+    finally:
+        _stop(process)
+        log.close()
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/moto-api/", timeout=0.5):  # noqa: S310 (loopback)
+            return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+# ==============================================================================
+# Postgres
+# ==============================================================================
+@contextlib.contextmanager
+def postgres() -> Iterator[str]:
+    """Yield a DATABASE_URL for a Postgres server, starting a throwaway one if need be."""
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+    elif _port_open(*LOCAL_POSTGRES):
+        host, port = LOCAL_POSTGRES
+        yield f"postgres://postgres@{host}:{port}/{DATABASE_NAME}"
+    else:
+        with throwaway_postgres() as url:
+            yield url
+
+
+def _postgres_bindir() -> Path:
+    for candidate in ("initdb", "pg_ctl"):
+        found = shutil.which(candidate)
+        if found:
+            return Path(found).resolve().parent
+    try:
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True)
+        return Path(out.stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    if versions:
+        return versions[-1]
+    raise RuntimeError("No Postgres found: set DATABASE_URL or install PostgreSQL (initdb).")
+
+
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """initdb a cluster in a temporary directory, serve it on a free port, then remove it."""
+    bindir = _postgres_bindir()
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    root = Path(tempfile.mkdtemp(prefix="scoreportal-pg-"))
+    data, sockets = root / "data", root / "sockets"
+    sockets.mkdir()
+    if as_postgres:
+        shutil.chown(root, user="postgres")
+        shutil.chown(sockets, user="postgres")
+    port = free_port()
+    LOG_DIR.mkdir(exist_ok=True)
+    log_path = root / "postgres.log"
+    try:
+        subprocess.run(
+            [
+                *as_postgres,
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                *as_postgres,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log_path),
+                "-w",
+                "-o",
+                f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        yield f"postgres://postgres@127.0.0.1:{port}/{DATABASE_NAME}"
+    finally:
+        if (data / "postmaster.pid").exists():
+            subprocess.run(
+                [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                capture_output=True,
+            )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named in a postgres:// URL if it does not exist."""
+    import psycopg2
+    from psycopg2 import sql
+
+    dsn = url.rsplit("/", 1)
+    name = dsn[1]
+    connection = psycopg2.connect(f"{dsn[0]}/postgres")
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if cursor.fetchone() is None:
+                cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        connection.close()

@@ -1,0 +1,59 @@
+"""Request context: an id for every request, JSON errors off the admin, one log line each."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from scoreportal.api.context import RequestContext, attach_context
+from scoreportal.api.errors import error_code_for_status, error_response
+
+logger = logging.getLogger("scoreportal.request")
+
+# The admin is an HTML application for staff; everything else answers in JSON.
+_ADMIN_PATH = "/admin"
+
+
+class RequestContextMiddleware:
+    """Give each request an id and a clock, keep errors in the JSON envelope, log one line.
+
+    It runs outermost, so it also sees Django's own 404 and 500 pages (DEBUG's technical
+    pages included) and swaps them for the envelope before they reach an API client.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        context = attach_context(request)
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and not _is_admin_path(request.path_info)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            response = error_response(error_code_for_status(response.status_code), request=request)
+        response["X-Request-ID"] = context.request_id
+        _log_request(request, response, context)
+        return response
+
+
+def _is_admin_path(path: str) -> bool:
+    return path == _ADMIN_PATH or path.startswith(_ADMIN_PATH + "/")
+
+
+def _log_request(request: HttpRequest, response: HttpResponse, context: RequestContext) -> None:
+    match = request.resolver_match
+    fields = {
+        "request_id": context.request_id,
+        "method": request.method,
+        # The route, never the path: a client may put a CPF in a URL.
+        "endpoint": match.route if match else None,
+        "status": response.status_code,
+        "latency_ms": context.elapsed_ms(),
+        **context.log_fields,
+    }
+    level = logging.ERROR if response.status_code >= 500 else logging.INFO
+    logger.log(level, "request", extra={"fields": fields})

@@ -1,0 +1,234 @@
+"""Settings for Score Portal, read from the environment (django-environ).
+
+Every variable is documented in `.env.example`. With DJANGO_DEBUG off (production) the
+secrets and the database URL have no default: start-up stops with a message naming the
+missing variable instead of running on a silent fallback.
+"""
+
+from pathlib import Path
+
+import django_stubs_ext
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+# Django's generic classes (ModelAdmin[Model], QuerySet[Model]) subscriptable at run time.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# A .env file is a laptop convenience; production reads the real environment only.
+if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
+    env.read_env(BASE_DIR / ".env")
+
+# ==============================================================================
+# CORE
+# ==============================================================================
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+
+def _required(name: str, *, debug_default: str) -> str:
+    """A variable production must set; only a DEBUG (laptop) run may fall back to a default."""
+    if DEBUG:
+        return str(env.str(name, default=debug_default))
+    try:
+        return str(env.str(name))
+    except ImproperlyConfigured:
+        raise ImproperlyConfigured(
+            f"{name} must be set when DJANGO_DEBUG is off (see .env.example)."
+        ) from None
+
+
+SECRET_KEY = _required("DJANGO_SECRET_KEY", debug_default="insecure-development-only-secret-key")
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+)
+
+ROOT_URLCONF = "scoreportal.urls"
+WSGI_APPLICATION = "scoreportal.wsgi.application"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "America/Sao_Paulo"
+USE_I18N = True
+USE_TZ = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ==============================================================================
+# APPS AND MIDDLEWARE
+# ==============================================================================
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    # Provides AbstractAPIKey; its own concrete APIKey model is unused (see accounts.admin).
+    "rest_framework_api_key",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "accounts",
+    "scores",
+]
+
+MIDDLEWARE = [
+    # Outermost: request id, JSON error envelope for non-admin paths, one log line.
+    "scoreportal.api.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ==============================================================================
+# DATABASE
+# ==============================================================================
+# Transactions are explicit (services use transaction.atomic); requests run in autocommit
+# so the score path's single audit INSERT is a single round trip.
+DATABASES = {
+    "default": env.db_url_config(
+        _required("DATABASE_URL", debug_default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+    )
+}
+# Persistent connections survive between invocations of a warm Lambda; the health check
+# replaces a connection the database (or RDS Proxy) closed while the function was frozen.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=300)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
+
+# ==============================================================================
+# AUTHENTICATION AND SECURITY
+# ==============================================================================
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # API Gateway terminates TLS and tells us so.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# ==============================================================================
+# STATIC FILES (whitenoise: the admin's CSS and JS are served by the app itself)
+# ==============================================================================
+STATIC_URL = env.str("DJANGO_STATIC_URL", default="/static/")
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# ==============================================================================
+# DJANGO REST FRAMEWORK AND OPENAPI
+# ==============================================================================
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasRequiredScopes"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["scoreportal.api.parsers.BoundedJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "scoreportal.api.negotiation.JsonOnlyContentNegotiation",
+    "EXCEPTION_HANDLER": "scoreportal.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": [],
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Score Portal API",
+    "DESCRIPTION": (
+        "Credit scores for Brazilian consumers, identified by CPF. Every query is audited."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    # Swagger UI from our own static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"ComponentStatusEnum": ["ok", "unavailable"]},
+}
+
+# Request bodies larger than this are refused with 413 payload_too_large.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
+
+# ==============================================================================
+# SCORE PORTAL
+# ==============================================================================
+# HMAC-SHA256 key for CPF lookup hashes. Changing it orphans every stored hash.
+CPF_HASH_KEY: bytes = _required(
+    "CPF_HASH_KEY", debug_default="insecure-development-only-cpf-hash-key"
+).encode()
+if not DEBUG and len(CPF_HASH_KEY) < 32:
+    raise ImproperlyConfigured("CPF_HASH_KEY must be at least 32 characters long.")
+
+# Scorecard served by the API; empty means the newest file shipped in scores/scorecards/.
+SCORECARD_VERSION = env.str("SCORECARD_VERSION", default="")
+
+SCORE_CACHE_TABLE = env.str("SCORE_CACHE_TABLE", default="scoreportal-scores")
+SCORE_CACHE_TTL_SECONDS = env.int("SCORE_CACHE_TTL_SECONDS", default=86400)
+# Unset means real AWS; make run/test point it at a local moto server.
+DYNAMODB_ENDPOINT_URL: str | None = env.str("DYNAMODB_ENDPOINT_URL", default="") or None
+AWS_REGION = env.str("AWS_REGION", default="sa-east-1")
+# Bounded so a slow or unreachable DynamoDB costs a request well under a second.
+DYNAMODB_CONNECT_TIMEOUT_SECONDS = env.float("DYNAMODB_CONNECT_TIMEOUT_SECONDS", default=0.25)
+DYNAMODB_READ_TIMEOUT_SECONDS = env.float("DYNAMODB_READ_TIMEOUT_SECONDS", default=0.3)
+DYNAMODB_MAX_ATTEMPTS = env.int("DYNAMODB_MAX_ATTEMPTS", default=2)
+# After a DynamoDB failure, skip the cache for this long instead of waiting on it again.
+DYNAMODB_FAILURE_COOLDOWN_SECONDS = env.float("DYNAMODB_FAILURE_COOLDOWN_SECONDS", default=5.0)
+
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=5 * 365)
+
+# ==============================================================================
+# LOGGING: one JSON object per line on stdout (CloudWatch), CPFs and keys redacted
+# ==============================================================================
+LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "scoreportal.logging.JsonFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # The request log line (scoreportal.request) already reports every 4xx and 5xx.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "botocore": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,21 @@
+"""Settings for the test suite: the production settings plus test-only speed-ups.
+
+`make test` (devstack) provides the environment: a Postgres DATABASE_URL, a local DynamoDB
+endpoint and throwaway secrets. Nothing here loosens behaviour the tests are meant to check.
+"""
+
+from scoreportal.settings import *  # noqa: F403
+from scoreportal.settings import STORAGES
+
+# Hashing staff passwords with PBKDF2 would dominate the admin tests' run time.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# The manifest needs `collectstatic`; tests render templates without running it.
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Serve static files from the apps (no collectstatic before tests).
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

@@ -1,0 +1,106 @@
+"""Staff screens for the audit trail and credit profiles.
+
+CPF search everywhere is exact: the input is normalized and hashed, then matched against
+`cpf_hash`, so no plaintext CPF is needed in (or leaked from) the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from scores.cpf import Cpf, InvalidCpf
+from scores.models import Consultation, CreditProfile
+from scores.services import credit_profile_update
+
+
+def _cpf_hash_of(term: str) -> str | None:
+    try:
+        return Cpf.parse(term).lookup_hash(settings.CPF_HASH_KEY)
+    except InvalidCpf:
+        return None
+
+
+class CpfSearchMixin:
+    """Search by CPF (any accepted form) through its lookup hash."""
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        cpf_hash = _cpf_hash_of(term)
+        if cpf_hash is not None:
+            return queryset.filter(cpf_hash=cpf_hash), False
+        return self._search_other(queryset, term), False
+
+    def _search_other(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
+        return queryset.none()
+
+
+@admin.register(Consultation)
+class ConsultationAdmin(CpfSearchMixin, admin.ModelAdmin[Consultation]):
+    """Read-only browser of every score query."""
+
+    search_help_text = "Exact CPF (with or without punctuation) or request id."
+    list_display = [
+        "occurred_at",
+        "organization",
+        "api_key_prefix",
+        "cpf_masked",
+        "purpose",
+        "outcome",
+        "http_status",
+        "score",
+        "band",
+        "source",
+        "latency_ms",
+    ]
+    list_filter = ["outcome", "purpose", "endpoint", "source", "organization"]
+    list_select_related = ["organization"]
+    date_hierarchy = "occurred_at"
+    search_fields = ["request_id"]  # shows the search box; the search itself is below
+    show_full_result_count = False
+
+    def _search_other(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
+        try:
+            return queryset.filter(request_id=uuid.UUID(term))
+        except ValueError:
+            return queryset.none()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(CreditProfile)
+class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
+    """Correct a profile; saving invalidates its cached score. New profiles come by import."""
+
+    search_help_text = "Exact CPF (with or without punctuation)."
+    list_display = ["cpf_masked", "version", "updated_at"]
+    search_fields = ["cpf_hash"]  # shows the search box; the search itself is by CPF
+    readonly_fields = ["cpf_masked", "version", "created_at", "updated_at"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: CreditProfile, form: Any, change: bool) -> None:
+        credit_profile_update(
+            profile=obj, values={name: form.cleaned_data[name] for name in form.changed_data}
+        )

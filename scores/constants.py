@@ -1,0 +1,51 @@
+"""Vocabulary of the scores app, shared by code and tests."""
+
+from django.db import models
+
+from scoreportal.api.errors import ErrorCode
+from scores.scorecard import Band
+
+
+class Purpose(models.TextChoices):
+    """Why a score was consulted; recorded in the audit (Lei 12.414, Decreto 9.936)."""
+
+    CREDIT_ANALYSIS = "credit_analysis", "Credit analysis"
+    CREDIT_REVIEW = "credit_review", "Credit review"
+    FRAUD_PREVENTION = "fraud_prevention", "Fraud prevention"
+    COLLECTION = "collection", "Collection"
+
+
+DEFAULT_PURPOSE = Purpose.CREDIT_ANALYSIS
+
+
+class ScoreSource(models.TextChoices):
+    """Where a served score came from."""
+
+    CACHE = "cache", "Score cache"
+    COMPUTED = "computed", "Computed from the credit profile"
+
+
+class Endpoint(models.TextChoices):
+    """Audited API operations."""
+
+    SCORE = "scores", "POST /api/v1/scores"
+
+
+BAND_CHOICES = [(band.value, band.value.title()) for band in Band]
+
+# An audit row's outcome: the score was served, or the error code that was answered.
+OUTCOME_SCORED = "scored"
+OUTCOME_CHOICES = [(OUTCOME_SCORED, "Scored"), *ErrorCode.choices]
+
+# Credit profile characteristics (SPEC §5), in the order of the CSV import's columns.
+PROFILE_CHARACTERISTICS = (
+    "on_time_payment_ratio",
+    "delinquencies_30d_12m",
+    "max_days_past_due_12m",
+    "active_negative_records",
+    "protests",
+    "credit_utilization",
+    "hard_inquiries_90d",
+    "credit_history_months",
+    "active_credit_contracts",
+)

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from scores.profile_import import ProfileFileError
+from scores.services import ProfileImportReport, credit_profiles_import
+
+# Report at most this many row errors; the count says how many there were.
+_MAX_ERRORS_SHOWN = 200
+# Progress goes to stderr every this many rows, so only large files show it.
+_PROGRESS_EVERY = 10_000
+
+
+class Command(BaseCommand):
+    help = (
+        "Import credit profiles from a CSV file (header: cpf plus one column per "
+        "characteristic). Good rows are upserted and their cached scores invalidated; "
+        "bad rows are reported with line numbers."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", type=Path, help="CSV file, UTF-8, comma-separated.")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Validate and count; write nothing."
+        )
+        parser.add_argument(
+            "--strict", action="store_true", help="Import nothing if any row is invalid."
+        )
+        parser.add_argument(
+            "--chunk-size", type=int, default=1000, help="Rows per transaction (default 1000)."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path: Path = options["file"]
+        verbosity: int = options["verbosity"]
+        if options["chunk_size"] < 1:
+            raise CommandError("--chunk-size must be at least 1.")
+
+        reported = 0
+
+        def progress(rows: int) -> None:
+            nonlocal reported
+            if verbosity >= 1 and rows - reported >= _PROGRESS_EVERY:
+                reported = rows - rows % _PROGRESS_EVERY
+                self.stderr.write(f"  … {rows:,} rows read")
+
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as file:
+                report = credit_profiles_import(
+                    file=file,
+                    dry_run=options["dry_run"],
+                    strict=options["strict"],
+                    chunk_size=options["chunk_size"],
+                    on_progress=progress,
+                )
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise CommandError(f"{path} is not UTF-8 text.") from None
+        except ProfileFileError as exc:
+            raise CommandError(f"{path}: {exc}") from None
+        self._report(report, strict=options["strict"], dry_run=options["dry_run"])
+
+    def _report(self, report: ProfileImportReport, *, strict: bool, dry_run: bool) -> None:
+        for error in report.errors[:_MAX_ERRORS_SHOWN]:
+            self.stderr.write(self.style.ERROR(str(error)))
+        if len(report.errors) > _MAX_ERRORS_SHOWN:
+            self.stderr.write(f"… and {len(report.errors) - _MAX_ERRORS_SHOWN} more errors.")
+
+        verb = "" if report.written else "would be "
+        summary = (
+            f"{report.rows:,} rows: {report.created:,} {verb}created, "
+            f"{report.updated:,} {verb}updated, {report.unchanged:,} unchanged, "
+            f"{len(report.errors):,} invalid."
+        )
+        if not report.written:
+            prefix = "Dry run: " if dry_run else "Strict import refused, nothing written: "
+            self.stdout.write(prefix + summary)
+        elif report.errors:
+            self.stdout.write(self.style.WARNING(summary))
+        else:
+            self.stdout.write(self.style.SUCCESS(summary))
+        if report.invalidation_failures:
+            raise CommandError(
+                f"{report.invalidation_failures:,} changed profiles kept their cached score: "
+                "the score cache could not be reached. Those scores are served until they "
+                "expire (SCORE_CACHE_TTL_SECONDS)."
+            )
+        if strict and report.errors and not dry_run:
+            raise CommandError("Strict import refused: fix the rows above and run again.")

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import csv
+import io
+import random
+import secrets
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from accounts.constants import Scope
+from accounts.models import ApiKey, Organization
+from accounts.services import api_key_issue, api_key_revoke
+from scores.cpf import Cpf
+from scores.profile_import import COLUMNS
+from scores.services import credit_profiles_import
+
+DEMO_ORGANIZATION = "Demo Bank"
+DEMO_KEY_NAME = "demo"
+DEMO_USERNAME = "admin"
+# The CPFs published in the docs, with a strong and a weak profile.
+EXAMPLE_PROFILES = {
+    "529.982.247-25": ["0.9800", 0, 0, 0, 0, "0.2500", 1, 96, 3],
+    "111.444.777-35": ["0.7200", 2, 45, 1, 0, "0.8500", 4, 20, 7],
+}
+
+
+class Command(BaseCommand):
+    help = (
+        "Seed a laptop with demo data: an organization, a fresh API key (printed once; "
+        "the previous demo key is revoked), a staff superuser and credit profiles, "
+        "including the published example CPFs. Safe to run again."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--profiles", type=int, default=3000, help="Generated profiles.")
+        parser.add_argument(
+            "--base-url", default="http://127.0.0.1:8000", help="Server URL for the example."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        report = credit_profiles_import(file=_demo_csv(options["profiles"]))
+        self.stdout.write(
+            f"Credit profiles: {report.created:,} created, {report.updated:,} updated, "
+            f"{report.unchanged:,} unchanged."
+        )
+        password = self._ensure_superuser()
+        plaintext = self._fresh_demo_key()
+
+        url = options["base_url"].rstrip("/")
+        self.stdout.write("")
+        if password:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Admin: {url}/admin/  user {DEMO_USERNAME!r}, password {password}"
+                )
+            )
+        else:
+            self.stdout.write(
+                f"Admin: {url}/admin/  user {DEMO_USERNAME!r} (password unchanged; reset it "
+                f"with `manage.py changepassword {DEMO_USERNAME}`)"
+            )
+        self.stdout.write(self.style.WARNING(f"Demo API key (shown once): {plaintext}"))
+        self.stdout.write("Try it:")
+        self.stdout.write(
+            f"  curl -s -X POST {url}/api/v1/scores -H 'Authorization: Api-Key {plaintext}' "
+            "-H 'Content-Type: application/json' -d '{\"cpf\": \"529.982.247-25\"}'"
+        )
+
+    @staticmethod
+    def _ensure_superuser() -> str | None:
+        """Create the demo superuser; return its password, or None if it already existed."""
+        user_model = get_user_model()
+        if user_model.objects.filter(username=DEMO_USERNAME).exists():
+            return None
+        password = secrets.token_urlsafe(12)
+        user_model.objects.create_superuser(
+            username=DEMO_USERNAME, email="admin@example.com", password=password
+        )
+        return password
+
+    @staticmethod
+    @transaction.atomic
+    def _fresh_demo_key() -> str:
+        organization, _ = Organization.objects.get_or_create(
+            slug="demo", defaults={"name": DEMO_ORGANIZATION, "contact_email": "demo@example.com"}
+        )
+        for old in ApiKey.objects.filter(
+            organization=organization, name=DEMO_KEY_NAME, revoked=False
+        ):
+            api_key_revoke(api_key=old)
+        _, plaintext = api_key_issue(
+            organization=organization,
+            name=DEMO_KEY_NAME,
+            scopes=[Scope.SCORES_READ, Scope.SCORES_BATCH],
+        )
+        return plaintext
+
+
+def _demo_csv(count: int) -> io.StringIO:
+    """Deterministic demo profiles as the import's CSV (the same path real data takes)."""
+    rng = random.Random(2026)  # noqa: S311 (reproducible demo data, not secrets)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COLUMNS)
+    for example, values in EXAMPLE_PROFILES.items():
+        writer.writerow([example, *values])
+    written = {Cpf.parse(example).digits for example in EXAMPLE_PROFILES}
+    while len(written) < count + len(EXAMPLE_PROFILES):
+        base = f"{rng.randrange(1, 10**9):09d}"
+        try:
+            cpf = Cpf.from_base(base)
+        except ValueError:
+            continue  # a repeated-digit base
+        if cpf.digits in written:
+            continue
+        written.add(cpf.digits)
+        writer.writerow([cpf.digits, *_random_profile(rng)])
+    buffer.seek(0)
+    return buffer
+
+
+def _random_profile(rng: random.Random) -> list[object]:
+    risk = rng.random()  # one latent risk level drives every characteristic
+    late = risk > 0.55
+    return [
+        f"{min(1.0, max(0.0, rng.gauss(0.98 - 0.45 * risk, 0.06))):.4f}",
+        rng.choice([0, 1, 2, 3, 5]) if late else 0,
+        rng.choice([5, 20, 45, 75, 120]) if late else rng.choice([0, 0, 0, 3]),
+        rng.choice([1, 2, 3]) if risk > 0.8 else 0,
+        rng.choice([1, 2]) if risk > 0.9 else 0,
+        f"{min(1.5, max(0.0, rng.gauss(0.25 + 0.7 * risk, 0.15))):.4f}",
+        rng.randrange(0, 3 + int(6 * risk)),
+        rng.randrange(1, 240),
+        rng.randrange(0, 12),
+    ]
