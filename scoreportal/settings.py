@@ -210,7 +210,14 @@ DYNAMODB_MAX_ATTEMPTS = env.int("DYNAMODB_MAX_ATTEMPTS", default=2)
 # After a DynamoDB failure, skip the cache for this long instead of waiting on it again.
 DYNAMODB_FAILURE_COOLDOWN_SECONDS = env.float("DYNAMODB_FAILURE_COOLDOWN_SECONDS", default=5.0)
 
+# Audit rows older than this may be removed by `manage.py prune_audit`. The law asks for at
+# least six months of consultation history; the database enforces that floor too.
+AUDIT_RETENTION_MIN_DAYS = 184
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=5 * 365)
+if AUDIT_RETENTION_DAYS < AUDIT_RETENTION_MIN_DAYS:
+    raise ImproperlyConfigured(
+        f"AUDIT_RETENTION_DAYS must be at least {AUDIT_RETENTION_MIN_DAYS} (six months)."
+    )
 
 # ==============================================================================
 # LOGGING: one JSON object per line on stdout (CloudWatch), CPFs and keys redacted

@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import islice
 from typing import TextIO
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey
@@ -138,6 +138,38 @@ def consultations_record(
         for item in consulted
     ]
     Consultation.objects.bulk_create(rows)
+
+
+def consultations_prune(*, retention_days: int, batch_size: int = 10_000) -> int:
+    """Delete audit rows older than `retention_days`: the one sanctioned deletion.
+
+    Batches keep each transaction short. On Postgres the append-only trigger lets a
+    DELETE through only inside a transaction that set `scoreportal.audit_prune`, and only
+    for rows older than six months.
+    """
+    if retention_days < settings.AUDIT_RETENTION_MIN_DAYS:
+        raise ValueError(f"retention must be at least {settings.AUDIT_RETENTION_MIN_DAYS} days")
+    cutoff = timezone.now() - timedelta(days=retention_days)
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL scoreportal.audit_prune = 'on'")
+            batch = list(
+                Consultation.objects.filter(occurred_at__lt=cutoff)
+                .order_by("occurred_at")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not batch:
+                return deleted
+            Consultation.objects.filter(pk__in=batch).delete()
+            deleted += len(batch)
+
+
+def consultations_prunable_count(*, retention_days: int) -> int:
+    cutoff = timezone.now() - timedelta(days=retention_days)
+    return Consultation.objects.filter(occurred_at__lt=cutoff).count()
 
 
 # ==============================================================================

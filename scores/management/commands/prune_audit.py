@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from scores.services import consultations_prunable_count, consultations_prune
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete audit rows (score consultations) older than AUDIT_RETENTION_DAYS. The only "
+        "sanctioned way to remove audit rows; never younger than six months. Zappa runs it "
+        "daily."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--days",
+            type=int,
+            default=None,
+            help=f"Retention in days (default AUDIT_RETENTION_DAYS; at least "
+            f"{settings.AUDIT_RETENTION_MIN_DAYS}).",
+        )
+        parser.add_argument("--batch-size", type=int, default=10_000)
+        parser.add_argument("--dry-run", action="store_true", help="Count; delete nothing.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        days = options["days"] or settings.AUDIT_RETENTION_DAYS
+        if days < settings.AUDIT_RETENTION_MIN_DAYS:
+            raise CommandError(
+                f"--days must be at least {settings.AUDIT_RETENTION_MIN_DAYS} (six months)."
+            )
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        if options["dry_run"]:
+            count = consultations_prunable_count(retention_days=days)
+            self.stdout.write(f"Dry run: {count:,} audit rows older than {days} days.")
+            return
+        deleted = consultations_prune(retention_days=days, batch_size=options["batch_size"])
+        self.stdout.write(
+            self.style.SUCCESS(f"Deleted {deleted:,} audit rows older than {days} days.")
+        )

@@ -1,0 +1,115 @@
+"""The audit table is append-only in Postgres itself; prune_audit is the one way out."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from scores.constants import Endpoint
+from scores.models import Consultation
+
+pytestmark = pytest.mark.django_db
+
+
+def consultation(age_days=0):
+    return Consultation.objects.create(
+        occurred_at=timezone.now() - timedelta(days=age_days),
+        request_id=uuid.uuid4(),
+        endpoint=Endpoint.SCORE,
+        outcome="invalid_cpf",
+        http_status=400,
+        latency_ms=3,
+    )
+
+
+def execute(sql, params=()):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def test_if_an_audit_row_is_updated_then_postgres_refuses(db):
+    row = consultation()
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        Consultation.objects.filter(pk=row.pk).update(http_status=200)
+
+    row.refresh_from_db()
+    assert row.http_status == 400
+
+
+def test_if_an_audit_row_is_deleted_then_postgres_refuses(db):
+    row = consultation(age_days=400)
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        Consultation.objects.filter(pk=row.pk).delete()
+
+    assert Consultation.objects.filter(pk=row.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)  # committed rows: no pending FK trigger events
+def test_if_the_audit_table_is_truncated_then_postgres_refuses():
+    consultation()
+
+    with transaction.atomic():
+        execute("SET LOCAL scoreportal.allow_audit_truncate = 'off'")
+        with pytest.raises(DatabaseError, match="append-only"):
+            execute("TRUNCATE scores_consultation")
+
+    assert Consultation.objects.count() == 1
+
+
+def test_if_the_prune_flag_is_set_by_hand_then_young_rows_still_cannot_be_deleted(db):
+    row = consultation(age_days=30)
+
+    with transaction.atomic():
+        execute("SET LOCAL scoreportal.audit_prune = 'on'")
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            execute("DELETE FROM scores_consultation WHERE id = %s", [row.pk])
+
+    assert Consultation.objects.filter(pk=row.pk).exists()
+
+
+def test_if_prune_audit_runs_then_only_rows_past_retention_go(db, settings):
+    settings.AUDIT_RETENTION_DAYS = 365
+    old = [consultation(age_days=400) for _ in range(5)]
+    young = [consultation(age_days=days) for days in (0, 200, 364)]
+    out = StringIO()
+
+    call_command("prune_audit", "--batch-size", "2", stdout=out)
+
+    remaining = set(Consultation.objects.values_list("pk", flat=True))
+    assert remaining == {row.pk for row in young}
+    assert not remaining & {row.pk for row in old}
+    assert "Deleted 5 audit rows" in out.getvalue()
+
+
+def test_if_prune_audit_is_a_dry_run_then_it_counts_and_deletes_nothing(db):
+    consultation(age_days=3000)
+    out = StringIO()
+
+    call_command("prune_audit", "--dry-run", stdout=out)
+
+    assert Consultation.objects.count() == 1
+    assert "1 audit rows older than" in out.getvalue()
+
+
+def test_if_prune_audit_is_asked_for_less_than_six_months_then_it_refuses(db):
+    consultation(age_days=100)
+
+    with pytest.raises(CommandError, match="at least 184"):
+        call_command("prune_audit", "--days", "90", stdout=StringIO())
+
+    assert Consultation.objects.count() == 1
+
+
+def test_if_rows_are_inserted_then_postgres_allows_it(db):
+    consultation()
+    consultation()
+
+    assert Consultation.objects.count() == 2
