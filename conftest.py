@@ -6,6 +6,9 @@ Tests run against real stores: the Postgres and the moto DynamoDB server that `m
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,6 +19,7 @@ from rest_framework.test import APIClient
 from accounts.constants import Scope
 from accounts.models import ApiKey, Organization
 from accounts.services import api_key_issue
+from scoreportal.logging import JsonFormatter
 from scores import score_cache
 from scores.cpf import Cpf
 from scores.models import CreditProfile
@@ -105,3 +109,17 @@ def make_profile(db: None, settings: Any) -> Callable[..., CreditProfile]:
         )
 
     return make
+
+
+@pytest.fixture
+def log_output() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """Everything logged while the test runs, formatted as production formats it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    names = ("", "django.request", "django.server")  # the last two do not propagate
+    for name in names:
+        logging.getLogger(name).addHandler(handler)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    for name in names:
+        logging.getLogger(name).removeHandler(handler)

@@ -112,7 +112,7 @@ def postgres() -> Iterator[str]:
             yield url
 
 
-def _postgres_bindir() -> Path:
+def postgres_bindir() -> Path:
     for candidate in ("initdb", "pg_ctl"):
         found = shutil.which(candidate)
         if found:
@@ -131,7 +131,7 @@ def _postgres_bindir() -> Path:
 @contextlib.contextmanager
 def throwaway_postgres() -> Iterator[str]:
     """initdb a cluster in a temporary directory, serve it on a free port, then remove it."""
-    bindir = _postgres_bindir()
+    bindir = postgres_bindir()
     as_postgres: list[str] = []
     if os.geteuid() == 0:  # initdb refuses to run as root
         as_postgres = ["runuser", "-u", "postgres", "--"]

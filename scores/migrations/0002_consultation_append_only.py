@@ -11,6 +11,8 @@ SQLite (laptops): equivalent triggers; rows older than six months may be deleted
 
 from django.db import migrations
 
+from scoreportal.migration_sql import run_vendor_sql
+
 POSTGRES_FORWARD = """
 CREATE FUNCTION scores_consultation_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -60,26 +62,12 @@ SQLITE_REVERSE = [
 ]
 
 
-def _run(statements_by_vendor):
-    def run(apps, schema_editor):
-        statements = statements_by_vendor.get(schema_editor.connection.vendor)
-        if statements is None:
-            raise NotImplementedError(
-                f"no append-only triggers for {schema_editor.connection.vendor}"
-            )
-        for statement in [statements] if isinstance(statements, str) else statements:
-            schema_editor.execute(statement, params=None)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("scores", "0001_initial")]
 
     operations = [
-        migrations.RunPython(
-            _run({"postgresql": POSTGRES_FORWARD, "sqlite": SQLITE_FORWARD}),
-            _run({"postgresql": POSTGRES_REVERSE, "sqlite": SQLITE_REVERSE}),
-            elidable=False,
-        ),
+        run_vendor_sql(
+            {"postgresql": [POSTGRES_FORWARD], "sqlite": SQLITE_FORWARD},
+            {"postgresql": [POSTGRES_REVERSE], "sqlite": SQLITE_REVERSE},
+        )
     ]

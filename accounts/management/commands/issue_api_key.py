@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from accounts.constants import DEFAULT_SCOPES, Scope
+from accounts.models import Organization
+from accounts.services import api_key_issue
+
+
+class Command(BaseCommand):
+    help = (
+        "Issue an API key for an organization and print it. The key is shown this once; "
+        "only its hash is stored."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("organization", help="Slug of an active organization.")
+        parser.add_argument("--name", required=True, help="What the key is for (50 chars max).")
+        parser.add_argument(
+            "--scope",
+            action="append",
+            choices=Scope.values,
+            dest="scopes",
+            help=f"Repeatable. Default: {', '.join(DEFAULT_SCOPES)}.",
+        )
+        parser.add_argument(
+            "--expires-in-days", type=int, default=None, help="Default: never expires."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            organization = Organization.objects.get(slug=options["organization"], is_active=True)
+        except Organization.DoesNotExist:
+            raise CommandError(f"No active organization {options['organization']!r}.") from None
+        days = options["expires_in_days"]
+        if days is not None and days < 1:
+            raise CommandError("--expires-in-days must be at least 1.")
+        try:
+            api_key, plaintext = api_key_issue(
+                organization=organization,
+                name=options["name"],
+                scopes=sorted(set(options["scopes"] or DEFAULT_SCOPES)),
+                expiry_date=timezone.now() + timedelta(days=days) if days else None,
+            )
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
+        self.stderr.write(
+            f"Issued key {api_key.prefix} ({api_key.name}) for {organization}, "
+            f"scopes {', '.join(api_key.scopes)}. It is shown once:"
+        )
+        self.stdout.write(plaintext)

@@ -1,0 +1,101 @@
+"""No failure anywhere reaches a client as HTML or a stack trace: always the envelope."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.test import Client
+
+
+def assert_envelope(response, status, code):
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body == {
+        "error": {
+            "code": code,
+            "message": body["error"]["message"],
+            "request_id": response["X-Request-ID"],
+        }
+    }
+    uuid.UUID(response["X-Request-ID"])
+    return body
+
+
+@pytest.mark.parametrize(
+    "path", ["/nope", "/api/v2/scores", "/api/v1/scores/52998224725", "/static/nope.css"]
+)
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+def test_if_the_path_is_unknown_then_the_answer_is_a_json_404(client, settings, path, debug):
+    settings.DEBUG = debug
+
+    response = client.get(path)
+
+    assert_envelope(response, 404, "not_found")
+    assert "52998224725" not in response.content.decode()
+
+
+def test_if_the_admin_path_is_unknown_then_the_admin_keeps_its_html_404(admin_client):
+    response = admin_client.get("/admin/nope/nope/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.urls("scoreportal.tests.failing_urls")
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+def test_if_an_api_view_crashes_then_the_answer_is_a_json_500_without_details(settings, debug, db):
+    settings.DEBUG = debug
+
+    response = Client().get("/broken-api")
+
+    body = assert_envelope(response, 500, "internal_error")
+    assert "Traceback" not in body["error"]["message"]
+    assert "529.982.247-25" not in response.content.decode()
+
+
+@pytest.mark.urls("scoreportal.tests.failing_urls")
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+def test_if_a_plain_view_crashes_then_the_answer_is_still_a_json_500(settings, debug, db):
+    settings.DEBUG = debug
+
+    response = Client(raise_request_exception=False).get("/broken-view")
+
+    assert_envelope(response, 500, "internal_error")
+
+
+@pytest.mark.urls("scoreportal.tests.failing_urls")
+def test_if_the_database_fails_in_an_api_view_then_the_answer_is_503(db):
+    response = Client().get("/database-down")
+
+    assert_envelope(response, 503, "service_unavailable")
+
+
+def test_if_the_host_is_not_allowed_then_the_answer_is_a_json_400(client):
+    response = client.get("/api/v1/health", HTTP_HOST="evil.example.com")
+
+    assert_envelope(response, 400, "invalid_request")
+
+
+def test_if_requests_are_made_then_each_gets_its_own_request_id(client, db):
+    ids = {client.get("/nope")["X-Request-ID"] for _ in range(5)}
+
+    assert len(ids) == 5
+
+
+@pytest.mark.urls("scoreportal.tests.failing_urls")
+def test_if_a_request_is_served_then_one_json_log_line_names_the_route_not_the_path(
+    client, log_output, db
+):
+    response = Client().get("/broken-api?cpf=52998224725")
+    client.get("/api/v1/scores/529.982.247-25")
+
+    lines = [line for line in log_output() if line["logger"] == "scoreportal.request"]
+    assert [line["status"] for line in lines] == [500, 404]
+    assert lines[0]["request_id"] == response["X-Request-ID"]
+    assert lines[0]["endpoint"] == "broken-api"
+    assert lines[1]["endpoint"] is None
+    everything = repr(log_output())
+    assert "52998224725" not in everything
+    assert "529.982.247-25" not in everything

@@ -1,0 +1,79 @@
+"""Production start-up refuses to run on missing or weak configuration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "DJANGO_DEBUG": "false",
+    "DJANGO_SECRET_KEY": "s" * 50,
+    "CPF_HASH_KEY": "k" * 40,
+    "DATABASE_URL": "postgres://u:p@db.invalid:5432/scoreportal",
+}
+
+
+def load_settings(**overrides):
+    """Import the settings in a fresh interpreter with exactly this environment."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in PRODUCTION and not k.startswith("DJANGO")
+    }
+    env.update(PRODUCTION)
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return subprocess.run(
+        [sys.executable, "-c", "import scoreportal.settings"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_if_production_is_fully_configured_then_settings_load():
+    assert load_settings().returncode == 0
+
+
+@pytest.mark.parametrize("name", ["DJANGO_SECRET_KEY", "CPF_HASH_KEY", "DATABASE_URL"])
+def test_if_a_production_secret_is_missing_then_start_up_stops_naming_it(name):
+    result = load_settings(**{name: None})
+
+    assert result.returncode != 0
+    assert f"{name} must be set when DJANGO_DEBUG is off" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param(
+            {"CPF_HASH_KEY": "short"}, "CPF_HASH_KEY must be at least 32", id="weak-hash-key"
+        ),
+        pytest.param(
+            {"AUDIT_RETENTION_DAYS": "90"},
+            "AUDIT_RETENTION_DAYS must be at least",
+            id="short-retention",
+        ),
+    ],
+)
+def test_if_production_configuration_is_unsafe_then_start_up_stops(overrides, message):
+    result = load_settings(**overrides)
+
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_if_debug_is_on_then_laptop_defaults_apply():
+    result = load_settings(
+        DJANGO_DEBUG="true", DJANGO_SECRET_KEY=None, CPF_HASH_KEY=None, DATABASE_URL=None
+    )
+
+    assert result.returncode == 0
