@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -56,7 +57,13 @@ def test(pytest_args: Sequence[str]) -> int:
         return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], env=env).returncode
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(port: int) -> int:
+    # A process manager's SIGTERM stops everything just as Ctrl-C (SIGINT) does.
+    signal.signal(signal.SIGTERM, _interrupt)
     with moto_server() as dynamodb_url:
         env = {**os.environ, **RUN_ENVIRONMENT, "DYNAMODB_ENDPOINT_URL": dynamodb_url}
         env.pop("DATABASE_URL", None)  # the laptop default: SQLite
