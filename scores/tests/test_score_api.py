@@ -9,6 +9,9 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from accounts.constants import Scope
@@ -521,3 +524,42 @@ def test_if_dynamodb_never_answers_then_timeouts_keep_each_request_under_a_secon
 
     assert sources == ["computed"] * 3
     assert max(durations) < 1.0
+
+
+# ---------------------------------------------------------------------------------------
+# Whatever the input: the envelope, never a 500
+# ---------------------------------------------------------------------------------------
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@hypothesis_settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.fixed_dictionaries({"cpf": json_values}),
+        st.fixed_dictionaries({"cpf": json_values, "purpose": json_values}),
+        json_values.map(lambda value: json.dumps(value).encode()),
+    ),
+    content_type=st.sampled_from(
+        ["application/json", "application/json; charset=utf-8", "text/plain"]
+    ),
+)
+def test_if_any_body_is_posted_then_the_answer_is_json_and_never_a_500(
+    client_with_key, body, content_type
+):
+    data = body if isinstance(body, bytes) else json.dumps(body)
+
+    response = client_with_key.generic("POST", URL, data, content_type=content_type)
+
+    assert response.status_code in {200, 400, 404, 413}
+    assert response["Content-Type"] == "application/json"
+    if response.status_code != 200:
+        error_code(response)
