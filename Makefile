@@ -5,11 +5,14 @@ BIN := $(VENV)/bin
 # Re-install whenever the pinned requirements change.
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install run test lint format requirements clean
+STAGE ?= dev
+
+.PHONY: help install run test lint format requirements package clean
 
 help:
 	@echo "make run          install, migrate, start local DynamoDB, seed demo data, serve :8000"
 	@echo "make test         install, provision Postgres + local DynamoDB, run the whole suite"
+	@echo "make package      build the Lambda zip (STAGE=dev|production) into build/"
 	@echo "make lint         ruff (lint + format check) and mypy"
 	@echo "make format       apply ruff's formatting and safe fixes"
 	@echo "make requirements re-pin requirements*.txt from requirements*.in"
@@ -27,6 +30,9 @@ run: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/python -m devstack test $(ARGS)
+
+package: $(INSTALLED)
+	$(BIN)/python -m devstack package $(STAGE)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -1,8 +1,9 @@
-"""`python -m devstack {test,run}`: the local stack behind `make test` and `make run`.
+"""`python -m devstack {test,run,package}`: behind `make test`, `make run`, `make package`.
 
-test  Postgres (see devstack.services) + a moto server, then the whole pytest suite.
-run   SQLite + a moto server: migrate, create the cache table, seed demo data, serve on
-      127.0.0.1:8000. Ctrl-C stops the server and everything started for it.
+test     Postgres (see devstack.services) + a moto server, then the whole pytest suite.
+run      SQLite + a moto server: migrate, create the cache table, seed demo data, serve
+         on 127.0.0.1:8000. Ctrl-C stops the server and everything started for it.
+package  the Lambda zip for a Zappa stage (default dev), in build/.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+from devstack.lambda_package import PROJECT, build_package, describe
 from devstack.services import moto_server, postgres
 
 # Local, throwaway credentials: moto accepts anything, and real AWS must never be reached.
@@ -84,17 +86,28 @@ def run(port: int) -> int:
             return 0
 
 
+def package(stage: str) -> int:
+    output = PROJECT / "build" / f"scoreportal-{stage}.zip"
+    built = build_package(stage, output, work_dir=PROJECT / "build")
+    print(describe(built))
+    return 0
+
+
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("test", help="run the test suite; further arguments go to pytest")
     run_parser = commands.add_parser("run", help="serve the portal on the local stack")
     run_parser.add_argument("--port", type=int, default=8000)
+    package_parser = commands.add_parser("package", help="build the Lambda zip with Zappa")
+    package_parser.add_argument("stage", nargs="?", default="dev")
     args, rest = parser.parse_known_args(argv)
     if args.command == "test":
         return test(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "package":
+        return package(args.stage)
     return run(args.port)
 
 

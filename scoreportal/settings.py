@@ -11,6 +11,8 @@ import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from scoreportal.secrets_manager import load_secrets_into_environ
+
 # Django's generic classes (ModelAdmin[Model], QuerySet[Model]) subscriptable at run time.
 django_stubs_ext.monkeypatch()
 
@@ -20,6 +22,9 @@ env = environ.Env()
 # A .env file is a laptop convenience; production reads the real environment only.
 if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
     env.read_env(BASE_DIR / ".env")
+# On Lambda the secrets come from AWS Secrets Manager (SCOREPORTAL_SECRET_ID), see
+# docs/deploy.md; explicitly set environment variables take precedence.
+load_secrets_into_environ()
 
 # ==============================================================================
 # CORE
@@ -131,6 +136,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Links from `create_staff_user` to set a first password expire after a day.
+PASSWORD_RESET_TIMEOUT = 24 * 3600
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -145,7 +152,11 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # ==============================================================================
 # STATIC FILES (whitenoise: the admin's CSS and JS are served by the app itself)
 # ==============================================================================
+# The URL pages link static files at. Behind API Gateway's stage URL that includes the
+# stage (/dev/static/), on a custom domain it does not (/static/): zappa_settings.json sets
+# it per stage. Whitenoise matches the path after the stage, which is always /static/.
 STATIC_URL = env.str("DJANGO_STATIC_URL", default="/static/")
+WHITENOISE_STATIC_PREFIX = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -4,6 +4,7 @@ importing credit profiles."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -140,18 +141,22 @@ def consultations_record(
     Consultation.objects.bulk_create(rows)
 
 
-def consultations_prune(*, retention_days: int, batch_size: int = 10_000) -> int:
+def consultations_prune(
+    *, retention_days: int, batch_size: int = 10_000, max_seconds: float | None = None
+) -> int:
     """Delete audit rows older than `retention_days`: the one sanctioned deletion.
 
-    Batches keep each transaction short. On Postgres the append-only trigger lets a
-    DELETE through only inside a transaction that set `scoreportal.audit_prune`, and only
-    for rows older than six months.
+    Batches keep each transaction short; with `max_seconds` it stops between batches once
+    that time is spent (a Lambda invocation has a hard limit), and the next run goes on.
+    On Postgres the append-only trigger lets a DELETE through only inside a transaction
+    that set `scoreportal.audit_prune`, and only for rows older than six months.
     """
     if retention_days < settings.AUDIT_RETENTION_MIN_DAYS:
         raise ValueError(f"retention must be at least {settings.AUDIT_RETENTION_MIN_DAYS} days")
     cutoff = timezone.now() - timedelta(days=retention_days)
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
     deleted = 0
-    while True:
+    while deadline is None or time.monotonic() < deadline:
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
@@ -165,6 +170,7 @@ def consultations_prune(*, retention_days: int, batch_size: int = 10_000) -> int
                 return deleted
             Consultation.objects.filter(pk__in=batch).delete()
             deleted += len(batch)
+    return deleted
 
 
 def consultations_prunable_count(*, retention_days: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -77,3 +78,23 @@ def test_if_debug_is_on_then_laptop_defaults_apply():
     )
 
     assert result.returncode == 0
+
+
+def test_if_production_names_a_secret_then_settings_load_from_secrets_manager(settings):
+    import boto3
+
+    endpoint = settings.DYNAMODB_ENDPOINT_URL  # the local moto server
+    name = "scoreportal/settings-test"
+    boto3.client("secretsmanager", region_name="sa-east-1", endpoint_url=endpoint).create_secret(
+        Name=name, SecretString=json.dumps(PRODUCTION)
+    )
+
+    result = load_settings(
+        DJANGO_SECRET_KEY=None,
+        CPF_HASH_KEY=None,
+        DATABASE_URL=None,
+        SCOREPORTAL_SECRET_ID=name,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER=endpoint,
+    )
+
+    assert result.returncode == 0, result.stderr

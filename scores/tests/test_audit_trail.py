@@ -113,3 +113,27 @@ def test_if_rows_are_inserted_then_postgres_allows_it(db):
     consultation()
 
     assert Consultation.objects.count() == 2
+
+
+def test_if_prune_has_no_time_left_then_it_stops_between_batches_and_says_so(db, settings):
+    settings.AUDIT_RETENTION_DAYS = 365
+    for _ in range(3):
+        consultation(age_days=400)
+    out = StringIO()
+
+    call_command("prune_audit", "--max-seconds", "0", stdout=out)
+
+    assert Consultation.objects.count() == 3
+    assert "3 remain; the next run continues." in out.getvalue()
+
+
+def test_if_the_scheduled_lambda_task_runs_then_old_rows_go(db, settings):
+    from scoreportal.lambda_tasks import prune_audit
+
+    settings.AUDIT_RETENTION_DAYS = 365
+    consultation(age_days=400)
+    young = consultation(age_days=10)
+
+    prune_audit({"source": "aws.events"}, None)
+
+    assert list(Consultation.objects.values_list("pk", flat=True)) == [young.pk]

@@ -24,6 +24,12 @@ class Command(BaseCommand):
             f"{settings.AUDIT_RETENTION_MIN_DAYS}).",
         )
         parser.add_argument("--batch-size", type=int, default=10_000)
+        parser.add_argument(
+            "--max-seconds",
+            type=float,
+            default=None,
+            help="Stop between batches after this long (the next run continues).",
+        )
         parser.add_argument("--dry-run", action="store_true", help="Count; delete nothing.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -38,7 +44,14 @@ class Command(BaseCommand):
             count = consultations_prunable_count(retention_days=days)
             self.stdout.write(f"Dry run: {count:,} audit rows older than {days} days.")
             return
-        deleted = consultations_prune(retention_days=days, batch_size=options["batch_size"])
+        deleted = consultations_prune(
+            retention_days=days,
+            batch_size=options["batch_size"],
+            max_seconds=options["max_seconds"],
+        )
         self.stdout.write(
             self.style.SUCCESS(f"Deleted {deleted:,} audit rows older than {days} days.")
         )
+        remaining = consultations_prunable_count(retention_days=days)
+        if remaining:
+            self.stdout.write(f"{remaining:,} remain; the next run continues.")

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.tokens import default_token_generator
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a staff user without a password and print a one-time link to set it. "
+        "No password is ever printed or logged (on Lambda, command output lands in "
+        "CloudWatch); the link works once and expires after PASSWORD_RESET_TIMEOUT."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username")
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--superuser", action="store_true", help="All permissions.")
+        parser.add_argument(
+            "--group", action="append", default=[], help="Staff group to join (repeatable)."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user_model = get_user_model()
+        if user_model.objects.filter(username=options["username"]).exists():
+            raise CommandError(f"User {options['username']!r} already exists.")
+        groups = []
+        for name in options["group"]:
+            try:
+                groups.append(Group.objects.get(name=name))
+            except Group.DoesNotExist:
+                raise CommandError(f"No group {name!r}.") from None
+        user = user_model(
+            username=options["username"],
+            email=options["email"],
+            is_staff=True,
+            is_superuser=options["superuser"],
+        )
+        user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        user.save()
+        user.groups.set(groups)
+        link = reverse(
+            "admin_password_set",
+            kwargs={
+                "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+                "token": default_token_generator.make_token(user),
+            },
+        )
+        self.stdout.write(self.style.SUCCESS(f"Created staff user {user.username!r}."))
+        self.stdout.write(f"Set the password once, at: https://<your host>{link}")

@@ -1,0 +1,152 @@
+"""Invoke an unzipped Lambda package's handler the way the Lambda runtime does.
+
+Run it with a bare interpreter inside the package directory, so that only the package's
+own code and libraries are importable (as on Lambda, where the package is /var/task):
+
+    python -I -S devstack/lambda_invoke.py PACKAGE_DIR EVENTS.json RESULTS.json
+
+It imports `handler` (the module Zappa generated) during "init", then calls
+`handler.lambda_handler(event, context)` for each event of the JSON list in EVENTS.json,
+and writes {"init_seconds", "results": [{"response", "seconds"}]} to RESULTS.json (stdout
+and stderr are the function's log, as on Lambda). Standard library only: nothing of ours
+is importable from here but the package.
+"""
+
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+STARTED = time.perf_counter()
+
+
+class LambdaContext:
+    """The attributes of the context object the Lambda runtime passes."""
+
+    function_name = "scoreportal-dev"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:sa-east-1:123456789012:function:scoreportal-dev"
+    memory_limit_in_mb = 1024
+    log_group_name = "/aws/lambda/scoreportal-dev"
+    log_stream_name = "2026/11/22/[$LATEST]local"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self._deadline = time.monotonic() + 29
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self._deadline - time.monotonic()) * 1000)
+
+
+API_ID = "abc123defg"
+API_HOST = f"{API_ID}.execute-api.sa-east-1.amazonaws.com"
+SOURCE_IP = "203.0.113.7"
+
+
+def rest_api_event(
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
+    stage: str = "dev",
+) -> dict[str, Any]:
+    """An API Gateway REST API (payload v1) proxy event, as its stage URL delivers it."""
+    headers = {
+        "Host": API_HOST,
+        "X-Forwarded-For": SOURCE_IP,
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+        **(headers or {}),
+    }
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": f"/{stage}{path}",
+            "stage": stage,
+            "requestId": str(uuid.uuid4()),
+            "accountId": "123456789012",
+            "apiId": API_ID,
+            "identity": {"sourceIp": SOURCE_IP, "userAgent": "lambda-invoke"},
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def http_api_event(
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
+    stage: str = "dev",
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload v2) event, as its stage URL delivers it."""
+    raw_path = f"/{stage}{path}"
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": raw_path,
+        "rawQueryString": "",
+        "headers": {
+            "host": API_HOST,
+            "x-forwarded-for": SOURCE_IP,
+            "x-forwarded-port": "443",
+            "x-forwarded-proto": "https",
+            **{name.lower(): value for name, value in (headers or {}).items()},
+        },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": API_ID,
+            "domainName": API_HOST,
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": SOURCE_IP,
+                "userAgent": "lambda-invoke",
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": stage,
+            "time": "22/Nov/2026:10:00:00 +0000",
+            "timeEpoch": 1795341600000,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def main(package_dir: str, events_path: str, results_path: str) -> None:
+    events = json.loads(Path(events_path).read_text(encoding="utf-8"))
+    os.chdir(package_dir)
+    sys.path.insert(0, package_dir)
+    import handler  # type: ignore[import-not-found]  # the package's; init: Django starts
+
+    init_seconds = time.perf_counter() - STARTED
+    results = []
+    for event in events:
+        started = time.perf_counter()
+        response = handler.lambda_handler(event, LambdaContext())
+        results.append({"response": response, "seconds": time.perf_counter() - started})
+    Path(results_path).write_text(
+        json.dumps({"init_seconds": init_seconds, "results": results}), encoding="utf-8"
+    )
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])

@@ -1,0 +1,15 @@
+"""Functions Zappa's scheduled events call on Lambda (see zappa_settings.json "events")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management import call_command
+
+# Leave room under the function's 29-second timeout for start-up and the final count.
+PRUNE_MAX_SECONDS = 20
+
+
+def prune_audit(event: dict[str, Any], context: Any) -> None:
+    """Daily: remove audit rows past AUDIT_RETENTION_DAYS, within one invocation's time."""
+    call_command("prune_audit", "--max-seconds", str(PRUNE_MAX_SECONDS))

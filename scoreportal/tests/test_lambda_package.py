@@ -1,0 +1,213 @@
+"""The Zappa package serves real requests when invoked the way Lambda invokes it.
+
+Builds the package exactly as `make package` does (a clean virtualenv of requirements.txt,
+manylinux wheels, collectstatic, `zappa package`), unzips it, and in a fresh interpreter
+that can import nothing but the package calls `handler.lambda_handler` with API Gateway
+REST (v1) and HTTP API (v2) events. Secrets come from Secrets Manager (moto), the data
+from the test Postgres, the cache from the local DynamoDB endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import uuid
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+from django.db import connection
+
+from conftest import EXAMPLE_CPF
+from devstack.lambda_invoke import http_api_event, rest_api_event
+from devstack.lambda_package import build_package
+from scores.models import Consultation
+
+pytestmark = pytest.mark.slow
+
+PROJECT = Path(__file__).resolve().parents[2]
+INVOKE = PROJECT / "devstack" / "lambda_invoke.py"
+ZAPPA_SETTINGS = PROJECT / "zappa_settings.json"
+MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    work = tmp_path_factory.mktemp("lambda")
+    built = build_package("dev", work / "scoreportal-dev.zip", work_dir=work)
+    unzipped = work / "package"
+    with zipfile.ZipFile(built.path) as archive:
+        archive.extractall(unzipped)
+    return built, unzipped
+
+
+@pytest.fixture
+def lambda_environment(settings, score_table):
+    """The function's configuration: what zappa_settings.json and Secrets Manager provide."""
+    db = connection.settings_dict
+    database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    secret_id = f"scoreportal/dev-{uuid.uuid4().hex[:8]}"
+    boto3.client(
+        "secretsmanager", region_name="sa-east-1", endpoint_url=settings.DYNAMODB_ENDPOINT_URL
+    ).create_secret(
+        Name=secret_id,
+        SecretString=json.dumps(
+            {
+                "DJANGO_SECRET_KEY": "lambda-test-secret-key-" + "x" * 40,
+                "CPF_HASH_KEY": settings.CPF_HASH_KEY.decode(),
+                "DATABASE_URL": database_url,
+            }
+        ),
+    )
+    stage = json.loads(ZAPPA_SETTINGS.read_text())["dev"]
+    return {
+        # What the Lambda runtime sets, then the stage's own function configuration...
+        "AWS_REGION": "sa-east-1",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "LAMBDA_TASK_ROOT": "/var/task",
+        **stage["aws_environment_variables"],
+        # ...with this test's secret and table,
+        "SCOREPORTAL_SECRET_ID": secret_id,
+        "SCORE_CACHE_TABLE": score_table,
+        # and local stand-ins for the AWS endpoints.
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": settings.DYNAMODB_ENDPOINT_URL,
+        "DYNAMODB_ENDPOINT_URL": settings.DYNAMODB_ENDPOINT_URL,
+    }
+
+
+def invoke(package_dir, environment, events, tmp_path):
+    """Run the events through the package's handler in a fresh, bare interpreter."""
+    events_path, results_path = tmp_path / "events.json", tmp_path / "results.json"
+    events_path.write_text(json.dumps(events))
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            str(INVOKE),
+            str(package_dir),
+            str(events_path),
+            str(results_path),
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    results = json.loads(results_path.read_text())
+    return [result["response"] for result in results["results"]], process.stdout + process.stderr
+
+
+def body(response):
+    return json.loads(response["body"])
+
+
+def test_if_the_package_is_built_then_it_holds_the_app_and_no_dev_files(package):
+    built, unzipped = package
+
+    names = {path.relative_to(unzipped).as_posix() for path in unzipped.rglob("*")}
+    assert built.unzipped_bytes < MAX_UNZIPPED_BYTES
+    assert {
+        "handler.py",
+        "zappa_settings.py",
+        "manage.py",
+        "scores/scorecards/2026.1.json",
+    } <= names
+    assert any(name.startswith("staticfiles/admin/css/base.") for name in names)
+    for unwanted in (
+        "pytest",
+        "_pytest",
+        "moto",
+        "hypothesis",
+        "mypy",
+        "ruff",
+        "devstack",
+        "bench",
+        "docs",
+    ):
+        assert unwanted not in names, unwanted
+    assert not [
+        name for name in names if name.endswith(("conftest.py", ".sqlite3")) or "/tests/" in name
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_if_lambda_invokes_the_handler_then_scores_are_served_for_v1_and_v2_events(
+    package, lambda_environment, issue_key, make_profile, tmp_path
+):
+    _, unzipped = package
+    make_profile(EXAMPLE_CPF)
+    _, plaintext = issue_key()
+    auth = {"Content-Type": "application/json", "Authorization": f"Api-Key {plaintext}"}
+    score = json.dumps({"cpf": EXAMPLE_CPF})
+
+    responses, log = invoke(
+        unzipped,
+        lambda_environment,
+        [
+            rest_api_event("POST", "/api/v1/scores", headers=auth, body=score),
+            http_api_event(
+                "POST", "/api/v1/scores", headers=auth, body=json.dumps({"cpf": "52998224725"})
+            ),
+            rest_api_event("POST", "/api/v1/scores", headers=auth, body=json.dumps({"cpf": "123"})),
+            http_api_event(
+                "POST", "/api/v1/scores", headers={"Content-Type": "application/json"}, body=score
+            ),
+        ],
+        tmp_path,
+    )
+
+    v1, v2, bad_cpf, no_key = responses
+    assert v1["statusCode"] == 200
+    assert body(v1)["score"] == 975
+    assert body(v1)["source"] == "computed"
+    assert v1["headers"]["X-Request-ID"] == body(v1)["request_id"]
+    assert v2["statusCode"] == 200
+    assert body(v2)["source"] == "cache"
+    assert {k: body(v2)[k] for k in ("cpf", "score", "band", "reasons")} == {
+        k: body(v1)[k] for k in ("cpf", "score", "band", "reasons")
+    }
+    assert bad_cpf["statusCode"] == 400
+    assert body(bad_cpf)["error"]["code"] == "invalid_cpf"
+    assert no_key["statusCode"] == 401
+    assert body(no_key)["error"]["code"] == "missing_api_key"
+    assert Consultation.objects.count() == 4
+    assert set(Consultation.objects.values_list("client_ip", flat=True)) == {"203.0.113.7"}
+    assert "52998224725" not in log
+    assert EXAMPLE_CPF not in log
+    assert plaintext.split(".")[1] not in log
+
+
+@pytest.mark.django_db(transaction=True)
+def test_if_lambda_serves_the_admin_and_health_then_pages_render_with_their_css(
+    package, lambda_environment, tmp_path
+):
+    _, unzipped = package
+
+    (login, health), _ = invoke(
+        unzipped,
+        lambda_environment,
+        [rest_api_event("GET", "/admin/login/"), http_api_event("GET", "/api/v1/health")],
+        tmp_path,
+    )
+    assert login["statusCode"] == 200
+    stylesheet = re.search(r'href="(/dev/static/admin/css/base\.[0-9a-f]+\.css)"', login["body"])
+    assert stylesheet, re.findall(r"<link[^>]+>", login["body"])
+    assert health["statusCode"] == 200
+    assert body(health) == {"status": "ok", "database": "ok", "score_cache": "ok"}
+
+    (css,), _ = invoke(
+        unzipped,
+        lambda_environment,
+        [rest_api_event("GET", stylesheet[1].removeprefix("/dev"))],
+        tmp_path,
+    )
+    assert css["statusCode"] == 200
+    assert css["headers"]["Content-Type"].startswith("text/css")
+    assert "max-age=315360000" in css["headers"]["Cache-Control"]
+    assert "body" in css["body"]
