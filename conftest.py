@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import boto3
 import pytest
 from rest_framework.test import APIClient
 
@@ -42,27 +43,30 @@ GOOD_PROFILE: dict[str, Any] = {
 
 
 @pytest.fixture
-def score_table(settings: Any) -> Iterator[str]:
+def dynamodb(settings: Any) -> Any:
+    """boto3's client for the local DynamoDB endpoint: an independent view of the table."""
+    return boto3.client(
+        "dynamodb", region_name=settings.AWS_REGION, endpoint_url=settings.DYNAMODB_ENDPOINT_URL
+    )
+
+
+@pytest.fixture
+def score_table(settings: Any, dynamodb: Any) -> Iterator[str]:
     """A fresh, empty DynamoDB score cache table on the local endpoint."""
     table = settings.SCORE_CACHE_TABLE = f"scores-test-{uuid.uuid4().hex[:12]}"
     score_cache.ensure_table()
-    client = score_cache.client()  # the test may point settings at another endpoint
     yield table
-    client.delete_table(TableName=table)
+    dynamodb.delete_table(TableName=table)  # the endpoint of setup, whatever the test did
 
 
 @pytest.fixture
 def dynamodb_calls() -> Iterator[list[str]]:
     """The names of the DynamoDB operations made while the test runs, in order."""
     calls: list[str] = []
-
-    def record(model: Any, **kwargs: Any) -> None:
-        calls.append(model.name)
-
-    events = score_cache.client().meta.events
-    events.register("before-call.dynamodb", record)
+    client = score_cache.client()
+    client.add_listener(calls.append)
     yield calls
-    events.unregister("before-call.dynamodb", record)
+    client.remove_listener(calls.append)
 
 
 @pytest.fixture

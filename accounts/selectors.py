@@ -2,13 +2,72 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
 from accounts.models import ApiKey
 
 
+class _RecentKeys:
+    """API keys this process looked up recently, by prefix, for API_KEY_CACHE_SECONDS.
+
+    A warm Lambda instance then authenticates without a query. The secret is still
+    verified against the hash on every request, and expiry dates are still checked; what
+    may be up to API_KEY_CACHE_SECONDS old on *other* instances is revocation and an
+    organization's deactivation (this process forgets a key it revokes at once).
+    """
+
+    MAX_ENTRIES = 1024
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, ApiKey]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, prefix: str) -> ApiKey | None:
+        entry = self._entries.get(prefix)
+        if entry is None or time.monotonic() - entry[0] > settings.API_KEY_CACHE_SECONDS:
+            return None
+        return entry[1]
+
+    def put(self, api_key: ApiKey) -> None:
+        if settings.API_KEY_CACHE_SECONDS <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.pop(next(iter(self._entries)))  # the oldest
+            self._entries[api_key.prefix] = (time.monotonic(), api_key)
+
+    def forget(self, prefix: str) -> None:
+        with self._lock:
+            self._entries.pop(prefix, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+recent_keys = _RecentKeys()
+
+
+@receiver(setting_changed)
+def _clear_on_setting_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == "API_KEY_CACHE_SECONDS":
+        recent_keys.clear()
+
+
 def api_key_get_by_prefix(prefix: str) -> ApiKey | None:
-    """The key with this prefix, with its organization (one query), or None."""
+    """The key with this prefix, with its organization (one query, unless recently read)."""
+    api_key = recent_keys.get(prefix)
+    if api_key is not None:
+        return api_key
     try:
-        api_key: ApiKey = ApiKey.objects.select_related("organization").get(prefix=prefix)
+        found: ApiKey = ApiKey.objects.select_related("organization").get(prefix=prefix)
     except ApiKey.DoesNotExist:
         return None
-    return api_key
+    recent_keys.put(found)
+    return found

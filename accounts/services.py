@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.constants import DEFAULT_SCOPES
 from accounts.models import ApiKey, Organization
+from accounts.selectors import recent_keys
 
 
 @transaction.atomic
@@ -45,4 +46,5 @@ def api_key_revoke(*, api_key: ApiKey, revoked_by: User | None = None) -> ApiKey
         locked.revoked_at = timezone.now()
         locked.revoked_by = revoked_by
         locked.save(update_fields=["revoked", "revoked_at", "revoked_by"])
+    recent_keys.forget(locked.prefix)  # this process stops accepting it at once
     return locked

@@ -3,13 +3,14 @@
 Run it with a bare interpreter inside the package directory, so that only the package's
 own code and libraries are importable (as on Lambda, where the package is /var/task):
 
-    python -I -S devstack/lambda_invoke.py PACKAGE_DIR EVENTS.json RESULTS.json
+    python -I -S -B devstack/lambda_invoke.py PACKAGE_DIR EVENTS.json RESULTS.json
 
 It imports `handler` (the module Zappa generated) during "init", then calls
 `handler.lambda_handler(event, context)` for each event of the JSON list in EVENTS.json,
 and writes {"init_seconds", "results": [{"response", "seconds"}]} to RESULTS.json (stdout
 and stderr are the function's log, as on Lambda). Standard library only: nothing of ours
-is importable from here but the package.
+is importable from here but the package. -B: /var/task is read-only on Lambda, so no
+bytecode may be cached between runs beyond what the package ships.
 """
 
 import json
@@ -142,7 +143,13 @@ def main(package_dir: str, events_path: str, results_path: str) -> None:
     for event in events:
         started = time.perf_counter()
         response = handler.lambda_handler(event, LambdaContext())
-        results.append({"response": response, "seconds": time.perf_counter() - started})
+        results.append(
+            {
+                "response": response,
+                "seconds": time.perf_counter() - started,
+                "finished_at": time.time(),  # wall clock, for timing from process spawn
+            }
+        )
     Path(results_path).write_text(
         json.dumps({"init_seconds": init_seconds, "results": results}), encoding="utf-8"
     )

@@ -6,6 +6,8 @@
 2. `collectstatic` with that virtualenv, so whitenoise serves the admin's files from the
    package.
 3. `zappa package <stage>` with that virtualenv active.
+4. Bytecode for every module, added to the zip: Lambda's /var/task is read-only, so
+   without it each cold start would compile every module it imports, every time.
 
 `use_precompiled_packages` is off in zappa_settings.json: step 1 already chose the wheels.
 """
@@ -16,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,25 +36,41 @@ class Package:
     files: int
 
 
-def build_package(stage: str, output: Path, work_dir: Path) -> Package:
-    """Build the Zappa zip for `stage` at `output`, using `work_dir` for the virtualenv."""
+def build_package(
+    stage: str,
+    output: Path,
+    work_dir: Path,
+    *,
+    project: Path = PROJECT,
+    requirements: Path | None = None,
+    constraints: Path | None = None,
+    collect_static: bool = True,
+) -> Package:
+    """Build the Zappa zip for `stage` at `output`, using `work_dir` for the virtualenv.
+
+    By default: this project, its fully pinned requirements.txt (installed as is, no
+    resolution). The benchmark packages a bare Django project the same way, resolving its
+    short requirements under `constraints` (our pins).
+    """
+    requirements = requirements or project / "requirements.txt"
+    resolve = ["-c", str(constraints)] if constraints else ["--no-deps"]
     venv = work_dir / "package-venv"
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site_packages = venv / "lib" / f"python{PYTHON_VERSION}" / "site-packages"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    requirements = str(PROJECT / "requirements.txt")
     # A few pure-Python requirements publish only source archives: build those into
     # (platform-independent) wheels first, so the install below can insist on wheels.
     wheels = work_dir / "wheels"
     subprocess.run(
-        [*pip, "wheel", "--no-deps", "--wheel-dir", str(wheels), "-r", requirements], check=True
+        [*pip, "wheel", *resolve, "--wheel-dir", str(wheels), "-r", str(requirements)],
+        check=True,
     )
     subprocess.run(
         [
             *pip,
             "install",
-            "--no-deps",
+            *resolve,
             "--only-binary=:all:",
             "--platform",
             PLATFORM,
@@ -64,7 +83,7 @@ def build_package(stage: str, output: Path, work_dir: Path) -> Package:
             "--target",
             str(site_packages),
             "-r",
-            requirements,
+            str(requirements),
         ],
         check=True,
     )
@@ -78,14 +97,14 @@ def build_package(stage: str, output: Path, work_dir: Path) -> Package:
         "DJANGO_SETTINGS_MODULE": "scoreportal.settings",
     }
     env.pop("PYTHONPATH", None)
-    static_root = PROJECT / "staticfiles"
-    shutil.rmtree(static_root, ignore_errors=True)
-    subprocess.run(
-        [str(python), "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=PROJECT,
-        env=env,
-        check=True,
-    )
+    if collect_static:
+        shutil.rmtree(project / "staticfiles", ignore_errors=True)
+        subprocess.run(
+            [str(python), "manage.py", "collectstatic", "--noinput", "-v", "0"],
+            cwd=project,
+            env=env,
+            check=True,
+        )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.unlink(missing_ok=True)
     subprocess.run(
@@ -98,10 +117,11 @@ def build_package(stage: str, output: Path, work_dir: Path) -> Package:
             "--output",
             str(output),
         ],
-        cwd=PROJECT,
+        cwd=project,
         env=env,
         check=True,
     )
+    add_bytecode(output)
     with zipfile.ZipFile(output) as archive:
         infos = archive.infolist()
     return Package(
@@ -110,6 +130,40 @@ def build_package(stage: str, output: Path, work_dir: Path) -> Package:
         unzipped_bytes=sum(info.file_size for info in infos),
         files=len(infos),
     )
+
+
+def add_bytecode(archive_path: Path) -> None:
+    """Compile the package's modules into it (unchecked-hash .pyc: valid whatever the
+    timestamps the zip gives its files; tracebacks name /var/task paths)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "package"
+        with zipfile.ZipFile(archive_path) as archive:
+            archive.extractall(root)
+        # Exit status ignored: a library's stray file that does not compile (a template, a
+        # Python 2 example) was never importable anyway.
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "compileall",
+                "-q",
+                "-j",
+                "0",
+                "--invalidation-mode",
+                "unchecked-hash",
+                "-d",
+                "/var/task",
+                str(root),
+            ],
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
+        with zipfile.ZipFile(archive_path, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(p for p in root.rglob("*") if p.is_file()):
+                info = zipfile.ZipInfo(path.relative_to(root).as_posix())
+                info.create_system = 3  # unix, so the permissions below apply
+                info.external_attr = 0o755 << 16
+                archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
 
 
 def describe(package: Package) -> str:

@@ -6,7 +6,7 @@ holding secrets: its JSON value carries DJANGO_SECRET_KEY, CPF_HASH_KEY and DATA
 cold start (one GetSecretValue call). A variable already set in the environment wins, so a
 laptop or a test can still set it directly. Without SCOREPORTAL_SECRET_ID nothing happens.
 
-boto3 honours AWS_ENDPOINT_URL_SECRETS_MANAGER, which is how tests point this at moto.
+Like boto3, the client honours AWS_ENDPOINT_URL_SECRETS_MANAGER: tests point it at moto.
 """
 
 from __future__ import annotations
@@ -31,21 +31,21 @@ def load_secrets_into_environ(environ: MutableMapping[str, str] = os.environ) ->
     if not secret_id:
         return []
 
-    import boto3  # only production pays for the import
-    from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
+    from scoreportal.aws import AwsError, JsonProtocolClient
 
-    client = boto3.session.Session().client(
-        "secretsmanager",
-        region_name=environ.get("AWS_REGION", "sa-east-1"),
-        config=Config(connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 3}),
+    client = JsonProtocolClient(
+        service="secretsmanager",
+        target_prefix="secretsmanager",
+        json_version="1.1",
+        region=environ.get("AWS_REGION", "sa-east-1"),
     )
     try:
-        secret = client.get_secret_value(SecretId=secret_id)["SecretString"]
+        secret = client.call("GetSecretValue", {"SecretId": secret_id})["SecretString"]
         values = json.loads(secret)
-    except (BotoCoreError, ClientError, KeyError) as exc:
+    except (AwsError, KeyError) as exc:
+        code = exc.code if isinstance(exc, AwsError) else "no SecretString"
         raise ImproperlyConfigured(
-            f"cannot read secret {secret_id!r} from Secrets Manager: {type(exc).__name__}"
+            f"cannot read secret {secret_id!r} from Secrets Manager: {code}"
         ) from None
     except ValueError:
         raise ImproperlyConfigured(f"secret {secret_id!r} is not a JSON object") from None

@@ -83,7 +83,7 @@ MIDDLEWARE = [
     # Outermost: request id, JSON error envelope for non-admin paths, one log line.
     "scoreportal.api.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "scoreportal.staticfiles.LazyWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -193,6 +193,10 @@ SPECTACULAR_SETTINGS = {
     "PREPROCESSING_HOOKS": ["scoreportal.api.schema.document_paths_without_trailing_slash"],
     "ENUM_NAME_OVERRIDES": {"ComponentStatusEnum": ["ok", "unavailable"]},
 }
+
+# A process reuses an API key it looked up for this long (no query per request). Revoking a
+# key or deactivating an organization reaches every instance within this time; 0 disables.
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)
 
 # Request bodies larger than this are refused with 413 payload_too_large.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)

@@ -1,4 +1,7 @@
-"""The score API (SPEC §7): one APIView per operation, thin, audited."""
+"""The score API (SPEC §7): one APIView per operation, thin, audited.
+
+Their OpenAPI documentation is in scores/openapi.py, loaded only when a schema is made.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,6 @@ from typing import Any, ClassVar
 
 from django.db import DatabaseError, connection
 from django.http import HttpResponseBase
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_field,
-    inline_serializer,
-)
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -41,7 +37,6 @@ from scores.services import (
 logger = logging.getLogger(__name__)
 
 
-@extend_schema_field(OpenApiTypes.STR)
 class CpfField(serializers.Field):  # type: ignore[type-arg]
     """A CPF in any accepted form (SPEC §4); every failure is `invalid_cpf`."""
 
@@ -61,19 +56,6 @@ class CpfField(serializers.Field):  # type: ignore[type-arg]
 
 
 _PURPOSE_ERROR = f"Not a valid purpose; use one of: {', '.join(Purpose.values)}."
-
-
-class ErrorSerializer(serializers.Serializer[Any]):
-    """The error envelope, for the OpenAPI schema."""
-
-    error = inline_serializer(
-        "ErrorBody",
-        {
-            "code": serializers.ChoiceField(choices=ErrorCode.values),
-            "message": serializers.CharField(),
-            "request_id": serializers.CharField(),
-        },
-    )
 
 
 class ConsultationApi(APIView):
@@ -190,21 +172,6 @@ class ScoreQueryApi(ConsultationApi):
         # Declared fields are popped by DRF's metaclass; this does not shadow Field.source.
         source = serializers.CharField()  # type: ignore[assignment]
 
-    @extend_schema(
-        operation_id="score_query",
-        request=InputSerializer,
-        responses={
-            200: OutputSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="invalid_cpf, invalid_request"),
-            401: OpenApiResponse(
-                ErrorSerializer, description="missing/invalid/expired/revoked key"
-            ),
-            403: OpenApiResponse(ErrorSerializer, description="insufficient_scope"),
-            404: OpenApiResponse(ErrorSerializer, description="no_credit_data"),
-            413: OpenApiResponse(ErrorSerializer, description="payload_too_large"),
-            503: OpenApiResponse(ErrorSerializer, description="service_unavailable"),
-        },
-    )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -229,21 +196,6 @@ class HealthApi(APIView):
     authentication_classes = ()
     permission_classes = ()
 
-    @extend_schema(
-        operation_id="health",
-        auth=[],
-        responses={
-            200: inline_serializer(
-                "Health",
-                {
-                    "status": serializers.ChoiceField(choices=["ok", "degraded", "unavailable"]),
-                    "database": serializers.ChoiceField(choices=["ok", "unavailable"]),
-                    "score_cache": serializers.ChoiceField(choices=["ok", "unavailable"]),
-                },
-            ),
-            503: OpenApiResponse(description="The database is unreachable."),
-        },
-    )
     def get(self, request: Request) -> Response:
         database_ok = _database_ok()
         cache_ok = score_cache.ping()

@@ -25,18 +25,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, WriteRequestTypeDef
+from scoreportal.aws import AwsError, JsonProtocolClient
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +47,8 @@ _CLIENT_SETTINGS = (
     "DYNAMODB_READ_TIMEOUT_SECONDS",
     "DYNAMODB_MAX_ATTEMPTS",
 )
+
+Item = dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +86,8 @@ class _CoolDown:
 _cool_down = _CoolDown()
 
 
-def client() -> DynamoDBClient:
-    """The process's DynamoDB client (created once; botocore clients are thread-safe)."""
+def client() -> JsonProtocolClient:
+    """The process's DynamoDB client (created once; thread-safe)."""
     return _client(
         settings.DYNAMODB_ENDPOINT_URL,
         settings.AWS_REGION,
@@ -107,15 +104,16 @@ def _client(
     connect_timeout: float,
     read_timeout: float,
     max_attempts: int,
-) -> DynamoDBClient:
-    config = Config(
+) -> JsonProtocolClient:
+    return JsonProtocolClient(
+        service="dynamodb",
+        target_prefix="DynamoDB_20120810",
+        json_version="1.0",
+        region=region,
+        endpoint_url=endpoint_url,
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
-        retries={"mode": "standard", "total_max_attempts": max_attempts},
-        tcp_keepalive=True,
-    )
-    return boto3.session.Session().client(
-        "dynamodb", region_name=region, endpoint_url=endpoint_url, config=config
+        max_attempts=max_attempts,
     )
 
 
@@ -132,14 +130,14 @@ def _table() -> str:
     return str(settings.SCORE_CACHE_TABLE)
 
 
-def _failed(operation: str, exc: Exception) -> None:
+def _failed(operation: str, exc: AwsError) -> None:
     cool_down = float(settings.DYNAMODB_FAILURE_COOLDOWN_SECONDS)
     _cool_down.start(cool_down)
     logger.warning(
         "score cache %s failed; skipping the cache for %.1fs",
         operation,
         cool_down,
-        extra={"fields": {"error": type(exc).__name__}},
+        extra={"fields": {"error": exc.code}},
     )
 
 
@@ -148,8 +146,10 @@ def get(cpf_hash: str, *, model_version: str) -> CachedScore | None:
     if _cool_down.active():
         return None
     try:
-        response = client().get_item(TableName=_table(), Key={KEY_ATTRIBUTE: {"S": cpf_hash}})
-    except (BotoCoreError, ClientError) as exc:
+        response = client().call(
+            "GetItem", {"TableName": _table(), "Key": {KEY_ATTRIBUTE: {"S": cpf_hash}}}
+        )
+    except AwsError as exc:
         _failed("read", exc)
         return None
     item = response.get("Item")
@@ -174,7 +174,7 @@ def put(cpf_hash: str, cached: CachedScore) -> None:
     """Store a computed score, unless the cache already knows a newer profile version."""
     if _cool_down.active():
         return
-    item: dict[str, AttributeValueTypeDef] = {
+    item: Item = {
         KEY_ATTRIBUTE: {"S": cpf_hash},
         "score": {"N": str(cached.score)},
         "band": {"S": cached.band},
@@ -186,18 +186,19 @@ def put(cpf_hash: str, cached: CachedScore) -> None:
         TTL_ATTRIBUTE: {"N": str(_expires_at())},
     }
     try:
-        client().put_item(
-            TableName=_table(),
-            Item=item,
-            ConditionExpression="attribute_not_exists(#key) OR profile_version <= :version",
-            ExpressionAttributeNames={"#key": KEY_ATTRIBUTE},
-            ExpressionAttributeValues={":version": {"N": str(cached.profile_version)}},
+        client().call(
+            "PutItem",
+            {
+                "TableName": _table(),
+                "Item": item,
+                "ConditionExpression": "attribute_not_exists(#key) OR profile_version <= :version",
+                "ExpressionAttributeNames": {"#key": KEY_ATTRIBUTE},
+                "ExpressionAttributeValues": {":version": {"N": str(cached.profile_version)}},
+            },
         )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+    except AwsError as exc:
+        if exc.code == "ConditionalCheckFailedException":
             return  # the profile changed while this score was computed: keep the newer state
-        _failed("write", exc)
-    except BotoCoreError as exc:
         _failed("write", exc)
 
 
@@ -210,7 +211,7 @@ def invalidate(profile_versions: Mapping[str, int]) -> int:
     failed = 0
     expires_at = str(_expires_at())
     for chunk in _chunks(list(profile_versions.items()), _BATCH_WRITE_LIMIT):
-        requests: list[WriteRequestTypeDef] = [
+        requests: list[dict[str, Any]] = [
             {
                 "PutRequest": {
                     "Item": {
@@ -226,48 +227,60 @@ def invalidate(profile_versions: Mapping[str, int]) -> int:
     return failed
 
 
-def _batch_write(requests: list[WriteRequestTypeDef], attempts: int = 3) -> int:
+def _batch_write(requests: list[dict[str, Any]], attempts: int = 3) -> int:
     """Write a batch, retrying unprocessed items; return how many never got written."""
     for attempt in range(attempts):
         try:
-            response = client().batch_write_item(RequestItems={_table(): requests})
-        except (BotoCoreError, ClientError) as exc:
+            response = client().call("BatchWriteItem", {"RequestItems": {_table(): requests}})
+        except AwsError as exc:
             _failed("invalidation", exc)
             return len(requests)
-        unprocessed = response.get("UnprocessedItems", {}).get(_table(), [])
-        requests = cast("list[WriteRequestTypeDef]", list(unprocessed))
+        requests = list(response.get("UnprocessedItems", {}).get(_table(), []))
         if not requests:
             return 0
         time.sleep(0.05 * 2**attempt)
     return len(requests)
 
 
-def ensure_table() -> bool:
+def ensure_table(timeout: float = 60.0) -> bool:
     """Create the cache table (on-demand billing, TTL on expires_at) if missing.
 
     Idempotent; returns True when the table was created. Errors propagate: this is an
     operator's command, and a failure must be seen.
     """
     dynamodb = client()
+    table = {"TableName": _table()}
     created = False
     try:
-        dynamodb.describe_table(TableName=_table())
-    except dynamodb.exceptions.ResourceNotFoundException:
-        dynamodb.create_table(
-            TableName=_table(),
-            AttributeDefinitions=[{"AttributeName": KEY_ATTRIBUTE, "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": KEY_ATTRIBUTE, "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dynamodb.get_waiter("table_exists").wait(
-            TableName=_table(), WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        status = dynamodb.call("DescribeTable", table)["Table"]["TableStatus"]
+    except AwsError as exc:
+        if exc.code != "ResourceNotFoundException":
+            raise
+        dynamodb.call(
+            "CreateTable",
+            {
+                **table,
+                "AttributeDefinitions": [{"AttributeName": KEY_ATTRIBUTE, "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": KEY_ATTRIBUTE, "KeyType": "HASH"}],
+                "BillingMode": "PAY_PER_REQUEST",
+            },
         )
         created = True
-    ttl = dynamodb.describe_time_to_live(TableName=_table())["TimeToLiveDescription"]
+        status = dynamodb.call("DescribeTable", table)["Table"]["TableStatus"]
+    deadline = time.monotonic() + timeout
+    while status != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise AwsError("Timeout", f"table {_table()} is still {status}")
+        time.sleep(1)
+        status = dynamodb.call("DescribeTable", table)["Table"]["TableStatus"]
+    ttl = dynamodb.call("DescribeTimeToLive", table)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-        dynamodb.update_time_to_live(
-            TableName=_table(),
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        dynamodb.call(
+            "UpdateTimeToLive",
+            {
+                **table,
+                "TimeToLiveSpecification": {"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+            },
         )
     return created
 
@@ -275,8 +288,10 @@ def ensure_table() -> bool:
 def ping() -> bool:
     """Whether the cache answers a read now (for the health endpoint; ignores the cool-down)."""
     try:
-        client().get_item(TableName=_table(), Key={KEY_ATTRIBUTE: {"S": _HEALTH_CHECK_KEY}})
-    except (BotoCoreError, ClientError) as exc:
+        client().call(
+            "GetItem", {"TableName": _table(), "Key": {KEY_ATTRIBUTE: {"S": _HEALTH_CHECK_KEY}}}
+        )
+    except AwsError as exc:
         _failed("health check", exc)
         return False
     _cool_down.reset()

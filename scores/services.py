@@ -114,6 +114,8 @@ def consultations_record(
 ) -> None:
     """Write the request's audit rows in one INSERT. The one writer of Consultation.
 
+    Several rows (a batch) go in one multi-row INSERT in one transaction.
+
     Errors propagate: the caller must not send personal data without its trail.
     """
     api_key = request.api_key
@@ -138,7 +140,12 @@ def consultations_record(
         )
         for item in consulted
     ]
-    Consultation.objects.bulk_create(rows)
+    if len(rows) == 1:
+        # A plain INSERT in autocommit: one round trip. bulk_create would wrap even a
+        # single row in BEGIN ... COMMIT.
+        rows[0].save(force_insert=True)
+    else:
+        Consultation.objects.bulk_create(rows)
 
 
 def consultations_prune(

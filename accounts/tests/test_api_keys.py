@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -71,8 +72,9 @@ def test_if_a_key_is_issued_then_only_its_hash_is_stored(api_key):
 
 
 def test_if_a_key_is_used_then_last_used_at_is_written_once_a_minute(
-    api_key, django_assert_num_queries
+    api_key, settings, django_assert_num_queries
 ):
+    settings.API_KEY_CACHE_SECONDS = 0  # every authentication reads the key
     key, plaintext = api_key
 
     with django_assert_num_queries(2):  # lookup + last_used_at
@@ -85,8 +87,62 @@ def test_if_a_key_is_used_then_last_used_at_is_written_once_a_minute(
         api_key_authenticate(plaintext)
     key.refresh_from_db()
     assert key.last_used_at is not None
-    assert key.last_used_at is not None
     assert timezone.now() - key.last_used_at < timedelta(seconds=5)
+
+
+def test_if_a_key_was_used_recently_then_authenticating_it_needs_no_query(
+    api_key, django_assert_num_queries
+):
+    api_key_authenticate(api_key[1])
+
+    with django_assert_num_queries(0):
+        assert api_key_authenticate(api_key[1]) == api_key[0]
+
+
+def test_if_a_recently_used_key_gets_a_wrong_secret_then_it_is_still_refused(api_key):
+    api_key_authenticate(api_key[1])
+    wrong = api_key[1][:-1] + ("a" if api_key[1][-1] != "a" else "b")
+
+    with pytest.raises(ApiError) as caught:
+        api_key_authenticate(wrong)
+
+    assert caught.value.code == ErrorCode.INVALID_API_KEY
+
+
+def test_if_this_process_revokes_a_recently_used_key_then_it_is_refused_at_once(api_key):
+    api_key_authenticate(api_key[1])
+
+    api_key_revoke(api_key=api_key[0])
+
+    with pytest.raises(ApiError) as caught:
+        api_key_authenticate(api_key[1])
+    assert caught.value.code == ErrorCode.API_KEY_REVOKED
+
+
+def test_if_another_instance_deactivates_the_organization_then_it_applies_within_the_cache_time(
+    api_key, organization, settings
+):
+    settings.API_KEY_CACHE_SECONDS = 0.3
+    api_key_authenticate(api_key[1])
+    type(organization).objects.filter(pk=organization.pk).update(is_active=False)  # elsewhere
+
+    api_key_authenticate(api_key[1])  # still the copy read a moment ago
+    time.sleep(0.4)
+    with pytest.raises(ApiError) as caught:
+        api_key_authenticate(api_key[1])
+
+    assert caught.value.code == ErrorCode.INVALID_API_KEY
+
+
+def test_if_a_recently_used_key_expires_then_it_is_refused_at_once(issue_key):
+    _, plaintext = issue_key(expiry_date=timezone.now() + timedelta(seconds=1))
+    api_key_authenticate(plaintext)
+    time.sleep(1.1)
+
+    with pytest.raises(ApiError) as caught:
+        api_key_authenticate(plaintext)
+
+    assert caught.value.code == ErrorCode.API_KEY_EXPIRED
 
 
 def test_if_a_key_is_revoked_then_it_records_who_and_when(api_key, admin_user):

@@ -88,6 +88,7 @@ def invoke(package_dir, environment, events, tmp_path):
             sys.executable,
             "-I",
             "-S",
+            "-B",  # /var/task is read-only: only the bytecode the package ships
             str(INVOKE),
             str(package_dir),
             str(events_path),

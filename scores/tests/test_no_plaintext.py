@@ -17,7 +17,6 @@ from rest_framework.test import APIClient
 
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
 from devstack.services import postgres_bindir
-from scores import score_cache
 from scores.cpf import Cpf
 from scores.profile_import import COLUMNS
 
@@ -36,13 +35,13 @@ def pg_dump() -> str:
     ).stdout
 
 
-def dynamodb_items(table: str) -> str:
-    return json.dumps(score_cache.client().scan(TableName=table, ConsistentRead=True)["Items"])
+def dynamodb_items(dynamodb, table: str) -> str:
+    return json.dumps(dynamodb.scan(TableName=table, ConsistentRead=True)["Items"])
 
 
 @pytest.mark.django_db(transaction=True)
 def test_if_traffic_was_served_then_no_dump_scan_or_log_holds_a_cpf_or_key(
-    tmp_path, issue_key, score_table, admin_client, log_output
+    tmp_path, issue_key, score_table, dynamodb, admin_client, log_output
 ):
     profiles = tmp_path / "profiles.csv"
     profiles.write_text(
@@ -72,7 +71,7 @@ def test_if_traffic_was_served_then_no_dump_scan_or_log_holds_a_cpf_or_key(
         parsed = cpf.replace(".", "").replace("-", "")
         secrets += [parsed, cpf]
 
-    dump, items, logs = pg_dump(), dynamodb_items(score_table), json.dumps(log_output())
+    dump, items, logs = pg_dump(), dynamodb_items(dynamodb, score_table), json.dumps(log_output())
     assert "***.982.247-**" in dump  # the dump is real
     assert "975" in items  # so is the scan
     assert len(log_output()) >= 10  # and the log

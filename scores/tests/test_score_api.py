@@ -445,33 +445,44 @@ def test_if_the_audit_table_is_unwritable_then_the_answer_is_503_without_a_score
 # ---------------------------------------------------------------------------------------
 # Round trips of the hot path
 # ---------------------------------------------------------------------------------------
-def test_if_a_cached_score_is_served_then_it_costs_two_queries_and_one_dynamodb_call(
+def test_if_a_cached_score_is_served_then_it_costs_one_query_and_one_dynamodb_call(
     client_with_key, make_profile, django_assert_num_queries, dynamodb_calls
 ):
     make_profile()
-    post(client_with_key, {"cpf": EXAMPLE_CPF})  # computes, caches, marks the key used
+    post(client_with_key, {"cpf": EXAMPLE_CPF})  # computes, caches; the key is now warm
     dynamodb_calls.clear()
 
-    # 1: the key with its organization; 2: the audit INSERT. The profile is not read.
-    with django_assert_num_queries(2):
+    # Only the audit INSERT: the key comes from this process's recent keys, the score
+    # from DynamoDB; the profile is not read.
+    with django_assert_num_queries(1):
         response = post(client_with_key, {"cpf": EXAMPLE_CPF})
 
     assert response.json()["source"] == "cache"
     assert dynamodb_calls == ["GetItem"]
 
 
-def test_if_a_score_is_computed_then_it_costs_three_queries_and_two_dynamodb_calls(
+def test_if_a_score_is_computed_then_it_costs_two_queries_and_two_dynamodb_calls(
     client_with_key, make_profile, django_assert_num_queries, dynamodb_calls
 ):
     make_profile()
-    post(client_with_key, {"cpf": "bad"})  # marks the key used
+    post(client_with_key, {"cpf": "bad"})  # warms the key
 
-    # key, profile, audit INSERT
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):  # the profile, the audit INSERT
         response = post(client_with_key, {"cpf": EXAMPLE_CPF})
 
     assert response.json()["source"] == "computed"
     assert dynamodb_calls == ["GetItem", "PutItem"]
+
+
+def test_if_the_key_is_cold_then_it_costs_one_more_query(
+    client_with_key, make_profile, django_assert_num_queries, settings
+):
+    make_profile()
+    post(client_with_key, {"cpf": EXAMPLE_CPF})
+    settings.API_KEY_CACHE_SECONDS = 0
+
+    with django_assert_num_queries(2):  # the key with its organization, the audit INSERT
+        post(client_with_key, {"cpf": EXAMPLE_CPF})
 
 
 # ---------------------------------------------------------------------------------------

@@ -28,12 +28,11 @@ def cached(**overrides):
     return CachedScore(**{**values, **overrides})
 
 
-def stored_item(table):
-    return (
-        score_cache.client()
-        .get_item(TableName=table, Key={"cpf_hash": {"S": CPF_HASH}}, ConsistentRead=True)
-        .get("Item")
-    )
+def stored_item(dynamodb, table):
+    """The item as DynamoDB holds it, read with boto3 (not through score_cache)."""
+    return dynamodb.get_item(
+        TableName=table, Key={"cpf_hash": {"S": CPF_HASH}}, ConsistentRead=True
+    ).get("Item")
 
 
 def test_if_a_score_is_put_then_get_returns_it_unchanged(score_table):
@@ -46,11 +45,11 @@ def test_if_nothing_is_cached_then_get_is_a_miss(score_table):
     assert score_cache.get(CPF_HASH, model_version="2026.1") is None
 
 
-def test_if_an_item_is_stored_then_it_carries_the_ttl_attribute(score_table, settings):
+def test_if_an_item_is_stored_then_it_carries_the_ttl_attribute(score_table, dynamodb, settings):
     before = int(time.time())
     score_cache.put(CPF_HASH, cached())
 
-    expires_at = int(stored_item(score_table)["expires_at"]["N"])
+    expires_at = int(stored_item(dynamodb, score_table)["expires_at"]["N"])
     assert (
         before + settings.SCORE_CACHE_TTL_SECONDS
         <= expires_at
@@ -58,10 +57,12 @@ def test_if_an_item_is_stored_then_it_carries_the_ttl_attribute(score_table, set
     )
 
 
-def test_if_the_item_has_expired_but_not_been_deleted_then_get_is_a_miss(score_table, settings):
+def test_if_the_item_has_expired_but_not_been_deleted_then_get_is_a_miss(
+    score_table, dynamodb, settings
+):
     settings.SCORE_CACHE_TTL_SECONDS = -1  # DynamoDB deletes expired items lazily
     score_cache.put(CPF_HASH, cached())
-    assert stored_item(score_table) is not None
+    assert stored_item(dynamodb, score_table) is not None
 
     assert score_cache.get(CPF_HASH, model_version="2026.1") is None
 
@@ -72,14 +73,14 @@ def test_if_the_item_was_computed_by_another_scorecard_then_get_is_a_miss(score_
     assert score_cache.get(CPF_HASH, model_version="2026.1") is None
 
 
-def test_if_the_profile_changed_then_invalidation_turns_the_item_into_a_miss(score_table):
+def test_if_the_profile_changed_then_invalidation_turns_the_item_into_a_miss(score_table, dynamodb):
     score_cache.put(CPF_HASH, cached(profile_version=3))
 
     failed = score_cache.invalidate({CPF_HASH: 4})
 
     assert failed == 0
     assert score_cache.get(CPF_HASH, model_version="2026.1") is None
-    assert stored_item(score_table)["profile_version"] == {"N": "4"}
+    assert stored_item(dynamodb, score_table)["profile_version"] == {"N": "4"}
 
 
 def test_if_a_stale_score_is_put_after_invalidation_then_it_is_not_stored(score_table):
@@ -107,24 +108,28 @@ def test_if_many_profiles_change_then_all_are_invalidated_in_batches(score_table
     assert all(score_cache.get(h, model_version="2026.1") is None for h in hashes)
 
 
-def test_if_ensure_table_runs_twice_then_the_second_run_changes_nothing(score_table):
+def test_if_ensure_table_runs_twice_then_the_second_run_changes_nothing(score_table, dynamodb):
     assert score_cache.ensure_table() is False
 
-    description = score_cache.client().describe_table(TableName=score_table)["Table"]
-    ttl = score_cache.client().describe_time_to_live(TableName=score_table)
+    description = dynamodb.describe_table(TableName=score_table)["Table"]
+    ttl = dynamodb.describe_time_to_live(TableName=score_table)
     assert description["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert description["KeySchema"] == [{"AttributeName": "cpf_hash", "KeyType": "HASH"}]
     assert ttl["TimeToLiveDescription"]["TimeToLiveStatus"] == "ENABLED"
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
 
 
-def test_if_the_table_is_missing_then_ensure_table_creates_it(settings):
+def test_if_the_table_is_missing_then_ensure_table_creates_it(settings, dynamodb):
     settings.SCORE_CACHE_TABLE = "scores-test-created-here"
     try:
         assert score_cache.ensure_table() is True
         assert score_cache.ping() is True
+        assert (
+            dynamodb.describe_table(TableName="scores-test-created-here")["Table"]["TableStatus"]
+            == "ACTIVE"
+        )
     finally:
-        score_cache.client().delete_table(TableName="scores-test-created-here")
+        dynamodb.delete_table(TableName="scores-test-created-here")
 
 
 @pytest.fixture

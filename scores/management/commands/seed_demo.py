@@ -41,7 +41,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report = credit_profiles_import(file=_demo_csv(options["profiles"]))
+        report = credit_profiles_import(file=demo_profiles_csv(options["profiles"]))
         self.stdout.write(
             f"Credit profiles: {report.created:,} created, {report.updated:,} updated, "
             f"{report.unchanged:,} unchanged."
@@ -99,7 +99,7 @@ class Command(BaseCommand):
         return plaintext
 
 
-def _demo_csv(count: int) -> io.StringIO:
+def demo_profiles_csv(count: int) -> io.StringIO:
     """Deterministic demo profiles as the import's CSV (the same path real data takes)."""
     rng = random.Random(2026)  # noqa: S311 (reproducible demo data, not secrets)
     buffer = io.StringIO()

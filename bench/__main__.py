@@ -1,0 +1,413 @@
+"""`python -m bench` (make bench): the score path's cost next to its floors, in one run.
+
+Provisions the same local stack as the tests (devstack: Postgres, a moto DynamoDB server),
+seeds a bench database, serves the app with gunicorn on loopback, and measures:
+
+1. framework floor   a bare DRF view (bench/urls.py) served the same way
+2. I/O floor         the cached request's unavoidable calls, in a loop without Django
+3. score, cache hit / cache miss   through gunicorn under a bounded (closed-loop) load
+4. batch of 100      (not measured: the batch endpoint does not exist yet)
+5. cold start        fresh process to first 200 through the Zappa handler, from the package,
+                     median of 5, next to a bare Django project; import-time top 10
+6. round trips       SQL statements and DynamoDB calls of one cached request, counted
+
+Prints a table and writes bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.load import Sample, percentile, run_load
+from devstack.__main__ import LOCAL_AWS, TEST_ENVIRONMENT
+from devstack.lambda_invoke import rest_api_event
+from devstack.services import LOG_DIR, ensure_database, free_port, moto_server, postgres
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CACHE_TABLE = "bench-scores"
+CACHED_POOL = 200  # CPFs scored once before the cache-hit phase
+
+
+def stack_environment(database_url: str, dynamodb_url: str) -> dict[str, str]:
+    """Production settings (DEBUG off), bench URL conf, local stores."""
+    return {
+        **LOCAL_AWS,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": TEST_ENVIRONMENT["DJANGO_SECRET_KEY"],
+        "CPF_HASH_KEY": TEST_ENVIRONMENT["CPF_HASH_KEY"],
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,.execute-api.sa-east-1.amazonaws.com",
+        "DATABASE_URL": database_url,
+        "DYNAMODB_ENDPOINT_URL": dynamodb_url,
+        "SCORE_CACHE_TABLE": CACHE_TABLE,
+    }
+
+
+def setup_django(environment: dict[str, str], profiles: int) -> tuple[str, list[str]]:
+    """Migrate, create the cache table, seed; return an API key and the seeded CPFs."""
+    os.environ.update(environment)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from accounts.constants import Scope
+    from accounts.models import Organization
+    from accounts.services import api_key_issue
+    from scores.management.commands.seed_demo import demo_profiles_csv
+    from scores.services import credit_profiles_import
+
+    call_command("migrate", verbosity=0)
+    call_command("ensure_score_table", stdout=io.StringIO())
+    organization, _ = Organization.objects.get_or_create(
+        slug="bench", defaults={"name": "Benchmark"}
+    )
+    _, key = api_key_issue(
+        organization=organization, name="bench", scopes=[Scope.SCORES_READ, Scope.SCORES_BATCH]
+    )
+    data = demo_profiles_csv(profiles)
+    credit_profiles_import(file=data)
+    data.seek(0)
+    cpfs = [row["cpf"] for row in csv.DictReader(data)]
+    return key, cpfs
+
+
+class Gunicorn:
+    """The app under gunicorn on a loopback port (sync workers, no access log)."""
+
+    def __init__(self, environment: dict[str, str], workers: int) -> None:
+        self.port = free_port()
+        LOG_DIR.mkdir(exist_ok=True)
+        self.log_path = LOG_DIR / "bench-gunicorn.log"
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "scoreportal.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    str(workers),
+                    "--worker-class",
+                    "sync",
+                    "--log-level",
+                    "warning",
+                ],
+                env={**os.environ, **environment},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}/api/v1/health", timeout=2
+                ):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(15)
+
+
+def score_body(cpf: str) -> bytes:
+    return json.dumps({"cpf": cpf}).encode()
+
+
+def io_floor(environment: dict[str, str], cpf_hash: str, seconds: float) -> Sample:
+    """One GetItem and one audit INSERT per iteration, as the cached request must do them,
+    with the same client settings and persistent connections, but no Django."""
+    import boto3
+    import psycopg2
+    from botocore.config import Config
+
+    client = boto3.session.Session().client(
+        "dynamodb",
+        region_name="sa-east-1",
+        endpoint_url=environment["DYNAMODB_ENDPOINT_URL"],
+        config=Config(
+            connect_timeout=0.25,
+            read_timeout=0.3,
+            retries={"mode": "standard", "total_max_attempts": 2},
+            tcp_keepalive=True,
+        ),
+    )
+    connection = psycopg2.connect(environment["DATABASE_URL"])
+    connection.autocommit = True
+    cursor = connection.cursor()
+    insert = (
+        'INSERT INTO "scores_consultation" ("occurred_at", "request_id", "organization_id",'
+        ' "api_key_id", "api_key_prefix", "client_ip", "endpoint", "purpose", "cpf_hash",'
+        ' "cpf_masked", "outcome", "http_status", "score", "band", "model_version", "source",'
+        " \"latency_ms\") VALUES (now(), %s, NULL, NULL, 'bench', '127.0.0.1', 'scores',"
+        " 'credit_analysis', %s, '***.000.000-**', 'scored', 200, 700, 'good', '2026.1',"
+        " 'cache', 1) RETURNING id"
+    )
+    sample = Sample()
+    stop = time.monotonic() + seconds
+    while time.monotonic() < stop:
+        started = time.perf_counter()
+        client.get_item(TableName=CACHE_TABLE, Key={"cpf_hash": {"S": cpf_hash}})
+        cursor.execute(insert, [str(uuid.uuid4()), cpf_hash])
+        cursor.fetchone()
+        sample.latencies_ms.append((time.perf_counter() - started) * 1000)
+    sample.seconds = seconds
+    connection.close()
+    return sample
+
+
+def round_trips(key: str, cpf: str) -> dict[str, int]:
+    """SQL statements and DynamoDB calls of one cached score request with a warm key."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from scores import score_cache
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    headers = {"Authorization": f"Api-Key {key}"}
+    body = score_body(cpf)
+    client.post("/api/v1/scores", body, content_type="application/json", headers=headers)  # warm
+    calls: list[str] = []
+    score_cache.client().add_listener(calls.append)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            "/api/v1/scores", body, content_type="application/json", headers=headers
+        )
+    score_cache.client().remove_listener(calls.append)
+    assert response.json().get("source") == "cache", response.content
+    return {"sql_statements": len(queries.captured_queries), "dynamodb_calls": len(calls)}
+
+
+def cold_starts(environment: dict[str, str], key: str, cpf: str, work: Path) -> dict[str, Any]:
+    import boto3
+
+    from bench.cold_start import build_bare_project, import_breakdown, measure
+    from devstack.lambda_package import PROJECT, build_package
+
+    secret_id = f"scoreportal/bench-{uuid.uuid4().hex[:8]}"
+    boto3.client(
+        "secretsmanager", region_name="sa-east-1", endpoint_url=environment["DYNAMODB_ENDPOINT_URL"]
+    ).create_secret(
+        Name=secret_id,
+        SecretString=json.dumps(
+            {
+                name: environment[name]
+                for name in ("DJANGO_SECRET_KEY", "CPF_HASH_KEY", "DATABASE_URL")
+            }
+        ),
+    )
+    stage = json.loads((PROJECT / "zappa_settings.json").read_text())["dev"]
+    lambda_environment = {
+        **LOCAL_AWS,
+        "LAMBDA_TASK_ROOT": "/var/task",
+        **stage["aws_environment_variables"],
+        "SCOREPORTAL_SECRET_ID": secret_id,
+        "SCORE_CACHE_TABLE": CACHE_TABLE,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": environment["DYNAMODB_ENDPOINT_URL"],
+        "DYNAMODB_ENDPOINT_URL": environment["DYNAMODB_ENDPOINT_URL"],
+    }
+    ours_events = [
+        rest_api_event(
+            "POST",
+            "/api/v1/scores",
+            body=score_body(cpf).decode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Api-Key {key}"},
+        )
+    ]
+    ours_package = build_package("dev", work / "scoreportal-dev.zip", work_dir=work / "ours-build")
+    (work / "ours").mkdir()
+    ours = measure(ours_package, lambda_environment, ours_events, work / "ours")
+    breakdown = import_breakdown(ours_package, lambda_environment, ours_events, work / "ours")
+
+    bare_package = build_bare_project(work / "bare")
+    bare_environment = {**LOCAL_AWS, "INSTANTIATE_LAMBDA_HANDLER_ON_IMPORT": "true"}
+    bare_events = [rest_api_event("GET", "/admin/login/")]
+    (work / "bare-run").mkdir()
+    bare = measure(bare_package, bare_environment, bare_events, work / "bare-run")
+    return {
+        "ours_first_score": ours.summary(),
+        "bare_django_first_admin_login": bare.summary(),
+        "ratio": round(ours.median_seconds / bare.median_seconds, 2),
+        "import_time_top10": breakdown,
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--duration", type=float, default=10, help="seconds per load phase")
+    parser.add_argument("--warmup", type=float, default=2)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--profiles", type=int, default=20_000)
+    parser.add_argument("--skip-cold-start", action="store_true")
+    args = parser.parse_args(argv)
+
+    with postgres() as base_url, moto_server() as dynamodb_url:
+        database_url = base_url.rsplit("/", 1)[0] + "/scoreportal_bench"
+        ensure_database(database_url)
+        environment = stack_environment(database_url, dynamodb_url)
+        print("bench: seeding …", flush=True)
+        key, cpfs = setup_django(environment, args.profiles)
+        headers = {"Content-Type": "application/json", "Authorization": f"Api-Key {key}"}
+        server = Gunicorn(environment, args.workers)
+        load = {
+            "port": server.port,
+            "headers": headers,
+            "concurrency": args.concurrency,
+            "duration": args.duration,
+            "warmup": args.warmup,
+            "server_pid": server.process.pid,
+        }
+        try:
+            print("bench: framework floor …", flush=True)
+            floor = run_load(path="/bench/floor", body=lambda n: b'{"cpf": "52998224725"}', **load)
+            cached = cpfs[:CACHED_POOL]
+            for cpf in cached:  # compute and cache each once
+                urllib.request.urlopen(
+                    urllib.request.Request(
+                        f"http://127.0.0.1:{server.port}/api/v1/scores",
+                        data=score_body(cpf),
+                        headers=headers,
+                    )
+                )
+            print("bench: score, cache hit …", flush=True)
+            hit = run_load(
+                path="/api/v1/scores", body=lambda n: score_body(cached[n % CACHED_POOL]), **load
+            )
+            fresh = cpfs[CACHED_POOL:]
+            print("bench: score, cache miss …", flush=True)
+            miss = run_load(
+                path="/api/v1/scores", body=lambda n: score_body(fresh[n % len(fresh)]), **load
+            )
+        finally:
+            server.stop()
+
+        from django.conf import settings
+
+        from scores.cpf import Cpf
+
+        print("bench: I/O floor …", flush=True)
+        io = io_floor(
+            environment, Cpf.parse(cached[0]).lookup_hash(settings.CPF_HASH_KEY), args.duration
+        )
+        trips = round_trips(key, cached[0])
+        cold = None
+        if not args.skip_cold_start:
+            print("bench: cold start (building both packages) …", flush=True)
+            with tempfile.TemporaryDirectory(prefix="scoreportal-bench-") as work:
+                cold = cold_starts(environment, key, cached[1], Path(work))
+
+    results = report(args, floor, io, hit, miss, trips, cold)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten: {RESULTS / 'latest.json'}")
+    return 0
+
+
+def report(
+    args: argparse.Namespace,
+    floor: Sample,
+    io: Sample,
+    hit: Sample,
+    miss: Sample,
+    trips: dict[str, int],
+    cold: dict[str, Any] | None,
+) -> dict[str, Any]:
+    rows = {
+        "framework floor": floor.summary(),
+        "I/O floor (no Django)": io.summary(),
+        "score, cache hit": hit.summary(),
+        "score, cache miss": miss.summary(),
+    }
+    print(
+        f"\n{'scenario':24} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+        f" {'CPU ms/req':>11}"
+    )
+    for name, row in rows.items():
+        cpu = row["server_cpu_ms_per_request"]
+        print(
+            f"{name:24} {row['throughput_rps'] or '':>8} {row['p50_ms']:>8} {row['p95_ms']:>8}"
+            f" {row['p99_ms']:>8} {cpu if cpu is not None else '-':>11}"
+        )
+    print(f"{'batch of 100':24} not measured: the batch endpoint does not exist yet")
+    print(
+        f"\nround trips of a cached request (warm key): {trips['sql_statements']} SQL statements,"
+        f" {trips['dynamodb_calls']} DynamoDB calls"
+    )
+    cpu_ratio = hit.cpu_ms_per_request() / floor.cpu_ms_per_request()
+    latency_ratio = percentile(hit.latencies_ms, 0.5) / percentile(io.latencies_ms, 0.5)
+    targets = {
+        "cached CPU <= 3x framework floor": (round(cpu_ratio, 2), cpu_ratio <= 3),
+        "cached p50 <= 1.5x I/O floor p50": (round(latency_ratio, 2), latency_ratio <= 1.5),
+        "cached request <= 1 SQL statement": (
+            trips["sql_statements"],
+            trips["sql_statements"] <= 1,
+        ),
+        "cached request <= 2 DynamoDB calls": (
+            trips["dynamodb_calls"],
+            trips["dynamodb_calls"] <= 2,
+        ),
+    }
+    if cold:
+        ours = cold["ours_first_score"]["median_s"]
+        bare = cold["bare_django_first_admin_login"]["median_s"]
+        print(
+            f"\ncold start, fresh process -> first 200 (median of 5): ours {ours:.3f} s "
+            f"(first score), bare Django {bare:.3f} s (admin login page), ratio {cold['ratio']}"
+        )
+        print(
+            "import time by top-level package (self ms): "
+            + ", ".join(f"{row['package']} {row['self_ms']}" for row in cold["import_time_top10"])
+        )
+        targets["cold start <= 1.3x bare Django"] = (cold["ratio"], cold["ratio"] <= 1.3)
+        targets["cold start < 1.0 s"] = (ours, ours < 1.0)
+    print("\ntargets:")
+    for name, (value, met) in targets.items():
+        print(f"  {'met   ' if met else 'MISSED'} {name}: {value}")
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "parameters": {
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "concurrency": args.concurrency,
+            "gunicorn_workers": args.workers,
+        },
+        "scenarios": rows,
+        "batch_of_100": None,
+        "round_trips_cached_request": trips,
+        "cold_start": cold,
+        "targets": {name: {"value": value, "met": met} for name, (value, met) in targets.items()},
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
