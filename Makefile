@@ -7,11 +7,12 @@ INSTALLED := $(VENV)/.installed
 
 STAGE ?= dev
 
-.PHONY: help install run test lint format requirements package clean
+.PHONY: help install run test bench lint format requirements package clean
 
 help:
 	@echo "make run          install, migrate, start local DynamoDB, seed demo data, serve :8000"
 	@echo "make test         install, provision Postgres + local DynamoDB, run the whole suite"
+	@echo "make bench        measure the score path and cold start (bench/README.md)"
 	@echo "make package      build the Lambda zip (STAGE=dev|production) into build/"
 	@echo "make lint         ruff (lint + format check) and mypy"
 	@echo "make format       apply ruff's formatting and safe fixes"
@@ -30,6 +31,9 @@ run: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/python -m devstack test $(ARGS)
+
+bench: $(INSTALLED)
+	$(BIN)/python -m bench $(ARGS)
 
 package: $(INSTALLED)
 	$(BIN)/python -m devstack package $(STAGE)

@@ -133,27 +133,28 @@ def score_body(cpf: str) -> bytes:
     return json.dumps({"cpf": cpf}).encode()
 
 
-def io_floor(environment: dict[str, str], cpf_hash: str, seconds: float) -> Sample:
-    """One GetItem and one audit INSERT per iteration, as the cached request must do them,
-    with the same client settings and persistent connections, but no Django."""
-    import boto3
-    import psycopg2
-    from botocore.config import Config
+def io_floor(
+    environment: dict[str, str], cpf_hash: str, *, seconds: float, concurrency: int
+) -> Sample:
+    """The cached request's unavoidable calls, one GetItem and one audit INSERT, made the
+    way the request makes them (the same AWS client settings, a persistent connection)
+    but with no Django, by `concurrency` threads like the load phases."""
+    import threading
 
-    client = boto3.session.Session().client(
-        "dynamodb",
-        region_name="sa-east-1",
+    import psycopg2
+
+    from scoreportal.aws import JsonProtocolClient
+
+    client = JsonProtocolClient(
+        service="dynamodb",
+        target_prefix="DynamoDB_20120810",
+        json_version="1.0",
+        region="sa-east-1",
         endpoint_url=environment["DYNAMODB_ENDPOINT_URL"],
-        config=Config(
-            connect_timeout=0.25,
-            read_timeout=0.3,
-            retries={"mode": "standard", "total_max_attempts": 2},
-            tcp_keepalive=True,
-        ),
+        connect_timeout=0.25,
+        read_timeout=0.3,
+        max_attempts=2,
     )
-    connection = psycopg2.connect(environment["DATABASE_URL"])
-    connection.autocommit = True
-    cursor = connection.cursor()
     insert = (
         'INSERT INTO "scores_consultation" ("occurred_at", "request_id", "organization_id",'
         ' "api_key_id", "api_key_prefix", "client_ip", "endpoint", "purpose", "cpf_hash",'
@@ -163,15 +164,28 @@ def io_floor(environment: dict[str, str], cpf_hash: str, seconds: float) -> Samp
         " 'cache', 1) RETURNING id"
     )
     sample = Sample()
+    lock = threading.Lock()
     stop = time.monotonic() + seconds
-    while time.monotonic() < stop:
-        started = time.perf_counter()
-        client.get_item(TableName=CACHE_TABLE, Key={"cpf_hash": {"S": cpf_hash}})
-        cursor.execute(insert, [str(uuid.uuid4()), cpf_hash])
-        cursor.fetchone()
-        sample.latencies_ms.append((time.perf_counter() - started) * 1000)
+
+    def worker() -> None:
+        connection = psycopg2.connect(environment["DATABASE_URL"])
+        connection.autocommit = True
+        cursor = connection.cursor()
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            client.call("GetItem", {"TableName": CACHE_TABLE, "Key": {"cpf_hash": {"S": cpf_hash}}})
+            cursor.execute(insert, [str(uuid.uuid4()), cpf_hash])
+            cursor.fetchone()
+            with lock:
+                sample.latencies_ms.append((time.perf_counter() - started) * 1000)
+        connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     sample.seconds = seconds
-    connection.close()
     return sample
 
 
@@ -312,7 +326,10 @@ def main(argv: list[str]) -> int:
 
         print("bench: I/O floor …", flush=True)
         io = io_floor(
-            environment, Cpf.parse(cached[0]).lookup_hash(settings.CPF_HASH_KEY), args.duration
+            environment,
+            Cpf.parse(cached[0]).lookup_hash(settings.CPF_HASH_KEY),
+            seconds=args.duration,
+            concurrency=args.concurrency,
         )
         trips = round_trips(key, cached[0])
         cold = None

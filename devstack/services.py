@@ -7,7 +7,8 @@ Postgres, in order of preference: DATABASE_URL if set; the server on 127.0.0.1:5
 answers; else a throwaway cluster (initdb + postgres on a free port, as the `postgres` user
 when we are root, since initdb refuses to run as root), removed afterwards.
 
-DynamoDB: moto's server over HTTP on a free loopback port.
+DynamoDB: moto's AWS emulator over HTTP on a free loopback port, served by gunicorn with
+keep-alive connections (see devstack/moto_server.py).
 """
 
 from __future__ import annotations
@@ -75,7 +76,24 @@ def moto_server(port: int | None = None) -> Iterator[str]:
     LOG_DIR.mkdir(exist_ok=True)
     log = (LOG_DIR / f"moto-{port}.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "devstack.moto_server:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "16",
+            "--keep-alive",
+            "75",
+            "--log-level",
+            "warning",
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )

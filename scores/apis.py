@@ -172,11 +172,16 @@ class ScoreQueryApi(ConsultationApi):
         # Declared fields are popped by DRF's metaclass; this does not shadow Field.source.
         source = serializers.CharField()  # type: ignore[assignment]
 
+    # One instance of each per process. Building a serializer deep-copies all its fields,
+    # about a fifth of this view's CPU time (make bench); run_validation() and
+    # to_representation() keep no per-request state, so sharing them is safe.
+    input_serializer = InputSerializer()
+    output_serializer = OutputSerializer()
+
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        cpf: Cpf = serializer.validated_data["cpf"]
-        self.purpose = serializer.validated_data["purpose"]
+        validated = self.input_serializer.run_validation(request.data)
+        cpf: Cpf = validated["cpf"]
+        self.purpose = validated["purpose"]
         try:
             served = score_get(cpf=cpf)
         except Exception as exc:
@@ -186,7 +191,7 @@ class ScoreQueryApi(ConsultationApi):
             )
             raise error from exc
         self.consulted.append(ConsultedCpf(cpf=cpf, http_status=200, served=served))
-        body = self.OutputSerializer(served).data
+        body = self.output_serializer.to_representation(served)
         return Response({**body, "request_id": request_id_of(request)})
 
 

@@ -230,11 +230,14 @@ def _parse_characteristic(item: Mapping[str, object]) -> Characteristic:
     )
 
 
-def available_versions() -> list[str]:
+@cache
+def available_versions() -> tuple[str, ...]:
     """Versions shipped in SCORECARD_DIR, oldest first (versions sort as `YYYY.N`)."""
-    return sorted(
-        (path.stem for path in SCORECARD_DIR.glob("*.json")),
-        key=lambda version: tuple(int(part) for part in version.split(".")),
+    return tuple(
+        sorted(
+            (path.stem for path in SCORECARD_DIR.glob("*.json")),
+            key=lambda version: tuple(int(part) for part in version.split(".")),
+        )
     )
 
 

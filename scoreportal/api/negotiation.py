@@ -18,6 +18,8 @@ class JsonOnlyContentNegotiation(DefaultContentNegotiation):
         self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, str]:
         renderers = list(renderers)
+        if len(renderers) == 1:  # every API view: JSON, whatever Accept says
+            return renderers[0], renderers[0].media_type
         try:
             renderer, media_type = super().select_renderer(request, renderers, format_suffix)
         except (NotAcceptable, Http404):
