@@ -146,9 +146,9 @@ def consultations_record(
 @cache
 def _insert_statement() -> tuple[str, str, tuple[Field[Any, Any], ...]]:
     """`INSERT INTO scores_consultation (<every column but id>) VALUES`, from the model."""
-    fields = tuple(f for f in Consultation._meta.concrete_fields if not f.primary_key)
+    fields = tuple(f for f in Consultation._meta.concrete_fields if f.column and not f.primary_key)
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields if field.column)
+    columns = ", ".join(quote(str(field.column)) for field in fields)
     placeholders = f"({', '.join(['%s'] * len(fields))})"
     return (
         # Identifiers come from the model and are quoted; values are always parameters.
