@@ -13,16 +13,15 @@ import re
 import statistics
 import subprocess
 import sys
-import time
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devstack.lambda_invoke import invoke_fresh_process
 from devstack.lambda_package import PROJECT, Package, build_package
 
-INVOKE = PROJECT / "devstack" / "lambda_invoke.py"
 BARE_ZAPPA_SETTINGS = {
     "bench": {
         "project_name": "bare",
@@ -92,42 +91,6 @@ def build_bare_project(work: Path) -> Package:
     )
 
 
-def run_once(
-    package_dir: Path,
-    environment: dict[str, str],
-    events: list[dict[str, Any]],
-    work: Path,
-    *,
-    importtime: bool = False,
-) -> tuple[dict[str, Any], float, str]:
-    """One fresh process; returns (results, seconds from spawn to first response, stderr)."""
-    events_path, results_path = work / "events.json", work / "results.json"
-    events_path.write_text(json.dumps(events))
-    flags = ["-X", "importtime"] if importtime else []
-    spawned = time.time()
-    process = subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            "-S",
-            "-B",
-            *flags,
-            str(INVOKE),
-            str(package_dir),
-            str(events_path),
-            str(results_path),
-        ],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if process.returncode != 0:
-        raise RuntimeError(f"invocation failed:\n{process.stderr[-3000:]}")
-    results = json.loads(results_path.read_text())
-    return results, results["results"][0]["finished_at"] - spawned, process.stderr
-
-
 def measure(
     package: Package,
     environment: dict[str, str],
@@ -136,13 +99,13 @@ def measure(
     runs: int = 5,
 ) -> ColdStart:
     package_dir = unzip(package, work / "unzipped")
-    seconds, init, statuses = [], [], []
-    for _ in range(runs):
-        results, elapsed, _ = run_once(package_dir, environment, events, work)
-        seconds.append(elapsed)
-        init.append(results["init_seconds"])
-        statuses.append(results["results"][0]["response"]["statusCode"])
-    return ColdStart(package, seconds, init, first_status=statuses[0])
+    runs_done = [invoke_fresh_process(package_dir, events, environment, work) for _ in range(runs)]
+    return ColdStart(
+        package,
+        runs_seconds=[run.first_response_seconds for run in runs_done],
+        init_seconds=[run.init_seconds for run in runs_done],
+        first_status=runs_done[0].responses[0]["statusCode"],
+    )
 
 
 def import_breakdown(
@@ -154,9 +117,11 @@ def import_breakdown(
 ) -> list[dict[str, Any]]:
     """Import time by top-level package (self time summed), largest first."""
     package_dir = work / "unzipped"
-    _, _, stderr = run_once(package_dir, environment, events, work, importtime=True)
+    run = invoke_fresh_process(
+        package_dir, events, environment, work, python_flags=("-X", "importtime")
+    )
     self_us: Counter[str] = Counter()
-    for line in stderr.splitlines():
+    for line in run.log.splitlines():
         match = _IMPORT_LINE.match(line)
         if match:
             self_us[match[4].split(".")[0]] += int(match[1])

@@ -15,9 +15,11 @@ bytecode may be cached between runs beyond what the package ships.
 
 import json
 import os
+import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,12 @@ class LambdaContext:
 API_ID = "abc123defg"
 API_HOST = f"{API_ID}.execute-api.sa-east-1.amazonaws.com"
 SOURCE_IP = "203.0.113.7"
+# What API Gateway adds to every request it proxies.
+FORWARDED_HEADERS = {
+    "X-Forwarded-For": SOURCE_IP,
+    "X-Forwarded-Port": "443",
+    "X-Forwarded-Proto": "https",
+}
 
 
 def rest_api_event(
@@ -56,13 +64,7 @@ def rest_api_event(
     stage: str = "dev",
 ) -> dict[str, Any]:
     """An API Gateway REST API (payload v1) proxy event, as its stage URL delivers it."""
-    headers = {
-        "Host": API_HOST,
-        "X-Forwarded-For": SOURCE_IP,
-        "X-Forwarded-Port": "443",
-        "X-Forwarded-Proto": "https",
-        **(headers or {}),
-    }
+    headers = {"Host": API_HOST, **FORWARDED_HEADERS, **(headers or {})}
     return {
         "resource": "/{proxy+}",
         "path": path,
@@ -103,12 +105,9 @@ def http_api_event(
         "routeKey": "$default",
         "rawPath": raw_path,
         "rawQueryString": "",
-        "headers": {
-            "host": API_HOST,
-            "x-forwarded-for": SOURCE_IP,
-            "x-forwarded-port": "443",
-            "x-forwarded-proto": "https",
-            **{name.lower(): value for name, value in (headers or {}).items()},
+        "headers": {  # HTTP APIs deliver header names in lower case
+            name.lower(): value
+            for name, value in {"Host": API_HOST, **FORWARDED_HEADERS, **(headers or {})}.items()
         },
         "requestContext": {
             "accountId": "123456789012",
@@ -130,6 +129,61 @@ def http_api_event(
         "body": body,
         "isBase64Encoded": False,
     }
+
+
+@dataclass
+class Invocation:
+    """What a fresh process made of some events."""
+
+    responses: list[dict[str, Any]]
+    init_seconds: float  # interpreter start to `import handler` done
+    first_response_seconds: float  # process spawn to the first response
+    log: str  # the function's stdout and stderr
+
+
+def invoke_fresh_process(
+    package_dir: Path,
+    events: list[dict[str, Any]],
+    environment: dict[str, str],
+    work_dir: Path,
+    *,
+    python_flags: tuple[str, ...] = (),
+) -> Invocation:
+    """Run `events` through the package's handler in a new bare interpreter: a cold start.
+
+    -I -S: nothing importable but the standard library and the package; -B: no bytecode
+    written, as on Lambda's read-only /var/task.
+    """
+    events_path, results_path = work_dir / "events.json", work_dir / "results.json"
+    events_path.write_text(json.dumps(events), encoding="utf-8")
+    spawned = time.time()
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-B",
+            *python_flags,
+            __file__,
+            str(package_dir),
+            str(events_path),
+            str(results_path),
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if process.returncode != 0:
+        raise RuntimeError(f"the invocation failed:\n{process.stderr[-3000:]}")
+    results = json.loads(results_path.read_text(encoding="utf-8"))
+    return Invocation(
+        responses=[result["response"] for result in results["results"]],
+        init_seconds=results["init_seconds"],
+        first_response_seconds=results["results"][0]["finished_at"] - spawned,
+        log=process.stdout + process.stderr,
+    )
 
 
 def main(package_dir: str, events_path: str, results_path: str) -> None:

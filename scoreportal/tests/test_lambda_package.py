@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import uuid
 import zipfile
 from pathlib import Path
@@ -22,14 +20,13 @@ import pytest
 from django.db import connection
 
 from conftest import EXAMPLE_CPF
-from devstack.lambda_invoke import http_api_event, rest_api_event
+from devstack.lambda_invoke import http_api_event, invoke_fresh_process, rest_api_event
 from devstack.lambda_package import build_package
 from scores.models import Consultation
 
 pytestmark = pytest.mark.slow
 
 PROJECT = Path(__file__).resolve().parents[2]
-INVOKE = PROJECT / "devstack" / "lambda_invoke.py"
 ZAPPA_SETTINGS = PROJECT / "zappa_settings.json"
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 
@@ -81,27 +78,8 @@ def lambda_environment(settings, score_table):
 
 def invoke(package_dir, environment, events, tmp_path):
     """Run the events through the package's handler in a fresh, bare interpreter."""
-    events_path, results_path = tmp_path / "events.json", tmp_path / "results.json"
-    events_path.write_text(json.dumps(events))
-    process = subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            "-S",
-            "-B",  # /var/task is read-only: only the bytecode the package ships
-            str(INVOKE),
-            str(package_dir),
-            str(events_path),
-            str(results_path),
-        ],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert process.returncode == 0, process.stderr[-3000:]
-    results = json.loads(results_path.read_text())
-    return [result["response"] for result in results["results"]], process.stdout + process.stderr
+    run = invoke_fresh_process(package_dir, events, environment, tmp_path)
+    return run.responses, run.log
 
 
 def body(response):
