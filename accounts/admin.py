@@ -18,7 +18,7 @@ from rest_framework_api_key.models import APIKey
 
 from accounts.constants import DEFAULT_SCOPES, Scope
 from accounts.models import ApiKey, Organization
-from accounts.services import api_key_issue, api_key_revoke
+from accounts.services import api_key_issue, api_key_revoke, api_key_update
 
 _ISSUED_PLAINTEXT = "_scoreportal_issued_api_key"
 
@@ -83,8 +83,9 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
-            obj.full_clean()
-            obj.save()
+            api_key_update(
+                api_key=obj, name=obj.name, scopes=obj.scopes, expiry_date=obj.expiry_date
+            )
             return
         issued, plaintext = api_key_issue(
             organization=obj.organization,

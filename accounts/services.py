@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -35,6 +36,26 @@ def api_key_issue(
     api_key.full_clean()
     api_key.save()
     return api_key, plaintext
+
+
+@transaction.atomic
+def api_key_update(
+    *,
+    api_key: ApiKey,
+    name: str,
+    scopes: Sequence[str],
+    expiry_date: datetime | None,
+) -> ApiKey:
+    """Change what a key may do. A revoked key cannot be changed."""
+    if api_key.revoked:
+        raise ValidationError("A revoked API key cannot be changed.")
+    api_key.name = name
+    api_key.scopes = list(scopes)
+    api_key.expiry_date = expiry_date
+    api_key.full_clean()
+    api_key.save(update_fields=["name", "scopes", "expiry_date"])
+    recent_keys.forget(api_key.prefix)  # this process applies the change at once
+    return api_key
 
 
 @transaction.atomic

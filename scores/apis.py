@@ -148,6 +148,7 @@ class ScoreQueryApi(ConsultationApi):
 
     endpoint = Endpoint.SCORE
     required_scopes = (Scope.SCORES_READ,)
+    http_method_names = ["post"]  # no OPTIONS either: every answer here is a consultation
 
     class InputSerializer(StrictInputSerializer):
         cpf = CpfField(help_text="11 digits, bare or formatted (000.000.000-00).")
@@ -200,6 +201,7 @@ class HealthApi(APIView):
 
     authentication_classes = ()
     permission_classes = ()
+    http_method_names = ["get", "head"]
 
     def get(self, request: Request) -> Response:
         database_ok = _database_ok()

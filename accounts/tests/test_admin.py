@@ -121,3 +121,20 @@ def test_if_the_library_model_exists_then_it_is_not_in_the_admin(admin_client):
     response = admin_client.get(reverse("admin:index"))
 
     assert "rest_framework_api_key" not in response.content.decode()
+
+
+def test_if_staff_change_a_key_s_scopes_then_this_process_applies_them_at_once(
+    admin_client, api_key
+):
+    key, plaintext = api_key
+    assert api_key_authenticate(plaintext).scopes == ["scores:read"]  # now a recent key
+
+    response = admin_client.post(
+        reverse("admin:accounts_apikey_change", args=[key.pk]),
+        {"name": "renamed", "scopes": ["scores:batch"], "expiry_date_0": "", "expiry_date_1": ""},
+    )
+
+    assert response.status_code == 302
+    assert api_key_authenticate(plaintext).scopes == ["scores:batch"]
+    key.refresh_from_db()
+    assert key.name == "renamed"

@@ -45,3 +45,10 @@ def test_if_the_database_is_down_then_health_is_503_without_details(score_table,
         "database": "unavailable",
         "score_cache": "ok",
     }
+
+
+def test_if_health_is_asked_with_head_then_it_answers_without_a_body(db, score_table):
+    response = APIClient().head(URL)
+
+    assert response.status_code == 200
+    assert response.content == b""

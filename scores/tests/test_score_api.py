@@ -213,12 +213,19 @@ def test_if_the_body_is_not_json_then_the_answer_is_invalid_request(client_with_
     assert error_code(response) == ErrorCode.INVALID_REQUEST
 
 
-@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete", "options"])
 def test_if_the_method_is_not_post_then_the_answer_is_method_not_allowed(client_with_key, method):
     response = getattr(client_with_key, method)(URL)
 
     assert response.status_code == 405
     assert error_code(response) == ErrorCode.METHOD_NOT_ALLOWED
+
+
+def test_if_the_method_is_head_then_the_answer_is_405_without_a_body(client_with_key):
+    response = client_with_key.head(URL)
+
+    assert response.status_code == 405
+    assert response.content == b""
 
 
 def test_if_the_client_accepts_only_html_then_the_answer_is_still_json(
