@@ -101,11 +101,12 @@ class ConsultationApi(APIView):
             ConsultedCpf(cpf=None, http_status=status, error=self._error_code())
         ]
         api_key = _authenticated_key(request)
+        presented_prefix = "" if api_key else presented_key_prefix(request)
         context = context_of(request)
         if context is not None:
             context.log_fields.update(
                 organization=api_key.organization.slug if api_key else None,
-                key_prefix=api_key.prefix if api_key else presented_key_prefix(request) or None,
+                key_prefix=api_key.prefix if api_key else presented_prefix or None,
                 outcome=self._error_code() or "scored",
                 source=consulted[0].served.source if consulted[0].served else None,
             )
@@ -114,7 +115,7 @@ class ConsultationApi(APIView):
                 request_id=request_id_of(request),
                 endpoint=self.endpoint,
                 api_key=api_key,
-                presented_key_prefix=presented_key_prefix(request),
+                presented_key_prefix=presented_prefix,
                 client_ip=_client_ip(request),
                 purpose=getattr(self, "purpose", ""),
                 latency_ms=context.elapsed_ms() if context else 0,

@@ -137,11 +137,13 @@ def test_if_lambda_invokes_the_handler_then_scores_are_served_for_v1_and_v2_even
             http_api_event(
                 "POST", "/api/v1/scores", headers={"Content-Type": "application/json"}, body=score
             ),
+            # A client putting the CPF in the URL: Zappa's access log line names the path.
+            rest_api_event("GET", "/api/v1/scores/529.982.247-25", headers=auth),
         ],
         tmp_path,
     )
 
-    v1, v2, bad_cpf, no_key = responses
+    v1, v2, bad_cpf, no_key, cpf_in_url = responses
     assert v1["statusCode"] == 200
     assert body(v1)["score"] == 975
     assert body(v1)["source"] == "computed"
@@ -155,7 +157,9 @@ def test_if_lambda_invokes_the_handler_then_scores_are_served_for_v1_and_v2_even
     assert body(bad_cpf)["error"]["code"] == "invalid_cpf"
     assert no_key["statusCode"] == 401
     assert body(no_key)["error"]["code"] == "missing_api_key"
-    assert Consultation.objects.count() == 4
+    assert cpf_in_url["statusCode"] == 404
+    assert "[REDACTED-CPF]" in log  # the line was written, and scrubbed
+    assert Consultation.objects.count() == 4  # the unknown URL is not a consultation
     assert set(Consultation.objects.values_list("client_ip", flat=True)) == {"203.0.113.7"}
     assert "52998224725" not in log
     assert EXAMPLE_CPF not in log
