@@ -166,7 +166,8 @@ def parse_scorecard(data: Mapping[str, object]) -> Scorecard:
     """Build and validate a Scorecard from a decoded JSON document (numbers as Decimal)."""
     try:
         scaling = data["scaling"]
-        assert isinstance(scaling, Mapping)
+        if not isinstance(scaling, Mapping):
+            raise InvalidScorecard("scaling must be an object")
         characteristics = tuple(
             _parse_characteristic(item)
             for item in data["characteristics"]  # type: ignore[attr-defined]
@@ -179,9 +180,9 @@ def parse_scorecard(data: Mapping[str, object]) -> Scorecard:
             points_to_double_odds=int(scaling["points_to_double_odds"]),
             characteristics=characteristics,
         )
-    except (KeyError, TypeError, ValueError, AssertionError) as exc:
-        if isinstance(exc, InvalidScorecard):
-            raise
+    except InvalidScorecard:
+        raise
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise InvalidScorecard(f"malformed scorecard: {exc!r}") from exc
     codes = [c.reason_code for c in characteristics]
     if len(set(codes)) != len(codes):
@@ -218,8 +219,7 @@ def _parse_characteristic(item: Mapping[str, object]) -> Characteristic:
     if risk is Risk.DECREASING and points != sorted(points):
         raise InvalidScorecard(f"{name}: points must not fall as risk decreases")
     descriptions = item["description"]
-    assert isinstance(descriptions, Mapping)
-    if not {"en", "pt-BR"} <= descriptions.keys():
+    if not isinstance(descriptions, Mapping) or not {"en", "pt-BR"} <= descriptions.keys():
         raise InvalidScorecard(f"{name}: needs 'en' and 'pt-BR' descriptions")
     return Characteristic(
         name=name,

@@ -286,7 +286,9 @@ def _import_chunk(
     created: list[CreditProfile] = []
     changed: list[CreditProfile] = []
     with transaction.atomic():
-        existing = CreditProfile.objects.select_for_update().in_bulk([h for h, _ in chunk])
+        # Lock the rows this chunk will update; a dry run only reads.
+        profiles = CreditProfile.objects if dry_run else CreditProfile.objects.select_for_update()
+        existing = profiles.in_bulk([h for h, _ in chunk])
         for cpf_hash, row in chunk:
             profile = existing.get(cpf_hash)
             if profile is None:

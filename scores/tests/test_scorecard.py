@@ -283,3 +283,22 @@ def test_if_a_scorecard_file_is_inconsistent_then_loading_refuses_it(document):
 def test_if_an_unknown_version_is_asked_for_then_loading_refuses_it():
     with pytest.raises(InvalidScorecard):
         load_scorecard("1999.9")
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param(_broken(lambda d: d.update(scaling=[500, 9, 60])), id="scaling-not-an-object"),
+        pytest.param(
+            _broken(lambda d: d["characteristics"][0].update(description="Few bills paid")),
+            id="description-not-an-object",
+        ),
+        pytest.param(
+            _broken(lambda d: d["characteristics"][0]["bins"][1].update(points="many")),
+            id="points-not-a-number",
+        ),
+    ],
+)
+def test_if_a_scorecard_file_has_wrong_types_then_loading_refuses_it(document):
+    with pytest.raises(InvalidScorecard):
+        parse_scorecard(document)
