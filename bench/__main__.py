@@ -173,7 +173,7 @@ def io_floor(
         cursor = connection.cursor()
         while time.monotonic() < stop:
             started = time.perf_counter()
-            client.call("GetItem", {"TableName": CACHE_TABLE, "Key": {"cpf_hash": {"S": cpf_hash}}})
+            client.call("GetItem", {"TableName": CACHE_TABLE, "Key": {"pk": {"S": cpf_hash}}})
             cursor.execute(insert, [str(uuid.uuid4()), cpf_hash])
             cursor.fetchone()
             with lock:

@@ -35,7 +35,8 @@ from scoreportal.aws import AwsError, JsonProtocolClient
 
 logger = logging.getLogger(__name__)
 
-KEY_ATTRIBUTE = "cpf_hash"
+# The table is keyed by `pk` (a string): a score item's is the CPF's lookup hash.
+KEY_ATTRIBUTE = "pk"
 TTL_ATTRIBUTE = "expires_at"
 # BatchWriteItem takes at most 25 requests.
 _BATCH_WRITE_LIMIT = 25

@@ -31,7 +31,7 @@ def cached(**overrides):
 def stored_item(dynamodb, table):
     """The item as DynamoDB holds it, read with boto3 (not through score_cache)."""
     return dynamodb.get_item(
-        TableName=table, Key={"cpf_hash": {"S": CPF_HASH}}, ConsistentRead=True
+        TableName=table, Key={"pk": {"S": CPF_HASH}}, ConsistentRead=True
     ).get("Item")
 
 
@@ -114,7 +114,7 @@ def test_if_ensure_table_runs_twice_then_the_second_run_changes_nothing(score_ta
     description = dynamodb.describe_table(TableName=score_table)["Table"]
     ttl = dynamodb.describe_time_to_live(TableName=score_table)
     assert description["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    assert description["KeySchema"] == [{"AttributeName": "cpf_hash", "KeyType": "HASH"}]
+    assert description["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert ttl["TimeToLiveDescription"]["TimeToLiveStatus"] == "ENABLED"
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
 
