@@ -19,7 +19,9 @@ from rest_framework.test import APIClient
 
 from accounts.constants import Scope
 from accounts.models import ApiKey, Organization
+from accounts.selectors import recent_keys
 from accounts.services import api_key_issue
+from scoreportal import aws_clients
 from scoreportal.logging import JsonFormatter
 from scores import score_cache
 from scores.cpf import Cpf
@@ -42,6 +44,12 @@ GOOD_PROFILE: dict[str, Any] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache_cool_down() -> None:
+    """No test inherits the score cache's cool-down from a failure in another test."""
+    score_cache.cool_down.reset()
+
+
 @pytest.fixture
 def dynamodb(settings: Any) -> Any:
     """boto3's client for the local DynamoDB endpoint: an independent view of the table."""
@@ -60,13 +68,36 @@ def score_table(settings: Any, dynamodb: Any) -> Iterator[str]:
 
 
 @pytest.fixture
-def dynamodb_calls() -> Iterator[list[str]]:
-    """The names of the DynamoDB operations made while the test runs, in order."""
-    calls: list[str] = []
-    client = score_cache.client()
-    client.add_listener(calls.append)
-    yield calls
-    client.remove_listener(calls.append)
+def dynamodb_calls(settings: Any) -> Iterator[list[str]]:
+    """The DynamoDB requests the application sends while the test runs (one per attempt).
+
+    Counts on the client of the settings in force when the fixture starts: a test that
+    points the cache elsewhere must do so before asking for this fixture.
+    """
+    with aws_clients.sent_requests(aws_clients.dynamodb()) as sent:
+        yield sent
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand: time travel without sleeping."""
+
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def monotonic(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The monotonic clock of the process-local caches (API keys, the cache cool-down)."""
+    clock = FakeClock()
+    monkeypatch.setattr(recent_keys, "clock", clock)
+    monkeypatch.setattr(score_cache.cool_down, "clock", clock)
+    return clock
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -24,13 +25,14 @@ class _RecentKeys:
 
     MAX_ENTRIES = 1024
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self._entries: dict[str, tuple[float, ApiKey]] = {}
         self._lock = threading.Lock()
 
     def get(self, prefix: str) -> ApiKey | None:
         entry = self._entries.get(prefix)
-        if entry is None or time.monotonic() - entry[0] > settings.API_KEY_CACHE_SECONDS:
+        if entry is None or self.clock() - entry[0] > settings.API_KEY_CACHE_SECONDS:
             return None
         return entry[1]
 
@@ -40,7 +42,7 @@ class _RecentKeys:
         with self._lock:
             if len(self._entries) >= self.MAX_ENTRIES:
                 self._entries.pop(next(iter(self._entries)))  # the oldest
-            self._entries[api_key.prefix] = (time.monotonic(), api_key)
+            self._entries[api_key.prefix] = (self.clock(), api_key)
 
     def forget(self, prefix: str) -> None:
         with self._lock:

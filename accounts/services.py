@@ -1,18 +1,22 @@
-"""Writes of the accounts app: the API key lifecycle."""
+"""Writes of the accounts app: the API key lifecycle, and authenticating with a key."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.constants import DEFAULT_SCOPES
+from accounts.constants import API_KEY_SHAPE, DEFAULT_SCOPES, LAST_USED_RESOLUTION_SECONDS
+from accounts.exceptions import ApiKeyExpired, ApiKeyInvalid, ApiKeyRevoked, OrganizationInactive
 from accounts.models import ApiKey, Organization
-from accounts.selectors import recent_keys
+from accounts.selectors import api_key_get_by_prefix, recent_keys
+
+# Verifying against this keeps an unknown prefix as slow as a wrong secret.
+_DUMMY_HASH = ApiKey.objects.key_generator.hash("00000000.0000000000000000000000000000000000")
 
 
 @transaction.atomic
@@ -69,3 +73,35 @@ def api_key_revoke(*, api_key: ApiKey, revoked_by: User | None = None) -> ApiKey
         locked.save(update_fields=["revoked", "revoked_at", "revoked_by"])
     recent_keys.forget(locked.prefix)  # this process stops accepting it at once
     return locked
+
+
+def api_key_authenticate(key: str) -> ApiKey:
+    """The usable ApiKey for a plaintext key, or the domain error saying why not.
+
+    Revoked, expired and inactive-organization answers are given only once the secret
+    has been verified, so they tell nothing to someone guessing keys.
+    """
+    match = API_KEY_SHAPE.fullmatch(key)
+    api_key = api_key_get_by_prefix(match.group(1)) if match else None
+    if api_key is None:
+        ApiKey.objects.key_generator.verify(key, _DUMMY_HASH)
+        raise ApiKeyInvalid()
+    if not api_key.is_valid(key):
+        raise ApiKeyInvalid()
+    if api_key.revoked:
+        raise ApiKeyRevoked()
+    if api_key.has_expired:
+        raise ApiKeyExpired()
+    if not api_key.organization.is_active:
+        raise OrganizationInactive()
+    _touch_last_used(api_key)
+    return api_key
+
+
+def _touch_last_used(api_key: ApiKey) -> None:
+    """Record use at most once per LAST_USED_RESOLUTION_SECONDS: not a write per request."""
+    now = timezone.now()
+    threshold = now - timedelta(seconds=LAST_USED_RESOLUTION_SECONDS)
+    if api_key.last_used_at is None or api_key.last_used_at < threshold:
+        api_key.last_used_at = now
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)

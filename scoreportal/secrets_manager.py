@@ -6,7 +6,9 @@ holding secrets: its JSON value carries DJANGO_SECRET_KEY, CPF_HASH_KEY and DATA
 cold start (one GetSecretValue call). A variable already set in the environment wins, so a
 laptop or a test can still set it directly. Without SCOREPORTAL_SECRET_ID nothing happens.
 
-Like boto3, the client honours AWS_ENDPOINT_URL_SECRETS_MANAGER: tests point it at moto.
+The call goes through boto3, which honours AWS_ENDPOINT_URL_SECRETS_MANAGER (tests point it
+at moto), proxies, CA bundles and every credential source. Django's settings do not exist
+yet at this point, so the client is made here, once, with timeouts of its own.
 """
 
 from __future__ import annotations
@@ -15,10 +17,22 @@ import json
 import os
 from collections.abc import MutableMapping
 
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import ImproperlyConfigured
+
+from scoreportal import aws_clients
 
 SECRET_ID_VARIABLE = "SCOREPORTAL_SECRET_ID"  # noqa: S105 (a variable name, not a secret)
 MANAGED_VARIABLES = ("DJANGO_SECRET_KEY", "CPF_HASH_KEY", "DATABASE_URL")
+# Start-up may wait a little longer than a request, but not for long: Lambda's init phase
+# is limited to 10 seconds.
+_CONFIG = Config(
+    connect_timeout=1,
+    read_timeout=2,
+    retries={"mode": "standard", "total_max_attempts": 3},
+    tcp_keepalive=True,
+)
 
 
 def load_secrets_into_environ(environ: MutableMapping[str, str] = os.environ) -> list[str]:
@@ -31,21 +45,21 @@ def load_secrets_into_environ(environ: MutableMapping[str, str] = os.environ) ->
     if not secret_id:
         return []
 
-    from scoreportal.aws import AwsError, JsonProtocolClient
-
-    client = JsonProtocolClient(
-        service="secretsmanager",
-        target_prefix="secretsmanager",
-        json_version="1.1",
-        region=environ.get("AWS_REGION", "sa-east-1"),
+    client = aws_clients.create_client(
+        "secretsmanager", region_name=environ.get("AWS_REGION", "sa-east-1"), config=_CONFIG
     )
     try:
-        secret = client.call("GetSecretValue", {"SecretId": secret_id})["SecretString"]
+        secret = client.get_secret_value(SecretId=secret_id)["SecretString"]
         values = json.loads(secret)
-    except (AwsError, KeyError) as exc:
-        code = exc.code if isinstance(exc, AwsError) else "no SecretString"
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "ClientError")
         raise ImproperlyConfigured(
             f"cannot read secret {secret_id!r} from Secrets Manager: {code}"
+        ) from None
+    except (BotoCoreError, KeyError) as exc:
+        reason = "no SecretString" if isinstance(exc, KeyError) else type(exc).__name__
+        raise ImproperlyConfigured(
+            f"cannot read secret {secret_id!r} from Secrets Manager: {reason}"
         ) from None
     except ValueError:
         raise ImproperlyConfigured(f"secret {secret_id!r} is not a JSON object") from None

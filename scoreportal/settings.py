@@ -117,14 +117,12 @@ DATABASES = {
         _required("DATABASE_URL", debug_default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
     )
 }
-# Persistent connections survive between invocations of a warm Lambda; the health check
-# replaces a connection the database (or RDS Proxy) closed while the function was frozen.
+# Persistent connections survive between invocations of a warm Lambda. Django's health
+# check (a `SELECT 1` on a reused connection before a request's first query) replaces one
+# that the database, RDS Proxy or a failover closed while the function was frozen.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=300)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# ...but only after the connection sat idle this long (scoreportal/db/postgresql/base.py).
-DATABASE_HEALTH_CHECK_IDLE_SECONDS = env.float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", default=5)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["ENGINE"] = "scoreportal.db.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
@@ -193,7 +191,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "PREPROCESSING_HOOKS": ["scoreportal.api.schema.document_paths_without_trailing_slash"],
+    "PREPROCESSING_HOOKS": [
+        "scoreportal.api.schema_generation.document_paths_without_trailing_slash"
+    ],
     "ENUM_NAME_OVERRIDES": {"ComponentStatusEnum": ["ok", "unavailable"]},
 }
 

@@ -1,10 +1,4 @@
-"""Static files for the admin, served by whitenoise, indexed on first use.
-
-WhiteNoiseMiddleware stats every file under STATIC_ROOT when it starts (about 90 ms for the
-admin's and Swagger UI's files). On Lambda that would be part of every cold start, although
-API requests never touch a static file. This subclass defers the index to the first request
-under the static prefix.
-"""
+"""WhiteNoise, indexing the static files on the first request for one (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -12,41 +6,35 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings as django_settings
 from django.http import HttpRequest, HttpResponseBase
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 
-class _WithoutStaticRoot:
-    """Django's settings, minus STATIC_ROOT (so the parent's __init__ indexes nothing)."""
-
-    def __init__(self, settings: Any) -> None:
-        self._settings = settings
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "STATIC_ROOT":
-            return None
-        return getattr(self._settings, name)
-
-
 class LazyWhiteNoiseMiddleware(WhiteNoiseMiddleware):  # type: ignore[misc]
-    """WhiteNoiseMiddleware that indexes STATIC_ROOT on the first static request."""
+    """WhiteNoiseMiddleware whose `add_files` calls made at start-up run on first use.
 
-    def __init__(
-        self,
-        get_response: Callable[[HttpRequest], HttpResponseBase],
-        settings: Any = django_settings,
-    ) -> None:
-        super().__init__(get_response, settings=_WithoutStaticRoot(settings))
-        self.static_root = settings.STATIC_ROOT
-        self._indexed = not self.static_root
+    WhiteNoise builds the response headers of every file under STATIC_ROOT when the
+    middleware is created: on Lambda, part of every cold start, though API requests never
+    ask for a static file. The same calls run, in the same order, on the first request
+    under the static prefix instead.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase], **kwargs: Any):
+        self._deferred: list[tuple[Any, str | None]] | None = []
         self._index_lock = threading.Lock()
+        super().__init__(get_response, **kwargs)
+
+    def add_files(self, root: Any, prefix: str | None = None) -> None:
+        if self._deferred is not None:
+            self._deferred.append((root, prefix))
+        else:
+            super().add_files(root, prefix)
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        if not self._indexed and request.path_info.startswith(self.static_prefix):
+        if self._deferred is not None and request.path_info.startswith(self.static_prefix):
             with self._index_lock:
-                if not self._indexed:
-                    self.add_files(self.static_root, prefix=self.static_prefix)
-                    self._indexed = True
+                for root, prefix in self._deferred or ():
+                    super().add_files(root, prefix)
+                self._deferred = None  # only now: other threads wait on the lock until here
         response: HttpResponseBase = super().__call__(request)
         return response

@@ -14,10 +14,9 @@ from django.utils.module_loading import import_string
 
 
 def lazy_view(view_class: str, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
-    """A view whose class is imported on its first request, not at start-up.
+    """A class-based view imported on its first request instead of at start-up.
 
-    drf-spectacular's views pull in its schema generator, about 100 ms of imports that
-    every Lambda cold start would pay for two pages only people read.
+    Used for drf-spectacular's views only; why is in docs/architecture.md (cold start).
     """
 
     @cache

@@ -1,12 +1,15 @@
 """The score API (SPEC §7): one APIView per operation, thin, audited.
 
-Their OpenAPI documentation is in scores/openapi.py, loaded only when a schema is made.
+Their OpenAPI documentation is in scores/openapi.py (why: docs/architecture.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, ClassVar
 
@@ -26,6 +29,7 @@ from scoreportal.api.serializers import StrictInputSerializer
 from scores import score_cache
 from scores.constants import DEFAULT_PURPOSE, Endpoint, Purpose
 from scores.cpf import Cpf, InvalidCpf
+from scores.exceptions import AuditUnavailable
 from scores.services import (
     ConsultationRequest,
     ConsultedCpf,
@@ -58,74 +62,82 @@ class CpfField(serializers.Field):  # type: ignore[type-arg]
 _PURPOSE_ERROR = f"Not a valid purpose; use one of: {', '.join(Purpose.values)}."
 
 
-class ConsultationApi(APIView):
-    """Base for endpoints that hand out personal data: each request leaves audit rows.
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a consultation endpoint answered, and what its audit rows must say about it."""
 
-    Subclasses set `endpoint` and, while handling, append what they answered for each CPF
-    to `self.consulted` and the purpose to `self.purpose`. Whatever happens (bad input,
-    failed authentication, an unknown CPF), `finalize_response` records the request
-    before the response leaves; if the audit cannot be written, the client gets 503 and
-    no score.
+    response: HttpResponseBase
+    purpose: str
+    consulted: Sequence[ConsultedCpf]
+
+
+class ConsultationApi(APIView):
+    """Base for endpoints that hand out personal data: every answer leaves audit rows.
+
+    A subclass implements `consult`, which returns the response together with what was
+    answered for each CPF. Whatever happens before it can answer (a missing key, a missing
+    scope, a body that does not parse), `handle_exception` records the failure. The audit
+    rows are written before the response leaves; if they cannot be, the client gets 503
+    and no score.
     """
 
     endpoint: ClassVar[Endpoint]
 
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        self.consulted: list[ConsultedCpf] = []
-        self.purpose = ""
-        self.error: ApiError | None = None
-        super().initial(request, *args, **kwargs)
+    def consult(self, request: Request) -> Answer:
+        raise NotImplementedError
+
+    def post(self, request: Request) -> HttpResponseBase:
+        return self._recorded(request, self.consult(request))
 
     # DRF accepts any HttpResponseBase here; its stubs say Response. Our one error builder
     # (error_response) makes a JsonResponse, used both here and by the middleware.
     def handle_exception(self, exc: Exception) -> HttpResponseBase:  # type: ignore[override]
-        self.error = as_api_error(exc)
-        return super().handle_exception(self.error)
+        error = as_api_error(exc)
+        response = super().handle_exception(error)
+        failure = ConsultedCpf(cpf=None, http_status=response.status_code, error=error.code)
+        return self._recorded(self.request, Answer(response, purpose="", consulted=[failure]))
 
-    def finalize_response(  # type: ignore[override]
-        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
-    ) -> HttpResponseBase:
-        try:
-            self._record(request, response.status_code)
-        except DatabaseError:
-            logger.exception("audit write failed; answering 503 without the score")
-            response = error_response(
-                ErrorCode.SERVICE_UNAVAILABLE,
-                request=request,
-                message="The query could not be recorded, so no score is served. Retry later.",
-            )
-        return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[arg-type]
+    def error_answer(self, request: Request, exc: Exception, *, cpf: Cpf, purpose: str) -> Answer:
+        """The answer for a failure once the CPF is known: its audit row names the CPF."""
+        error = as_api_error(exc)
+        response = error_response(
+            error.code, request=request, message=error.message, headers=error.headers
+        )
+        consulted = ConsultedCpf(cpf=cpf, http_status=error.status_code, error=error.code)
+        return Answer(response, purpose=purpose, consulted=[consulted])
 
-    def _record(self, request: Request, status: int) -> None:
-        consulted = getattr(self, "consulted", None) or [
-            ConsultedCpf(cpf=None, http_status=status, error=self._error_code())
-        ]
+    def _recorded(self, request: Request, answer: Answer) -> HttpResponseBase:
         api_key = _authenticated_key(request)
         presented_prefix = "" if api_key else presented_key_prefix(request)
+        first = answer.consulted[0]
         context = context_of(request)
         if context is not None:
             context.log_fields.update(
                 organization=api_key.organization.slug if api_key else None,
                 key_prefix=api_key.prefix if api_key else presented_prefix or None,
-                outcome=self._error_code() or "scored",
-                source=consulted[0].served.source if consulted[0].served else None,
+                outcome=first.error or "scored",
+                source=first.served.source if first.served else None,
             )
-        consultations_record(
-            request=ConsultationRequest(
-                request_id=request_id_of(request),
-                endpoint=self.endpoint,
-                api_key=api_key,
-                presented_key_prefix=presented_prefix,
-                client_ip=_client_ip(request),
-                purpose=getattr(self, "purpose", ""),
-                latency_ms=context.elapsed_ms() if context else 0,
-            ),
-            consulted=consulted,
-        )
-
-    def _error_code(self) -> ErrorCode | None:
-        error = getattr(self, "error", None)
-        return error.code if error else None
+        try:
+            consultations_record(
+                request=ConsultationRequest(
+                    request_id=request_id_of(request),
+                    endpoint=self.endpoint,
+                    api_key=api_key,
+                    presented_key_prefix=presented_prefix,
+                    client_ip=_client_ip(request),
+                    purpose=answer.purpose,
+                    latency_ms=context.elapsed_ms() if context else 0,
+                ),
+                consulted=answer.consulted,
+            )
+        except AuditUnavailable as exc:
+            logger.error("audit write failed; answering 503 without the score", exc_info=exc)
+            error = as_api_error(exc)
+            if context is not None:
+                context.log_fields.update(outcome=error.code, source=None)
+            return error_response(error.code, request=request, message=error.message)
+        return answer.response
 
 
 def _authenticated_key(request: Request) -> ApiKey | None:
@@ -159,7 +171,7 @@ class ScoreQueryApi(ConsultationApi):
             error_messages={"invalid_choice": _PURPOSE_ERROR},
         )
 
-    class OutputSerializer(serializers.Serializer[ServedScore]):
+    class OutputSerializer(serializers.Serializer[Any]):
         class ReasonSerializer(serializers.Serializer[Any]):
             code = serializers.CharField()
             description = serializers.CharField()
@@ -173,28 +185,30 @@ class ScoreQueryApi(ConsultationApi):
         computed_at = serializers.DateTimeField(default_timezone=UTC)
         # Declared fields are popped by DRF's metaclass; this does not shadow Field.source.
         source = serializers.CharField()  # type: ignore[assignment]
+        request_id = serializers.CharField()
 
-    # One instance of each per process. Building a serializer deep-copies all its fields,
-    # about a fifth of this view's CPU time (make bench); run_validation() and
-    # to_representation() keep no per-request state, so sharing them is safe.
-    input_serializer = InputSerializer()
-    output_serializer = OutputSerializer()
-
-    def post(self, request: Request) -> Response:
-        validated = self.input_serializer.run_validation(request.data)
-        cpf: Cpf = validated["cpf"]
-        self.purpose = validated["purpose"]
+    def consult(self, request: Request) -> Answer:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        cpf: Cpf = serializer.validated_data["cpf"]
+        purpose: str = serializer.validated_data["purpose"]
         try:
             served = score_get(cpf=cpf)
-        except Exception as exc:
-            error = as_api_error(exc)
-            self.consulted.append(
-                ConsultedCpf(cpf=cpf, http_status=error.status_code, error=error.code)
-            )
-            raise error from exc
-        self.consulted.append(ConsultedCpf(cpf=cpf, http_status=200, served=served))
-        body = self.output_serializer.to_representation(served)
-        return Response({**body, "request_id": request_id_of(request)})
+        except Exception as exc:  # recorded with the CPF, whatever it was
+            return self.error_answer(request, exc, cpf=cpf, purpose=purpose)
+        body = self.OutputSerializer(
+            {**_as_dict(served), "request_id": request_id_of(request)}
+        ).data
+        return Answer(
+            Response(body),
+            purpose=purpose,
+            consulted=[ConsultedCpf(cpf=cpf, http_status=200, served=served)],
+        )
+
+
+def _as_dict(served: ServedScore) -> dict[str, Any]:
+    """The served score's fields, one level deep (the serializer formats each value)."""
+    return {field.name: getattr(served, field.name) for field in dataclasses.fields(served)}
 
 
 class HealthApi(APIView):

@@ -1,9 +1,8 @@
-"""OpenAPI documentation of the score API (drf-spectacular extensions).
+"""OpenAPI documentation of the score API, as drf-spectacular view extensions.
 
-Kept apart from scores/apis.py on purpose: `@extend_schema` on a view imports
-drf-spectacular's schema generator when the view module loads, which would put it on every
-Lambda cold start. These extensions are imported by scoreportal.api.schema, which
-drf-spectacular loads only when it generates a schema.
+Not `@extend_schema` on the views: that decorator loads drf-spectacular's generator when the
+view module is imported, on every cold start (docs/architecture.md). drf-spectacular loads
+this module (through scoreportal.api.schema_generation) only when it generates a schema.
 """
 
 from __future__ import annotations
@@ -18,25 +17,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from scoreportal.api.errors import ErrorCode
-
-ErrorSerializer = inline_serializer(
-    "Error",
-    {
-        "error": inline_serializer(
-            "ErrorBody",
-            {
-                "code": serializers.ChoiceField(choices=ErrorCode.values),
-                "message": serializers.CharField(),
-                "request_id": serializers.CharField(),
-            },
-        )
-    },
-)
-
-
-def error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
+from scoreportal.api.schema import error_responses
 
 
 class CpfFieldSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
@@ -58,14 +39,14 @@ class ScoreQueryApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call
                 request=view.InputSerializer,
                 responses={
                     200: view.OutputSerializer,
-                    400: error("invalid_cpf, invalid_request"),
-                    401: error(
-                        "missing_api_key, invalid_api_key, api_key_expired, api_key_revoked"
+                    **error_responses(
+                        (400, "invalid_cpf, invalid_request"),
+                        (401, "missing_api_key, invalid_api_key, api_key_expired, api_key_revoked"),
+                        (403, "insufficient_scope"),
+                        (404, "no_credit_data"),
+                        (413, "payload_too_large"),
+                        (503, "service_unavailable"),
                     ),
-                    403: error("insufficient_scope"),
-                    404: error("no_credit_data"),
-                    413: error("payload_too_large"),
-                    503: error("service_unavailable"),
                 },
             )
             def post(self, request: Request) -> Response:

@@ -116,7 +116,8 @@ def _parse_row(line: int, fields: list[str]) -> ProfileRow | RowError:
 def _clean(name: str, raw: str) -> ProfileValue:
     """Type a raw value with our own messages, then apply the model field's validators."""
     field = CreditProfile._meta.get_field(name)
-    assert isinstance(field, models.Field)
+    if not isinstance(field, models.Field):  # a relation: no characteristic is one
+        raise TypeError(f"{name} is not a characteristic column")
     if not raw:
         raise ValidationError("is required.")
     value: ProfileValue

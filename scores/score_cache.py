@@ -1,4 +1,4 @@
-"""The DynamoDB score cache: the one module that talks to DynamoDB (SPEC §6).
+"""The DynamoDB score cache: the one module that reads and writes cached scores (SPEC §6).
 
 Cache-aside, keyed by the CPF's lookup hash. An item holds a computed score with the
 scorecard version and profile version it came from, and `expires_at` (epoch seconds), the
@@ -10,9 +10,17 @@ Invalidation writes a tombstone carrying the profile's new version instead of de
 and `put` is conditional on the stored profile version not being newer: a request that read
 the profile just before an import cannot put its stale score back afterwards.
 
-DynamoDB is an optimisation, never a dependency: calls have short timeouts and at most two
-attempts, every failure is logged and swallowed, and after a failure the cache is skipped
-for a cool-down period so that an unreachable endpoint costs one timeout, not one per call.
+DynamoDB is an optimisation, never a dependency. Calls go through the process's boto3
+client (scoreportal.aws_clients: short timeouts, at most two attempts). Any failure — an
+error botocore raises or DynamoDB answers, an answer that cannot be parsed, an answer that
+is not DynamoDB's at all, an item of the wrong shape — is logged and treated as a miss;
+after a failed call the cache is skipped for a cool-down period, so an unreachable endpoint
+costs one timeout, not one per request.
+
+DynamoDB puts a CRC32 of the body in an `x-amz-crc32` header of every answer, and botocore
+verifies it (a mismatch is retried, then fails). A 200 answer without that header came
+from something else (a proxy's page, a captive portal, garbage): a failure, not an empty
+answer.
 """
 
 from __future__ import annotations
@@ -20,18 +28,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from scoreportal.aws import AwsError, JsonProtocolClient
+from scoreportal import aws_clients
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, WriteRequestTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +51,14 @@ KEY_ATTRIBUTE = "pk"
 TTL_ATTRIBUTE = "expires_at"
 # BatchWriteItem takes at most 25 requests.
 _BATCH_WRITE_LIMIT = 25
+_BATCH_WRITE_ATTEMPTS = 3
 _HEALTH_CHECK_KEY = "__health_check__"
-_CLIENT_SETTINGS = (
-    "DYNAMODB_ENDPOINT_URL",
-    "AWS_REGION",
-    "DYNAMODB_CONNECT_TIMEOUT_SECONDS",
-    "DYNAMODB_READ_TIMEOUT_SECONDS",
-    "DYNAMODB_MAX_ATTEMPTS",
-)
+_TABLE_READY_TIMEOUT_SECONDS = 60.0
 
-Item = dict[str, dict[str, Any]]
+# What decoding an item of an unexpected shape raises.
+_DECODE_FAILURES = (KeyError, TypeError, ValueError, ArithmeticError)
+
+Item = Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,96 +74,103 @@ class CachedScore:
     computed_at: datetime
 
 
-class _CoolDown:
+class CoolDown:
     """After a failure, report the cache unavailable for a while instead of calling it."""
 
-    def __init__(self) -> None:
-        self._until = 0.0
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._until = float("-inf")
         self._lock = threading.Lock()
 
     def active(self) -> bool:
-        return time.monotonic() < self._until
+        return self.clock() < self._until
 
     def start(self, seconds: float) -> None:
         with self._lock:
-            self._until = time.monotonic() + seconds
+            self._until = self.clock() + seconds
 
     def reset(self) -> None:
         with self._lock:
-            self._until = 0.0
+            self._until = float("-inf")
 
 
-_cool_down = _CoolDown()
-
-
-def client() -> JsonProtocolClient:
-    """The process's DynamoDB client (created once; thread-safe)."""
-    return _client(
-        settings.DYNAMODB_ENDPOINT_URL,
-        settings.AWS_REGION,
-        settings.DYNAMODB_CONNECT_TIMEOUT_SECONDS,
-        settings.DYNAMODB_READ_TIMEOUT_SECONDS,
-        settings.DYNAMODB_MAX_ATTEMPTS,
-    )
-
-
-@lru_cache(maxsize=4)
-def _client(
-    endpoint_url: str | None,
-    region: str,
-    connect_timeout: float,
-    read_timeout: float,
-    max_attempts: int,
-) -> JsonProtocolClient:
-    return JsonProtocolClient(
-        service="dynamodb",
-        target_prefix="DynamoDB_20120810",
-        json_version="1.0",
-        region=region,
-        endpoint_url=endpoint_url,
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        max_attempts=max_attempts,
-    )
+cool_down = CoolDown()
 
 
 @receiver(setting_changed)
 def _reset_on_setting_change(*, setting: str, **kwargs: Any) -> None:
-    """A new endpoint (tests, override_settings) starts with a new client and no cool-down."""
-    if setting in _CLIENT_SETTINGS:
-        _client.cache_clear()
-    if setting in (*_CLIENT_SETTINGS, "DYNAMODB_FAILURE_COOLDOWN_SECONDS"):
-        _cool_down.reset()
+    """A new endpoint (tests, override_settings) starts without a cool-down."""
+    if setting.startswith("DYNAMODB_") or setting in ("AWS_REGION", "SCORE_CACHE_TABLE"):
+        cool_down.reset()
 
 
 def _table() -> str:
     return str(settings.SCORE_CACHE_TABLE)
 
 
-def _failed(operation: str, exc: AwsError) -> None:
-    cool_down = float(settings.DYNAMODB_FAILURE_COOLDOWN_SECONDS)
-    _cool_down.start(cool_down)
+class CacheCallFailed(Exception):
+    """A DynamoDB call that did not get a usable answer; `code` says why, for the log."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _call(operation: Callable[..., Mapping[str, Any]], **params: Any) -> Mapping[str, Any]:
+    """Make one DynamoDB call with the process's client; CacheCallFailed on any failure."""
+    try:
+        response = operation(**params)
+    except ClientError as exc:
+        raise CacheCallFailed(str(exc.response.get("Error", {}).get("Code"))) from exc
+    except Exception as exc:
+        # Not only BotoCoreError: on some malformed answers botocore's parser raises
+        # UnicodeDecodeError or AttributeError. Only the boto3 call is in this block.
+        raise CacheCallFailed(type(exc).__name__) from exc
+    if "x-amz-crc32" not in response.get("ResponseMetadata", {}).get("HTTPHeaders", {}):
+        raise CacheCallFailed("NotADynamoDBAnswer")
+    return response
+
+
+def _failed(operation: str, exc: CacheCallFailed) -> None:
+    seconds = float(settings.DYNAMODB_FAILURE_COOLDOWN_SECONDS)
+    cool_down.start(seconds)
     logger.warning(
         "score cache %s failed; skipping the cache for %.1fs",
         operation,
-        cool_down,
+        seconds,
         extra={"fields": {"error": exc.code}},
     )
 
 
 def get(cpf_hash: str, *, model_version: str) -> CachedScore | None:
     """The cached score for `cpf_hash`, or None on a miss, a stale item or any failure."""
-    if _cool_down.active():
+    if cool_down.active():
         return None
     try:
-        response = client().call(
-            "GetItem", {"TableName": _table(), "Key": {KEY_ATTRIBUTE: {"S": cpf_hash}}}
+        response = _call(
+            aws_clients.dynamodb().get_item,
+            TableName=_table(),
+            Key={KEY_ATTRIBUTE: {"S": cpf_hash}},
         )
-    except AwsError as exc:
+    except CacheCallFailed as exc:
         _failed("read", exc)
         return None
     item = response.get("Item")
-    if item is None or "score" not in item:  # absent, or a tombstone
+    if item is None:
+        return None
+    try:
+        return _fresh_score(item, model_version=model_version)
+    except _DECODE_FAILURES as exc:
+        logger.warning(
+            "score cache item of an unexpected shape; treated as a miss",
+            extra={"fields": {"error": type(exc).__name__}},
+        )
+        return None
+
+
+def _fresh_score(item: Item, *, model_version: str) -> CachedScore | None:
+    """The item's score, or None for a tombstone, an expired item or another scorecard's."""
+    if "score" not in item:  # a tombstone
         return None
     if int(item[TTL_ATTRIBUTE]["N"]) <= time.time():
         return None
@@ -162,10 +178,10 @@ def get(cpf_hash: str, *, model_version: str) -> CachedScore | None:
         return None
     return CachedScore(
         score=int(item["score"]["N"]),
-        band=item["band"]["S"],
+        band=str(item["band"]["S"]),
         probability_of_default=Decimal(item["probability_of_default"]["N"]),
-        reason_codes=tuple(code["S"] for code in item["reason_codes"]["L"]),
-        model_version=item["model_version"]["S"],
+        reason_codes=tuple(str(code["S"]) for code in item["reason_codes"]["L"]),
+        model_version=str(item["model_version"]["S"]),
         profile_version=int(item["profile_version"]["N"]),
         computed_at=datetime.fromisoformat(item["computed_at"]["S"]),
     )
@@ -173,9 +189,9 @@ def get(cpf_hash: str, *, model_version: str) -> CachedScore | None:
 
 def put(cpf_hash: str, cached: CachedScore) -> None:
     """Store a computed score, unless the cache already knows a newer profile version."""
-    if _cool_down.active():
+    if cool_down.active():
         return
-    item: Item = {
+    item: dict[str, AttributeValueTypeDef] = {
         KEY_ATTRIBUTE: {"S": cpf_hash},
         "score": {"N": str(cached.score)},
         "band": {"S": cached.band},
@@ -187,20 +203,18 @@ def put(cpf_hash: str, cached: CachedScore) -> None:
         TTL_ATTRIBUTE: {"N": str(_expires_at())},
     }
     try:
-        client().call(
-            "PutItem",
-            {
-                "TableName": _table(),
-                "Item": item,
-                "ConditionExpression": "attribute_not_exists(#key) OR profile_version <= :version",
-                "ExpressionAttributeNames": {"#key": KEY_ATTRIBUTE},
-                "ExpressionAttributeValues": {":version": {"N": str(cached.profile_version)}},
-            },
+        _call(
+            aws_clients.dynamodb().put_item,
+            TableName=_table(),
+            Item=item,
+            ConditionExpression="attribute_not_exists(#key) OR profile_version <= :version",
+            ExpressionAttributeNames={"#key": KEY_ATTRIBUTE},
+            ExpressionAttributeValues={":version": {"N": str(cached.profile_version)}},
         )
-    except AwsError as exc:
-        if exc.code == "ConditionalCheckFailedException":
-            return  # the profile changed while this score was computed: keep the newer state
-        _failed("write", exc)
+    except CacheCallFailed as exc:
+        if exc.code != "ConditionalCheckFailedException":
+            _failed("write", exc)
+        # else: the profile changed while this score was computed; keep the newer state
 
 
 def invalidate(profile_versions: Mapping[str, int]) -> int:
@@ -212,7 +226,7 @@ def invalidate(profile_versions: Mapping[str, int]) -> int:
     failed = 0
     expires_at = str(_expires_at())
     for chunk in _chunks(list(profile_versions.items()), _BATCH_WRITE_LIMIT):
-        requests: list[dict[str, Any]] = [
+        requests: list[WriteRequestTypeDef] = [
             {
                 "PutRequest": {
                     "Item": {
@@ -228,60 +242,53 @@ def invalidate(profile_versions: Mapping[str, int]) -> int:
     return failed
 
 
-def _batch_write(requests: list[dict[str, Any]], attempts: int = 3) -> int:
+def _batch_write(requests: Sequence[WriteRequestTypeDef]) -> int:
     """Write a batch, retrying unprocessed items; return how many never got written."""
-    for attempt in range(attempts):
+    pending = list(requests)
+    for attempt in range(_BATCH_WRITE_ATTEMPTS):
+        if attempt:
+            time.sleep(0.05 * 2**attempt)  # DynamoDB asks for back-off on unprocessed items
         try:
-            response = client().call("BatchWriteItem", {"RequestItems": {_table(): requests}})
-        except AwsError as exc:
+            response = _call(
+                aws_clients.dynamodb().batch_write_item, RequestItems={_table(): pending}
+            )
+        except CacheCallFailed as exc:
             _failed("invalidation", exc)
-            return len(requests)
-        requests = list(response.get("UnprocessedItems", {}).get(_table(), []))
-        if not requests:
+            return len(pending)
+        pending = list(response.get("UnprocessedItems", {}).get(_table(), []))
+        if not pending:
             return 0
-        time.sleep(0.05 * 2**attempt)
-    return len(requests)
+    return len(pending)
 
 
-def ensure_table(timeout: float = 60.0) -> bool:
+def ensure_table() -> bool:
     """Create the cache table (on-demand billing, TTL on expires_at) if missing.
 
     Idempotent; returns True when the table was created. Errors propagate: this is an
     operator's command, and a failure must be seen.
     """
-    dynamodb = client()
-    table = {"TableName": _table()}
+    client = aws_clients.dynamodb()
+    table = _table()
     created = False
     try:
-        status = dynamodb.call("DescribeTable", table)["Table"]["TableStatus"]
-    except AwsError as exc:
-        if exc.code != "ResourceNotFoundException":
-            raise
-        dynamodb.call(
-            "CreateTable",
-            {
-                **table,
-                "AttributeDefinitions": [{"AttributeName": KEY_ATTRIBUTE, "AttributeType": "S"}],
-                "KeySchema": [{"AttributeName": KEY_ATTRIBUTE, "KeyType": "HASH"}],
-                "BillingMode": "PAY_PER_REQUEST",
-            },
+        client.describe_table(TableName=table)
+    except client.exceptions.ResourceNotFoundException:
+        client.create_table(
+            TableName=table,
+            AttributeDefinitions=[{"AttributeName": KEY_ATTRIBUTE, "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": KEY_ATTRIBUTE, "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
         )
         created = True
-        status = dynamodb.call("DescribeTable", table)["Table"]["TableStatus"]
-    deadline = time.monotonic() + timeout
-    while status != "ACTIVE":
-        if time.monotonic() > deadline:
-            raise AwsError("Timeout", f"table {_table()} is still {status}")
-        time.sleep(1)
-        status = dynamodb.call("DescribeTable", table)["Table"]["TableStatus"]
-    ttl = dynamodb.call("DescribeTimeToLive", table)["TimeToLiveDescription"]
+    client.get_waiter("table_exists").wait(
+        TableName=table,
+        WaiterConfig={"Delay": 1, "MaxAttempts": int(_TABLE_READY_TIMEOUT_SECONDS)},
+    )
+    ttl = client.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-        dynamodb.call(
-            "UpdateTimeToLive",
-            {
-                **table,
-                "TimeToLiveSpecification": {"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-            },
+        client.update_time_to_live(
+            TableName=table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
         )
     return created
 
@@ -289,13 +296,15 @@ def ensure_table(timeout: float = 60.0) -> bool:
 def ping() -> bool:
     """Whether the cache answers a read now (for the health endpoint; ignores the cool-down)."""
     try:
-        client().call(
-            "GetItem", {"TableName": _table(), "Key": {KEY_ATTRIBUTE: {"S": _HEALTH_CHECK_KEY}}}
+        _call(
+            aws_clients.dynamodb().get_item,
+            TableName=_table(),
+            Key={KEY_ATTRIBUTE: {"S": _HEALTH_CHECK_KEY}},
         )
-    except AwsError as exc:
+    except CacheCallFailed as exc:
         _failed("health check", exc)
         return False
-    _cool_down.reset()
+    cool_down.reset()
     return True
 
 

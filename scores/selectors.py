@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from django.conf import settings
+from datetime import timedelta
 
-from scores.models import CreditProfile
+from django.conf import settings
+from django.utils import timezone
+
+from scores.models import Consultation, CreditProfile
 from scores.scorecard import Scorecard, available_versions, load_scorecard
 
 
@@ -18,3 +21,9 @@ def credit_profile_get(*, cpf_hash: str) -> CreditProfile | None:
         return CreditProfile.objects.get(cpf_hash=cpf_hash)
     except CreditProfile.DoesNotExist:
         return None
+
+
+def consultations_prunable_count(*, retention_days: int) -> int:
+    """How many audit rows are older than `retention_days` (what prune_audit would remove)."""
+    cutoff = timezone.now() - timedelta(days=retention_days)
+    return Consultation.objects.filter(occurred_at__lt=cutoff).count()

@@ -8,9 +8,9 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.urls import reverse
 
-from accounts.authentication import api_key_authenticate
+from accounts.exceptions import ApiKeyRevoked
 from accounts.models import ApiKey
-from scoreportal.api.errors import ApiError
+from accounts.services import api_key_authenticate
 
 ADD_URL = reverse("admin:accounts_apikey_add")
 CHANGELIST_URL = reverse("admin:accounts_apikey_changelist")
@@ -88,7 +88,7 @@ def test_if_staff_revoke_keys_then_they_stop_working(admin_client, admin_user, i
     assert first.revoked
     assert first.revoked_by == admin_user
     assert not second.revoked
-    with pytest.raises(ApiError):
+    with pytest.raises(ApiKeyRevoked):
         api_key_authenticate(first_plaintext)
 
 

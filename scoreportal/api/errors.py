@@ -16,7 +16,10 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.request import Request
 
+from accounts.exceptions import ApiKeyExpired, ApiKeyInvalid, ApiKeyRevoked, OrganizationInactive
 from scoreportal.api.context import request_id_of
+from scoreportal.exceptions import ApplicationError
+from scores.exceptions import AuditUnavailable, NoCreditData
 
 logger = logging.getLogger(__name__)
 
@@ -90,11 +93,23 @@ _CODE_FOR_DRF_EXCEPTION: tuple[tuple[type[exceptions.APIException], ErrorCode], 
     (exceptions.Throttled, ErrorCode.RATE_LIMITED),
 )
 
+# Domain errors (raised by services, no HTTP in them), translated to our codes. Every
+# subclass of ApplicationError must be here: a test walks them all.
+CODE_FOR_APPLICATION_ERROR: dict[type[ApplicationError], ErrorCode] = {
+    NoCreditData: ErrorCode.NO_CREDIT_DATA,
+    AuditUnavailable: ErrorCode.SERVICE_UNAVAILABLE,
+    ApiKeyInvalid: ErrorCode.INVALID_API_KEY,
+    ApiKeyExpired: ErrorCode.API_KEY_EXPIRED,
+    ApiKeyRevoked: ErrorCode.API_KEY_REVOKED,
+    OrganizationInactive: ErrorCode.INVALID_API_KEY,
+}
+
 _UNSUPPORTED_MEDIA_TYPE_MESSAGE = "Send the body as JSON with 'Content-Type: application/json'."
 
 
 class ApiError(exceptions.APIException):
-    """An error with a code from `ErrorCode`; raised by services, auth and views alike."""
+    """An error with a code from `ErrorCode`, raised by the API layer (views, parsers,
+    authentication and permission classes); services raise ApplicationError instead."""
 
     def __init__(
         self,
@@ -148,6 +163,10 @@ def as_api_error(exc: Exception) -> ApiError:
     """Translate any exception raised while serving an API request into an ApiError."""
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, ApplicationError):
+        for exc_class in type(exc).__mro__:
+            if exc_class in CODE_FOR_APPLICATION_ERROR:
+                return ApiError(CODE_FOR_APPLICATION_ERROR[exc_class], exc.message)
     if isinstance(exc, Http404):
         return ApiError(ErrorCode.NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):

@@ -1,36 +1,33 @@
-"""OpenAPI generation (drf-spectacular): hooks and extensions.
+"""OpenAPI documentation helpers the views use: the error envelope's schema.
 
-This module is imported only when a schema is generated (it is named in
-SPECTACULAR_SETTINGS["PREPROCESSING_HOOKS"], which drf-spectacular loads before it inspects
-any view), so drf-spectacular's heavy generator modules stay out of every cold start. For
-the same reason the views' own documentation lives in <app>/openapi.py, imported here.
+Only drf-spectacular's light `utils` module is imported here (the views import this module);
+what schema generation alone needs is in scoreportal.api.schema_generation.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from scoreportal.api.errors import ErrorCode
 
-# Each app's view documentation registers itself on import.
-import scores.openapi  # noqa: F401
+ErrorSerializer = inline_serializer(
+    "Error",
+    {
+        "error": inline_serializer(
+            "ErrorBody",
+            {
+                "code": serializers.ChoiceField(choices=ErrorCode.values),
+                "message": serializers.CharField(),
+                "request_id": serializers.CharField(),
+            },
+        )
+    },
+)
 
 
-def document_paths_without_trailing_slash(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> Any:
-    """Our routes accept an optional trailing slash; document the canonical form without it."""
-    return [(path.rstrip("/") or "/", *rest) for path, *rest in endpoints]
-
-
-class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
-    """How accounts.authentication.ApiKeyAuthentication appears in the schema."""
-
-    target_class = "accounts.authentication.ApiKeyAuthentication"
-    name = "ApiKeyAuth"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {
-            "type": "apiKey",
-            "in": "header",
-            "name": "X-Api-Key",
-            "description": "Or 'Authorization: Api-Key <key>'.",
-        }
+def error_responses(*statuses: tuple[int, str]) -> dict[int, OpenApiResponse]:
+    """`{status: the error envelope}` for each (status, "the codes it carries") given."""
+    return {
+        status: OpenApiResponse(ErrorSerializer, description=codes) for status, codes in statuses
+    }

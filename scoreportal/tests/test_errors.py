@@ -7,6 +7,10 @@ import uuid
 import pytest
 from django.test import Client
 
+from scoreportal.api.errors import CODE_FOR_APPLICATION_ERROR, ErrorCode, as_api_error
+from scoreportal.exceptions import ApplicationError
+from scores.exceptions import NoCreditData
+
 
 def assert_envelope(response, status, code):
     assert response.status_code == status
@@ -99,3 +103,35 @@ def test_if_a_request_is_served_then_one_json_log_line_names_the_route_not_the_p
     everything = repr(log_output())
     assert "52998224725" not in everything
     assert "529.982.247-25" not in everything
+
+
+def all_subclasses(cls):
+    for subclass in cls.__subclasses__():
+        yield subclass
+        yield from all_subclasses(subclass)
+
+
+def domain_errors():
+    # Importing the apps' exception modules registers their subclasses.
+    import accounts.exceptions  # noqa: F401
+    import scores.exceptions  # noqa: F401
+
+    return sorted(all_subclasses(ApplicationError), key=lambda cls: cls.__qualname__)
+
+
+@pytest.mark.parametrize("error_class", domain_errors(), ids=lambda cls: cls.__name__)
+def test_if_a_service_raises_a_domain_error_then_the_api_answers_its_code_never_500(error_class):
+    error = as_api_error(error_class())
+
+    assert error.code == CODE_FOR_APPLICATION_ERROR[error_class]
+    assert 400 <= error.status_code < 500 or error.status_code == 503
+    assert error.message == error_class.default_message
+
+
+def test_if_a_domain_error_carries_a_message_then_the_envelope_shows_it():
+    error = as_api_error(NoCreditData("There is no credit data for this CPF yet."))
+
+    assert (error.code, error.message) == (
+        ErrorCode.NO_CREDIT_DATA,
+        "There is no credit data for this CPF yet.",
+    )

@@ -11,7 +11,6 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from scoreportal.api.errors import ErrorCode
 from scores.constants import Endpoint
 from scores.models import Consultation
 
@@ -138,45 +137,3 @@ def test_if_the_scheduled_lambda_task_runs_then_old_rows_go(db, settings):
     prune_audit({"source": "aws.events"}, None)
 
     assert list(Consultation.objects.values_list("pk", flat=True)) == [young.pk]
-
-
-def test_if_a_request_consults_several_cpfs_then_one_insert_writes_a_row_for_each(
-    db, django_assert_num_queries, settings
-):
-    from scores.cpf import Cpf
-    from scores.services import ConsultationRequest, ConsultedCpf, consultations_record
-
-    request_id = uuid.uuid4()
-    example = Cpf.parse("529.982.247-25")
-    cpfs = [example, Cpf.parse("111.444.777-35"), None]
-
-    with django_assert_num_queries(1):
-        consultations_record(
-            request=ConsultationRequest(
-                request_id=str(request_id),
-                endpoint=Endpoint.SCORE,
-                api_key=None,
-                presented_key_prefix="Abcd1234",
-                client_ip="2001:db8::1",
-                purpose="collection",
-                latency_ms=7,
-            ),
-            consulted=[
-                ConsultedCpf(cpf=cpf, http_status=404, error=ErrorCode.NO_CREDIT_DATA)
-                if cpf
-                else ConsultedCpf(cpf=None, http_status=400, error=ErrorCode.INVALID_CPF)
-                for cpf in cpfs
-            ],
-        )
-
-    rows = list(Consultation.objects.filter(request_id=request_id).order_by("id"))
-    assert [row.cpf_masked for row in rows] == ["***.982.247-**", "***.444.777-**", ""]
-    assert rows[0].cpf_hash == example.lookup_hash(settings.CPF_HASH_KEY)
-    assert {
-        (r.outcome, r.http_status, r.client_ip, r.purpose, r.api_key_prefix, r.latency_ms)
-        for r in rows
-    } == {
-        ("no_credit_data", 404, "2001:db8::1", "collection", "Abcd1234", 7),
-        ("invalid_cpf", 400, "2001:db8::1", "collection", "Abcd1234", 7),
-    }
-    assert all(timezone.now() - row.occurred_at < timedelta(seconds=5) for row in rows)

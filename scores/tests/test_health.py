@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from rest_framework.test import APIClient
 
+from conftest import EXAMPLE_CPF
+from devstack.faults import faulty_endpoint, garbage, http_response, silent
 from devstack.services import free_port
+from scores import score_cache
 
 URL = "/api/v1/health"
 
@@ -52,3 +57,51 @@ def test_if_health_is_asked_with_head_then_it_answers_without_a_body(db, score_t
 
     assert response.status_code == 200
     assert response.content == b""
+
+
+@contextmanager
+def broken_cache(kind, settings):
+    """Point the score cache at a DynamoDB that fails in the given way."""
+    if kind == "missing-table":
+        settings.SCORE_CACHE_TABLE = "scores-test-no-such-table"
+        yield
+    elif kind == "unreachable":
+        settings.DYNAMODB_ENDPOINT_URL = f"http://127.0.0.1:{free_port()}"
+        yield
+    else:
+        behaviour = {
+            "never-answers": silent,
+            "garbage": garbage,
+            "html-500": lambda n: http_response(500, b"<html>bad gateway</html>"),
+            "not-dynamodb": lambda n: http_response(200, b"<html>captive portal</html>"),
+        }[kind]
+        with faulty_endpoint(behaviour) as endpoint:
+            settings.DYNAMODB_ENDPOINT_URL = endpoint.url
+            yield
+
+
+CACHE_FAILURES = [
+    "missing-table",
+    "unreachable",
+    "never-answers",
+    "garbage",
+    "html-500",
+    "not-dynamodb",
+]
+
+
+@pytest.mark.parametrize("kind", CACHE_FAILURES)
+def test_if_the_cache_fails_in_any_way_then_health_says_so_and_scores_are_computed(
+    kind, settings, client_with_key, make_profile, log_output
+):
+    make_profile()
+    with broken_cache(kind, settings):
+        health = APIClient().get(URL)
+        score_cache.cool_down.reset()  # the score request must meet the failure too
+        score = client_with_key.post("/api/v1/scores", {"cpf": EXAMPLE_CPF}, format="json")
+
+    assert (health.status_code, health.json()["score_cache"]) == (200, "unavailable")
+    assert (score.status_code, score.json()["source"]) == (200, "computed")
+    warnings = [line["message"] for line in log_output() if line["level"] == "WARNING"]
+    assert "score cache health check failed; skipping the cache for 5.0s" in warnings
+    assert "score cache read failed; skipping the cache for 5.0s" in warnings

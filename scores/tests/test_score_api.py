@@ -430,7 +430,7 @@ def test_if_a_mix_of_requests_is_made_then_each_leaves_exactly_one_row(
 
 @pytest.mark.django_db(transaction=True)
 def test_if_the_audit_table_is_unwritable_then_the_answer_is_503_without_a_score(
-    client_with_key, make_profile
+    client_with_key, make_profile, log_output
 ):
     from django.db import connection
 
@@ -447,6 +447,8 @@ def test_if_the_audit_table_is_unwritable_then_the_answer_is_503_without_a_score
     assert error_code(response) == ErrorCode.SERVICE_UNAVAILABLE
     assert b"score" not in response.content.replace(b"no score", b"")
     assert "975" not in response.content.decode()
+    request_line = next(line for line in log_output() if line["logger"] == "scoreportal.request")
+    assert (request_line["status"], request_line["outcome"]) == (503, "service_unavailable")
 
 
 # ---------------------------------------------------------------------------------------

@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
+from unittest.mock import ANY
 
 import pytest
 
+from devstack.faults import answers_then_silent, faulty_endpoint, garbage, http_response, silent
 from devstack.services import free_port
 from scores import score_cache
 from scores.score_cache import CachedScore
@@ -30,9 +32,9 @@ def cached(**overrides):
 
 def stored_item(dynamodb, table):
     """The item as DynamoDB holds it, read with boto3 (not through score_cache)."""
-    return dynamodb.get_item(
-        TableName=table, Key={"pk": {"S": CPF_HASH}}, ConsistentRead=True
-    ).get("Item")
+    return dynamodb.get_item(TableName=table, Key={"pk": {"S": CPF_HASH}}, ConsistentRead=True).get(
+        "Item"
+    )
 
 
 def test_if_a_score_is_put_then_get_returns_it_unchanged(score_table):
@@ -150,26 +152,146 @@ def test_if_dynamodb_failed_then_the_cache_is_skipped_during_the_cool_down(
     unreachable_dynamodb, dynamodb_calls
 ):
     score_cache.get(CPF_HASH, model_version="2026.1")
-    calls_after_failure = len(dynamodb_calls)
+    sent_before_the_cool_down = list(dynamodb_calls)
 
     score_cache.get(CPF_HASH, model_version="2026.1")
     score_cache.put(CPF_HASH, cached())
 
-    assert calls_after_failure == 1
-    assert len(dynamodb_calls) == 1
+    assert sent_before_the_cool_down == ["GetItem", "GetItem"]  # two attempts, then give up
+    assert dynamodb_calls == sent_before_the_cool_down
 
 
 def test_if_the_cool_down_is_over_then_the_cache_is_tried_again(
-    unreachable_dynamodb, dynamodb_calls
+    unreachable_dynamodb, dynamodb_calls, monotonic
 ):
-    unreachable_dynamodb.DYNAMODB_FAILURE_COOLDOWN_SECONDS = 0.05
+    unreachable_dynamodb.DYNAMODB_FAILURE_COOLDOWN_SECONDS = 5
     score_cache.get(CPF_HASH, model_version="2026.1")
-    time.sleep(0.1)
+    monotonic.advance(4.9)
+    score_cache.get(CPF_HASH, model_version="2026.1")  # still cooling down: not sent
+    monotonic.advance(0.2)
 
     score_cache.get(CPF_HASH, model_version="2026.1")
 
-    assert dynamodb_calls == ["GetItem", "GetItem"]
+    assert dynamodb_calls == ["GetItem"] * 4  # two calls of two attempts each
 
 
 def test_if_dynamodb_is_unreachable_then_invalidation_reports_every_failure(unreachable_dynamodb):
     assert score_cache.invalidate({CPF_HASH: 2, "b" * 64: 5}) == 2
+
+
+# ---------------------------------------------------------------------------------------
+# Every kind of failure is a miss, logged; none raises
+# ---------------------------------------------------------------------------------------
+def warnings_logged(log_output):
+    return [
+        (line["message"], line.get("error")) for line in log_output() if line["level"] == "WARNING"
+    ]
+
+
+def test_if_the_table_does_not_exist_then_get_is_a_logged_miss(settings, log_output):
+    settings.SCORE_CACHE_TABLE = "scores-test-no-such-table"
+
+    assert score_cache.get(CPF_HASH, model_version="2026.1") is None
+    score_cache.put(CPF_HASH, cached())
+
+    assert warnings_logged(log_output)[0] == (
+        "score cache read failed; skipping the cache for 5.0s",
+        "ResourceNotFoundException",
+    )
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        pytest.param({"score": {"S": "high"}}, id="wrong-type"),
+        pytest.param({"score": {"N": "700"}, "expires_at": {"N": "9999999999"}}, id="incomplete"),
+        pytest.param(
+            {
+                "score": {"N": "700"},
+                "band": {"S": "good"},
+                "probability_of_default": {"N": "0.01"},
+                "reason_codes": {"S": "R01"},
+                "model_version": {"S": "2026.1"},
+                "profile_version": {"N": "1"},
+                "computed_at": {"S": "yesterday"},
+                "expires_at": {"N": "9999999999"},
+            },
+            id="foreign-values",
+        ),
+    ],
+)
+def test_if_an_item_has_a_foreign_shape_then_get_is_a_logged_miss(
+    score_table, dynamodb, log_output, item
+):
+    dynamodb.put_item(TableName=score_table, Item={"pk": {"S": CPF_HASH}, **item})
+
+    assert score_cache.get(CPF_HASH, model_version="2026.1") is None
+
+    assert warnings_logged(log_output) == [
+        ("score cache item of an unexpected shape; treated as a miss", ANY)
+    ]
+
+
+GARBAGE_ANSWERS = [
+    pytest.param(garbage, "UnicodeDecodeError", id="not-utf8"),
+    pytest.param(
+        lambda n: http_response(200, b"<html>captive portal</html>"),
+        "NotADynamoDBAnswer",
+        id="html-200",
+    ),
+    pytest.param(lambda n: http_response(200, b"[1, 2, 3]"), "AttributeError", id="json-list"),
+    pytest.param(lambda n: http_response(500, b"<html>proxy error</html>"), "500", id="html-500"),
+    pytest.param(
+        lambda n: http_response(200, b"{}", "application/x-amz-json-1.0", "x-amz-crc32: 1\r\n"),
+        "ChecksumError",
+        id="crc32-mismatch",
+    ),
+]
+
+
+@pytest.mark.parametrize(("behaviour", "logged_error"), GARBAGE_ANSWERS)
+def test_if_the_endpoint_answers_garbage_then_each_operation_is_a_logged_failure(
+    settings, log_output, behaviour, logged_error
+):
+    with faulty_endpoint(behaviour) as endpoint:
+        settings.DYNAMODB_ENDPOINT_URL = endpoint.url
+
+        assert score_cache.ping() is False
+        score_cache.cool_down.reset()
+        assert score_cache.get(CPF_HASH, model_version="2026.1") is None
+        score_cache.cool_down.reset()
+        score_cache.put(CPF_HASH, cached())
+        failed = score_cache.invalidate({CPF_HASH: 2})
+
+    assert failed == 1
+    assert warnings_logged(log_output) == [
+        (f"score cache {operation} failed; skipping the cache for 5.0s", logged_error)
+        for operation in ("health check", "read", "write", "invalidation")
+    ]
+
+
+def test_if_the_endpoint_never_answers_then_a_read_gives_up_after_two_attempts(settings):
+    with faulty_endpoint(silent) as endpoint:
+        settings.DYNAMODB_ENDPOINT_URL = endpoint.url
+        started = time.monotonic()
+
+        assert score_cache.get(CPF_HASH, model_version="2026.1") is None
+
+        elapsed = time.monotonic() - started
+        assert len(endpoint.requests) == 2
+    # Two read timeouts (0.3 s each) and botocore's back-off for DynamoDB (at most 25 ms).
+    assert elapsed < 2 * settings.DYNAMODB_READ_TIMEOUT_SECONDS + 0.3
+
+
+def test_if_the_endpoint_answers_once_then_goes_silent_then_the_next_read_makes_two_attempts(
+    settings,
+):
+    with faulty_endpoint(answers_then_silent(1)) as endpoint:
+        settings.DYNAMODB_ENDPOINT_URL = endpoint.url
+        assert score_cache.get(CPF_HASH, model_version="2026.1") is None  # answered: no item
+        assert score_cache.cool_down.active() is False
+
+        assert score_cache.get(CPF_HASH, model_version="2026.1") is None  # silent now
+
+        assert len(endpoint.requests) == 1 + 2
+        assert score_cache.cool_down.active() is True

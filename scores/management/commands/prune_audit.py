@@ -5,7 +5,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from scores.services import consultations_prunable_count, consultations_prune
+from scores.selectors import consultations_prunable_count
+from scores.services import consultations_prune
 
 
 class Command(BaseCommand):

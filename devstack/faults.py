@@ -1,0 +1,136 @@
+"""Misbehaving network peers on loopback, for fault-injection tests.
+
+Real sockets and real HTTP, so the application's real client (boto3, urllib3) meets them
+exactly as it would meet a broken dependency: an endpoint that accepts connections and
+never answers, one that answers garbage, one that answers a few requests and then goes
+silent. Each counts the requests it received.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import socketserver
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+# What the endpoint does with the n-th request it receives (0-based): the bytes of a whole
+# HTTP response to send, or None to say nothing and keep the connection open.
+Behaviour = Callable[[int], bytes | None]
+
+
+def http_response(
+    status: int, body: bytes, content_type: str = "text/plain", headers: str = ""
+) -> bytes:
+    reason = {200: "OK", 400: "Bad Request", 500: "Internal Server Error"}.get(status, "Status")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n{headers}\r\n"
+    )
+    return head.encode() + body
+
+
+def dynamodb_response(body: bytes) -> bytes:
+    """A 200 as DynamoDB sends it: JSON with the CRC32 of the body in `x-amz-crc32`."""
+    return http_response(
+        200, body, "application/x-amz-json-1.0", f"x-amz-crc32: {zlib.crc32(body)}\r\n"
+    )
+
+
+def silent(n: int) -> bytes | None:
+    """Accept, read, never answer."""
+    return None
+
+
+def garbage(n: int) -> bytes | None:
+    """A 200 whose body is not what any AWS protocol would send."""
+    return http_response(200, b"\xff\xfe<html>not json", "application/x-amz-json-1.0")
+
+
+def answers_then_silent(answers: int, body: bytes = b"{}") -> Behaviour:
+    """A DynamoDB answer (by default, no item) to the first `answers` requests, then silence."""
+
+    def behaviour(n: int) -> bytes | None:
+        return dynamodb_response(body) if n < answers else None
+
+    return behaviour
+
+
+@dataclass
+class FaultyEndpoint:
+    url: str
+    requests: list[bytes] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def faulty_endpoint(behaviour: Behaviour) -> Iterator[FaultyEndpoint]:
+    """Serve `behaviour` on a free loopback port until the block ends."""
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            conn: socket.socket = self.request
+            conn.settimeout(0.1)
+            buffer = b""
+            while not stop.is_set():
+                request, buffer = _read_request(conn, buffer, stop)
+                if request is None:
+                    return
+                with lock:
+                    n = len(endpoint.requests)
+                    endpoint.requests.append(request)
+                answer = behaviour(n)
+                if answer is None:
+                    stop.wait()  # hold the connection open, silently
+                    return
+                conn.sendall(answer)
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    endpoint = FaultyEndpoint(url=f"http://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield endpoint
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _read_request(
+    conn: socket.socket, buffer: bytes, stop: threading.Event
+) -> tuple[bytes | None, bytes]:
+    """One whole HTTP request (head and Content-Length body) from `conn`, and what is left."""
+    while b"\r\n\r\n" not in buffer:
+        chunk = _recv(conn, stop)
+        if not chunk:
+            return None, b""
+        buffer += chunk
+    head, _, rest = buffer.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(rest) < length:
+        chunk = _recv(conn, stop)
+        if not chunk:
+            return None, b""
+        rest += chunk
+    return head + b"\r\n\r\n" + rest[:length], rest[length:]
+
+
+def _recv(conn: socket.socket, stop: threading.Event) -> bytes:
+    while not stop.is_set():
+        try:
+            return conn.recv(65536)
+        except TimeoutError:
+            continue
+        except OSError:
+            return b""
+    return b""

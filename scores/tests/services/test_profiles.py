@@ -1,0 +1,87 @@
+"""scores.services.profiles: importing and correcting profiles, and their cached scores."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from conftest import EXAMPLE_CPF, GOOD_PROFILE, OTHER_EXAMPLE_CPF
+from scores import score_cache
+from scores.cpf import Cpf
+from scores.models import CreditProfile
+from scores.profile_import import COLUMNS
+from scores.services import credit_profile_update, credit_profiles_import, score_get
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("score_table")]
+
+GOOD_ROW = ",".join(str(GOOD_PROFILE[name]) for name in COLUMNS[1:])
+
+
+def csv_file(*rows):
+    return io.StringIO("\n".join([",".join(COLUMNS), *rows]) + "\n")
+
+
+def test_if_a_file_has_new_changed_and_same_profiles_then_the_report_counts_each(make_profile):
+    make_profile(EXAMPLE_CPF)
+    make_profile(OTHER_EXAMPLE_CPF, protests=1)
+
+    report = credit_profiles_import(
+        file=csv_file(
+            f"{EXAMPLE_CPF},{GOOD_ROW}",  # unchanged
+            f"{OTHER_EXAMPLE_CPF},{GOOD_ROW}",  # protests 1 -> 0
+            f"{Cpf.from_base('123456789').digits},{GOOD_ROW}",  # new
+            "12345678900,0.5,0,0,0,0,0.1,0,1,1",  # bad check digits
+        )
+    )
+
+    assert (report.rows, report.created, report.updated, report.unchanged) == (4, 1, 1, 1)
+    assert [(error.line, error.message) for error in report.errors] == [
+        (5, "cpf: CPF check digits do not match.")
+    ]
+    assert report.written
+    assert CreditProfile.objects.count() == 3
+
+
+def test_if_a_dry_run_imports_a_file_then_nothing_is_written(db):
+    report = credit_profiles_import(file=csv_file(f"{EXAMPLE_CPF},{GOOD_ROW}"), dry_run=True)
+
+    assert (report.created, report.written) == (1, False)
+    assert not CreditProfile.objects.exists()
+
+
+def test_if_an_import_changes_a_cached_profile_then_its_cached_score_is_invalidated(make_profile):
+    profile = make_profile(EXAMPLE_CPF, protests=1)
+    score_get(cpf=Cpf.parse(EXAMPLE_CPF))
+
+    report = credit_profiles_import(file=csv_file(f"{EXAMPLE_CPF},{GOOD_ROW}"))
+
+    assert (report.updated, report.invalidation_failures) == (1, 0)
+    assert score_cache.get(profile.cpf_hash, model_version="2026.1") is None
+
+
+def test_if_a_profile_is_corrected_with_its_own_values_then_nothing_changes(make_profile):
+    profile = make_profile(EXAMPLE_CPF)
+
+    changed = credit_profile_update(profile=profile, values={"protests": 0})
+
+    assert changed is False
+    profile.refresh_from_db()
+    assert profile.version == 1
+
+
+def test_if_a_profile_is_corrected_then_its_version_grows_and_the_cache_forgets_it_on_commit(
+    make_profile, django_capture_on_commit_callbacks
+):
+    profile = make_profile(EXAMPLE_CPF)
+    score_get(cpf=Cpf.parse(EXAMPLE_CPF))
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert credit_profile_update(profile=profile, values={"protests": 2}) is True
+    assert score_cache.get(profile.cpf_hash, model_version="2026.1") is not None  # not yet
+    for callback in callbacks:
+        callback()
+
+    profile.refresh_from_db()
+    assert (profile.version, profile.protests) == (2, 2)
+    assert score_cache.get(profile.cpf_hash, model_version="2026.1") is None
