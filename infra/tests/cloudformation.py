@@ -33,7 +33,8 @@ def load(path: Path = TEMPLATE) -> dict[str, Any]:
     template, matches = decode(str(path))
     assert not matches, matches
     assert template is not None
-    return json.loads(json.dumps(template))
+    loaded: dict[str, Any] = json.loads(json.dumps(template))
+    return loaded
 
 
 def references(node: Any) -> set[str]:
