@@ -389,7 +389,7 @@ def _json_filter_matches(pattern, line):
 
 @pytest.mark.django_db(transaction=True)
 def test_if_an_audit_write_fails_then_the_logged_line_feeds_the_alarm_s_metric_filter(
-    client_with_key, make_profile, log_output
+    score_table, client_with_key, make_profile, log_output
 ):
     pattern = RESOURCES["AuditWriteFailureMetricFilter"]["Properties"]["FilterPattern"]
     make_profile()
