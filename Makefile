@@ -14,7 +14,7 @@ help:
 	@echo "make test         install, provision Postgres + local DynamoDB, run the whole suite"
 	@echo "make bench        measure the score path and cold start (bench/README.md)"
 	@echo "make package      build the Lambda zip (STAGE=dev|production) into build/"
-	@echo "make lint         ruff (lint + format check) and mypy"
+	@echo "make lint         ruff (lint + format check), mypy, cfn-lint (infra/) and the workflows' schema"
 	@echo "make format       apply ruff's formatting and safe fixes"
 	@echo "make requirements re-pin requirements*.txt from requirements*.in"
 
@@ -42,6 +42,9 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_DEBUG=true $(BIN)/mypy .
+	$(BIN)/cfn-lint infra/*.yaml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema custom.github-workflows-require-timeout .github/workflows/*.yml
 
 format: $(INSTALLED)
 	$(BIN)/ruff format .

@@ -1,0 +1,1 @@
+"""Infrastructure as code: the CloudFormation templates and the tools that apply them."""
