@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import tempfile
 import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import boto3
 import psycopg2
 import pytest
+from botocore.config import Config
 
 from devstack.services import ensure_database, moto_server, throwaway_postgres
 
@@ -45,3 +49,44 @@ def test_if_a_moto_server_is_started_then_it_answers_and_stops_afterwards():
 def _get_status(url):
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback http)
         return response.status
+
+
+@pytest.mark.slow
+def test_if_conditional_updates_race_on_the_local_dynamodb_then_each_is_atomic(settings):
+    # DynamoDB's guarantee that the per-key counters stand on; moto alone does not keep it
+    # under concurrent requests (see devstack/moto_server.py).
+    client = boto3.client(
+        "dynamodb",
+        region_name=settings.AWS_REGION,
+        endpoint_url=settings.DYNAMODB_ENDPOINT_URL,
+        config=Config(max_pool_connections=32),
+    )
+    table = f"atomic-{uuid.uuid4().hex[:8]}"
+    client.create_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    def add_one(_):
+        try:
+            client.update_item(
+                TableName=table,
+                Key={"pk": {"S": "counter"}},
+                UpdateExpression="ADD used :one",
+                ConditionExpression="attribute_not_exists(used) OR used < :limit",
+                ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": "500"}},
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return 0
+        return 1
+
+    try:
+        with ThreadPoolExecutor(32) as pool:
+            admitted = sum(pool.map(add_one, range(1200)))
+        stored = client.get_item(TableName=table, Key={"pk": {"S": "counter"}})["Item"]["used"]
+    finally:
+        client.delete_table(TableName=table)
+
+    assert (admitted, stored) == (500, {"N": "500"})
