@@ -205,7 +205,9 @@ API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)
 
 # Limits of a new API key unless its issuer sets others (each key has its own, SPEC §9):
 # CPFs per minute and CPFs per day (the day of America/Sao_Paulo), across all instances.
-API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE = env.int("API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE", default=600)
+API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE = env.int(
+    "API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE", default=600
+)
 API_KEY_DEFAULT_DAILY_QUOTA = env.int("API_KEY_DEFAULT_DAILY_QUOTA", default=50_000)
 if min(API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE, API_KEY_DEFAULT_DAILY_QUOTA) < 1:
     raise ImproperlyConfigured(

@@ -23,7 +23,7 @@ NOON = datetime(2026, 11, 23, 12, 0, 15, tzinfo=SAO_PAULO)
 
 def at(*args):
     """Freeze the wall clock at a São Paulo time (args as for datetime)."""
-    return time_machine.travel(datetime(*args, tzinfo=SAO_PAULO), tick=False)
+    return time_machine.travel(datetime(*args).replace(tzinfo=SAO_PAULO), tick=False)
 
 
 def counter_item(dynamodb, table, prefix=PREFIX):
