@@ -236,21 +236,26 @@ def put(cpf_hash: str, cached: CachedScore) -> None:
         # else: the profile changed while this score was computed; keep the newer state
 
 
-def put_many(scores: Mapping[str, CachedScore]) -> None:
-    """Store computed scores with BatchWriteItem (25 a call), unconditionally.
+def put_many(scores: Mapping[str, CachedScore]) -> bool:
+    """Store computed scores with BatchWriteItem (25 a call), unconditionally; returns
+    whether any was written (not during a cool-down).
 
     BatchWriteItem takes no condition: a profile that changed after its score was computed
     may have been invalidated before this write landed. The caller must re-read the profile
     versions afterwards and `invalidate` those that differ (scores.services.scoring does).
     """
     if cool_down.active():
-        return
+        return False
+    written = False
     for chunk in _chunks(list(scores.items()), _BATCH_WRITE_LIMIT):
         requests: list[WriteRequestTypeDef] = [
             {"PutRequest": {"Item": _score_item(cpf_hash, cached)}} for cpf_hash, cached in chunk
         ]
-        if _batch_write(requests, operation="write"):
-            return  # failed, and the cache is cooling down: the rest would be skipped too
+        failed = _batch_write(requests, operation="write")
+        written = written or failed < len(requests)
+        if failed:
+            break  # the cache is cooling down now: the rest would be skipped too
+    return written
 
 
 def invalidate(profile_versions: Mapping[str, int]) -> int:
