@@ -322,6 +322,9 @@ class ScoreBatchApi(ConsultationApi):
 
     class OutputSerializer(serializers.Serializer[Any]):
         class ResultSerializer(ScoreSerializer):
+            """One CPF of the batch: its status; the score's fields when ok, the masked CPF
+            for no_credit_data, a message for invalid_cpf."""
+
             status = serializers.ChoiceField(choices=BatchItemStatus.choices)
             message = serializers.CharField(
                 required=False, help_text="Why the CPF is invalid (invalid_cpf only)."
@@ -399,7 +402,9 @@ class UsageApi(KeyedApi):
             limit = serializers.IntegerField(help_text="CPFs allowed in the window.")
             used = serializers.IntegerField(help_text="CPFs counted in the window so far.")
             remaining = serializers.IntegerField()
-            resets_at = serializers.DateTimeField(help_text="When the window's count restarts.")
+            resets_at = serializers.DateTimeField(
+                default_timezone=UTC, help_text="When the window's count restarts (UTC)."
+            )
             resets_in_seconds = serializers.IntegerField()
 
         class DailyQuotaSerializer(LimitSerializer):

@@ -342,10 +342,7 @@ def test_if_many_scores_are_put_then_each_is_stored_25_a_call(score_table, dynam
     assert score_cache.put_many(scores) is True
 
     assert dynamodb_calls == ["BatchWriteItem", "BatchWriteItem"]
-    found = score_cache.get_many(list(scores), model_version="2026.1")
-    assert {cpf_hash: score.score for cpf_hash, score in found.items()} == {
-        cpf_hash: score.score for cpf_hash, score in scores.items()
-    }
+    assert score_cache.get_many(list(scores), model_version="2026.1") == scores
 
 
 def test_if_dynamodb_is_unreachable_then_many_scores_are_misses_and_nothing_is_written(
