@@ -23,7 +23,6 @@ import io
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from typing import Any
 from bench.load import Sample, percentile, run_load
 from devstack.__main__ import LOCAL_AWS, TEST_ENVIRONMENT
 from devstack.lambda_invoke import rest_api_event
-from devstack.services import LOG_DIR, ensure_database, free_port, moto_server, postgres
+from devstack.services import AppServer, ensure_database, moto_server, postgres
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CACHE_TABLE = "bench-scores"
@@ -85,49 +84,6 @@ def setup_django(environment: dict[str, str], profiles: int) -> tuple[str, list[
     data.seek(0)
     cpfs = [row["cpf"] for row in csv.DictReader(data)]
     return key, cpfs
-
-
-class Gunicorn:
-    """The app under gunicorn on a loopback port (sync workers, no access log)."""
-
-    def __init__(self, environment: dict[str, str], workers: int) -> None:
-        self.port = free_port()
-        LOG_DIR.mkdir(exist_ok=True)
-        self.log_path = LOG_DIR / "bench-gunicorn.log"
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "scoreportal.wsgi:application",
-                    "--bind",
-                    f"127.0.0.1:{self.port}",
-                    "--workers",
-                    str(workers),
-                    "--worker-class",
-                    "sync",
-                    "--log-level",
-                    "warning",
-                ],
-                env={**os.environ, **environment},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{self.port}/api/v1/health", timeout=2
-                ):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(15)
 
 
 def score_body(cpf: str) -> bytes:
@@ -302,7 +258,8 @@ def main(argv: list[str]) -> int:
         print("bench: seeding …", flush=True)
         key, cpfs = setup_django(environment, args.profiles)
         headers = {"Content-Type": "application/json", "Authorization": f"Api-Key {key}"}
-        server = Gunicorn(environment, args.workers)
+        server = AppServer(environment, workers=args.workers, log_name="bench-gunicorn")
+        server.wait_until_ready()
         load = {
             "port": server.port,
             "headers": headers,
