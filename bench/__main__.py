@@ -298,11 +298,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--profiles", type=int, default=20_000)
+    parser.add_argument(
+        "--database",
+        default="scoreportal_bench",
+        help="the Postgres database to seed and use (a branch with other migrations: its own)",
+    )
     parser.add_argument("--skip-cold-start", action="store_true")
     args = parser.parse_args(argv)
 
     with postgres() as base_url, moto_server() as dynamodb_url:
-        database_url = base_url.rsplit("/", 1)[0] + "/scoreportal_bench"
+        database_url = base_url.rsplit("/", 1)[0] + "/" + args.database
         ensure_database(database_url)
         environment = stack_environment(database_url, dynamodb_url)
         print("bench: seeding …", flush=True)

@@ -24,10 +24,11 @@ from scores.exceptions import NoCreditData
 from scores.scorecard import Reason, Scorecard
 from scores.selectors import active_scorecard, credit_profile_versions, credit_profiles_get
 
-# Reads the score cache while the request thread does its own DynamoDB call. Threads are
-# started on first use; boto3 clients are thread-safe. The worker never touches the
-# database (Django's connections are per thread).
-_cache_reader = ThreadPoolExecutor(max_workers=2, thread_name_prefix="score-cache-read")
+# Reads the score cache while the request thread does its own DynamoDB call; boto3 clients
+# are thread-safe, and the workers never touch the database (Django's connections are per
+# thread). A thread is started only when none is idle: one in all on Lambda or a sync
+# worker (a request at a time), one per concurrent request on a threaded server.
+_cache_reader = ThreadPoolExecutor(max_workers=8, thread_name_prefix="score-cache-read")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,8 @@ def _computed(
             computed_at=timezone.now(),
         )
     if len(computed) == 1:
-        score_cache.put(*next(iter(computed.items())))  # conditional on the profile version
+        [(cpf_hash, score)] = computed.items()
+        score_cache.put(cpf_hash, score)  # conditional on the profile version
     elif computed and score_cache.put_many(computed):
         _invalidate_changed_since(computed)
     return computed
