@@ -330,11 +330,12 @@ class ScoreBatchApi(ConsultationApi):
                 required=False, help_text="Why the CPF is invalid (invalid_cpf only)."
             )
 
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                super().__init__(*args, **kwargs)
-                # Every field but status is present only for the statuses that have it.
-                for name, field in self.fields.items():
+            def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+                # Status first; every other field only for the statuses that have it.
+                fields = super().get_fields()
+                for name, field in fields.items():
                     field.required = name == "status"
+                return {"status": fields.pop("status"), **fields}
 
         results = ResultSerializer(many=True, help_text="One per CPF sent, in the same order.")
         request_id = serializers.CharField()

@@ -123,7 +123,7 @@ def test_if_a_key_is_refused_through_the_service_then_running_servers_refuse_it_
 
     change(key)  # here, in the test process: another instance for the servers
     changed_at = time.monotonic()
-    refused_after = {}
+    refused_after: dict[int, float] = {}
     while len(refused_after) < len(servers) and time.monotonic() - changed_at < 2.0:
         for n, server in enumerate(servers):
             if n not in refused_after and score(server, plaintext) == (401, refusal):
