@@ -9,10 +9,11 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.constants import API_KEY_SHAPE, DEFAULT_SCOPES, LAST_USED_RESOLUTION_SECONDS
 from accounts.exceptions import ApiKeyExpired, ApiKeyInvalid, ApiKeyRevoked, OrganizationInactive
-from accounts.models import ApiKey, Organization
+from accounts.models import ApiKey, Organization, StaffProfile
 from accounts.selectors import api_key_get_by_prefix, recent_keys
 
 # Verifying against this keeps an unknown prefix as slow as a wrong secret.
@@ -105,3 +106,34 @@ def _touch_last_used(api_key: ApiKey) -> None:
     if api_key.last_used_at is None or api_key.last_used_at < threshold:
         api_key.last_used_at = now
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+
+
+# ==============================================================================
+# Staff
+# ==============================================================================
+def totp_enrolment_device(*, user: User) -> TOTPDevice:
+    """The unconfirmed authenticator a staff member is enrolling (created on first ask)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    return device
+
+
+@transaction.atomic
+def totp_enrolment_confirm(*, device: TOTPDevice, token: str) -> bool:
+    """Confirm an enrolling authenticator with a code it shows; the user keeps only it."""
+    if not device.verify_token(token):
+        return False
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    TOTPDevice.objects.filter(user_id=device.user_id).exclude(pk=device.pk).delete()
+    return True
+
+
+def staff_language_set(*, user: User, language: str) -> StaffProfile:
+    """Keep the admin language a staff member chose."""
+    profile, _created = StaffProfile.objects.get_or_create(user=user)
+    profile.language = language
+    profile.full_clean()
+    profile.save(update_fields=["language"])
+    return profile

@@ -1,9 +1,11 @@
-"""`python -m devstack {test,run,package}`: behind `make test`, `make run`, `make package`.
+"""`python -m devstack {test,run,package,messages}`: behind the Makefile's targets.
 
-test     Postgres (see devstack.services) + a moto server, then the whole pytest suite.
-run      SQLite + a moto server: migrate, create the cache table, seed demo data, serve
-         on 127.0.0.1:8000. Ctrl-C stops the server and everything started for it.
-package  the Lambda zip for a Zappa stage (default dev), in build/.
+test      Postgres (see devstack.services) + a moto server, then the whole pytest suite.
+run       SQLite + a moto server: migrate, create the cache table, seed demo data, serve
+          on 127.0.0.1:8000. Ctrl-C stops the server and everything started for it.
+package   the Lambda zip for a Zappa stage (default dev), in build/.
+messages  the pt-BR catalog: extract our strings into locale/pt_BR/.../django.po (new ones
+          untranslated, for a person to translate), then compile django.mo.
 """
 
 from __future__ import annotations
@@ -86,6 +88,28 @@ def run(port: int) -> int:
             return 0
 
 
+# What `messages` extracts: our code and templates, not tooling, tests or installed packages.
+MESSAGES_IGNORE = (
+    ".venv",
+    "build",
+    "staticfiles",
+    "bench",
+    "devstack",
+    "infra",
+    "*/tests/*",
+    "conftest.py",
+)
+MESSAGES_LOCALE = "pt_BR"
+
+
+def messages() -> int:
+    env = {**os.environ, **RUN_ENVIRONMENT}
+    ignore = [f"--ignore={pattern}" for pattern in MESSAGES_IGNORE]
+    _manage("makemessages", "-l", MESSAGES_LOCALE, "--no-obsolete", *ignore, env=env)
+    _manage("compilemessages", "-l", MESSAGES_LOCALE, *ignore, env=env)
+    return 0
+
+
 def package(stage: str) -> int:
     output = PROJECT / "build" / f"scoreportal-{stage}.zip"
     built = build_package(stage, output, work_dir=PROJECT / "build")
@@ -101,6 +125,7 @@ def main(argv: Sequence[str]) -> int:
     run_parser.add_argument("--port", type=int, default=8000)
     package_parser = commands.add_parser("package", help="build the Lambda zip with Zappa")
     package_parser.add_argument("stage", nargs="?", default="dev")
+    commands.add_parser("messages", help="update and compile the pt-BR catalog")
     args, rest = parser.parse_known_args(argv)
     if args.command == "test":
         return test(rest)
@@ -108,6 +133,8 @@ def main(argv: Sequence[str]) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "package":
         return package(args.stage)
+    if args.command == "messages":
+        return messages()
     return run(args.port)
 
 

@@ -5,6 +5,7 @@ secrets and the database URL have no default: start-up stops with a message nami
 missing variable instead of running on a silent fallback.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
@@ -52,10 +53,17 @@ ALLOWED_HOSTS = env.list(
 ROOT_URLCONF = "scoreportal.urls"
 WSGI_APPLICATION = "scoreportal.wsgi.application"
 
-LANGUAGE_CODE = "en-us"
+# The staff speak Brazilian Portuguese; English is selectable per user (accounts.StaffProfile).
+# API error messages stay English: partners' integrations read them.
+LANGUAGE_CODE = "pt-br"
+LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# One time zone everywhere people read times; dates and times with seconds (scoreportal/formats).
 TIME_ZONE = "America/Sao_Paulo"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["scoreportal.formats"]
+USE_THOUSAND_SEPARATOR = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -63,7 +71,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # APPS AND MIDDLEWARE
 # ==============================================================================
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with our AdminSite (sign-in policy, TOTP, roles): accounts/admin_site.py.
+    "accounts.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -75,6 +84,9 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "django_otp",
+    "accounts.apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp
     "accounts",
     "scores",
 ]
@@ -85,11 +97,16 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "scoreportal.staticfiles.LazyWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The admin in the staff's language, the API in English (instead of LocaleMiddleware).
+    "scoreportal.language.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers locked-out sign-ins.
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -139,6 +156,39 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Links from `create_staff_user` to set a first password expire after a day.
 PASSWORD_RESET_TIMEOUT = 24 * 3600
+
+# The admin's address: not the default /admin/ that every scanner tries (docs/deploy.md).
+ADMIN_URL = env.str("DJANGO_ADMIN_URL", default="admin/").strip("/") + "/"
+# The only place staff sign in (the password-set pages link here too).
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"
+
+# Staff sessions end after a working day, and when the browser closes.
+SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_HOURS", default=9) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# django-axes: after AXES_FAILURE_LIMIT failed sign-ins for one username, or from one
+# client IP, further attempts are refused until the cool-off ends or a key manager or
+# superuser unlocks them. Attempts and successful sign-ins are recorded in the database.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("STAFF_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("STAFF_LOGIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "scoreportal.client_ip.axes_client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_HTTP_RESPONSE_CODE = 403
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Recorded attempts never keep the password or the one-time code.
+AXES_SENSITIVE_PARAMETERS = ["otp_token"]
+# Sign-ins, failures and lock-outs are shown by accounts.admin, in the staff's language.
+AXES_ENABLE_ADMIN = False
+# The staff's second factor: TOTP (django-otp). The issuer names the entry in their app.
+OTP_TOTP_ISSUER = env.str("STAFF_TOTP_ISSUER", default="Score Portal")
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -201,6 +251,11 @@ SPECTACULAR_SETTINGS = {
 # key or deactivating an organization reaches every instance within this time; 0 disables.
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)
 
+# Off Lambda, how many reverse proxies in front of the app append to X-Forwarded-For; 0 means
+# the peer address is the client's (scoreportal/client_ip.py). On Lambda the address comes from
+# API Gateway's request context and this is not used.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # Request bodies larger than this are refused with 413 payload_too_large.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 
@@ -255,6 +310,8 @@ LOGGING = {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "botocore": {"level": "WARNING"},
+        # Failed and locked-out sign-ins are warnings; the start-up banner is not needed.
+        "axes": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
     },
 }

@@ -7,13 +7,11 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from scoreportal.admin_url import is_admin_path
 from scoreportal.api.context import RequestContext, attach_context
 from scoreportal.api.errors import error_code_for_status, error_response
 
 logger = logging.getLogger("scoreportal.request")
-
-# The admin is an HTML application for staff; everything else answers in JSON.
-_ADMIN_PATH = "/admin"
 
 
 class RequestContextMiddleware:
@@ -31,17 +29,14 @@ class RequestContextMiddleware:
         response = self.get_response(request)
         if (
             response.status_code >= 400
-            and not _is_admin_path(request.path_info)
+            # The admin is an HTML application for staff; everything else answers JSON.
+            and not is_admin_path(request.path_info)
             and not response.get("Content-Type", "").startswith("application/json")
         ):
             response = error_response(error_code_for_status(response.status_code), request=request)
         response["X-Request-ID"] = context.request_id
         _log_request(request, response, context)
         return response
-
-
-def _is_admin_path(path: str) -> bool:
-    return path == _ADMIN_PATH or path.startswith(_ADMIN_PATH + "/")
 
 
 def _log_request(request: HttpRequest, response: HttpResponse, context: RequestContext) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -98,3 +99,13 @@ def test_if_production_names_a_secret_then_settings_load_from_secrets_manager(se
     )
 
     assert result.returncode == 0, result.stderr
+
+
+def test_if_settings_read_a_variable_then_env_example_documents_it():
+    source = (ROOT / "scoreportal" / "settings.py").read_text()
+    read = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    read |= set(re.findall(r'_required\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    documented = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+
+    assert read
+    assert read - documented == set()
