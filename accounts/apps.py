@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
-from django_otp.plugins.otp_totp import apps as otp_totp_apps
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp import apps as otp_totp_apps
 
 
 class AccountsConfig(AppConfig):
