@@ -20,7 +20,7 @@ class StaffAdminConfig(admin_apps.AdminConfig):
     default_site = "accounts.admin_site.StaffAdminSite"
 
 
-class AuthenticatorAppsConfig(otp_totp_apps.DefaultConfig):
+class AuthenticatorAppsConfig(otp_totp_apps.DefaultConfig):  # type: ignore[misc]
     """django-otp's TOTP devices, under a name the staff read in their language."""
 
     default = False  # named explicitly in INSTALLED_APPS
