@@ -30,6 +30,7 @@ LOCAL_AWS = {
 
 TEST_ENVIRONMENT = {
     **LOCAL_AWS,
+    "DJANGO_IGNORE_DOT_ENV": "true",
     "DJANGO_SETTINGS_MODULE": "scoreportal.settings_test",
     "DJANGO_DEBUG": "false",
     "DJANGO_SECRET_KEY": "test-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
@@ -65,11 +66,31 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+DOT_ENV = PROJECT / ".env"
+
+
+def write_dot_env(values: dict[str, str]) -> None:
+    """The local stack's settings, for `manage.py ...` run next to `make run`."""
+    lines = [
+        "# Written by `make run` at each start: the local stack it serves. manage.py reads it",
+        "# when present; variables set in the environment win. Never committed or packaged.",
+        *(f"{name}={value}" for name, value in values.items()),
+    ]
+    DOT_ENV.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def run(port: int) -> int:
     # A process manager's SIGTERM stops everything just as Ctrl-C (SIGINT) does.
     signal.signal(signal.SIGTERM, _interrupt)
     with moto_server() as dynamodb_url:
-        env = {**os.environ, **RUN_ENVIRONMENT, "DYNAMODB_ENDPOINT_URL": dynamodb_url}
+        local = {
+            **RUN_ENVIRONMENT,
+            "DYNAMODB_ENDPOINT_URL": dynamodb_url,
+            "DJANGO_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        }
+        local.pop("DJANGO_SETTINGS_MODULE")
+        write_dot_env(local)
+        env = {**os.environ, **RUN_ENVIRONMENT, **local}
         env.pop("DATABASE_URL", None)  # the laptop default: SQLite
         _manage("migrate", "--no-input", "-v", "0", env=env)
         _manage("ensure_score_table", env=env)

@@ -20,9 +20,12 @@ django_stubs_ext.monkeypatch()
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-# A .env file is a laptop convenience; production reads the real environment only.
-if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
-    env.read_env(BASE_DIR / ".env")
+# `make run` writes .env (git-ignored, never packaged) so that `manage.py ...` next to it
+# uses the same local stack. Variables set in the environment win over it; the test suite
+# and the benchmark ignore it (DJANGO_IGNORE_DOT_ENV).
+DOT_ENV = BASE_DIR / ".env"
+if DOT_ENV.exists() and not env.bool("DJANGO_IGNORE_DOT_ENV", default=False):
+    env.read_env(DOT_ENV)
 # On Lambda the secrets come from AWS Secrets Manager (SCOREPORTAL_SECRET_ID), see
 # docs/deploy.md; explicitly set environment variables take precedence.
 load_secrets_into_environ()
@@ -156,6 +159,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Links from `create_staff_user` to set a first password expire after a day.
 PASSWORD_RESET_TIMEOUT = 24 * 3600
+# Where staff open the admin, for links printed by management commands (a custom domain in
+# production; make run writes http://127.0.0.1:8000 into .env).
+PUBLIC_BASE_URL = env.str("DJANGO_PUBLIC_URL", default="").rstrip("/")
 
 # The admin's address: not the default /admin/ that every scanner tries (docs/deploy.md).
 ADMIN_URL = env.str("DJANGO_ADMIN_URL", default="admin/").strip("/") + "/"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tempfile
 import urllib.request
 from pathlib import Path
@@ -9,6 +12,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from devstack.__main__ import DOT_ENV, write_dot_env
+from devstack.lambda_package import PROJECT
 from devstack.services import ensure_database, moto_server, throwaway_postgres
 
 
@@ -45,3 +50,41 @@ def test_if_a_moto_server_is_started_then_it_answers_and_stops_afterwards():
 def _get_status(url):
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback http)
         return response.status
+
+
+def test_if_make_run_wrote_its_dot_env_then_manage_py_next_to_it_uses_the_local_stack():
+    previous = DOT_ENV.read_bytes() if DOT_ENV.exists() else None
+    write_dot_env({"DJANGO_DEBUG": "true", "DJANGO_PUBLIC_URL": "http://127.0.0.1:8000"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE"))}
+    try:
+        shown = subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "shell",
+                "-v",
+                "0",
+                "-c",
+                "from django.conf import settings; print(settings.DEBUG, settings.PUBLIC_BASE_URL)",
+            ],
+            cwd=PROJECT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        ignored = subprocess.run(
+            [sys.executable, "manage.py", "check"],
+            cwd=PROJECT,
+            env={**env, "DJANGO_IGNORE_DOT_ENV": "true"},
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        if previous is None:
+            DOT_ENV.unlink()
+        else:
+            DOT_ENV.write_bytes(previous)
+
+    assert shown.split() == ["True", "http://127.0.0.1:8000"]
+    assert "DJANGO_SECRET_KEY must be set" in ignored.stderr  # production rules without it
