@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "scoreportal.api.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "scoreportal.staticfiles.LazyWhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The admin in the staff's language, the API in English (instead of LocaleMiddleware).
     "scoreportal.language.LanguageMiddleware",
@@ -204,6 +205,38 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     # API Gateway terminates TLS and tells us so.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Browsers must come back over HTTPS only, for a year, to this host and its own
+    # subdomains (includeSubDomains never reaches the bank's parent domain or siblings).
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SILENCED_SYSTEM_CHECKS = [
+    # No redirect to HTTPS: API Gateway has no plain-HTTP listener, so there is no HTTP
+    # request to redirect; a redirect would only ever answer local HTTP servers (gunicorn in
+    # tests and the benchmark). HSTS keeps browsers on HTTPS.
+    "security.W008",
+    # No HSTS preload: the browsers' preload list takes registrable domains only, and the
+    # portal lives on a subdomain of the bank's domain, whose preloading is the bank's call.
+    "security.W021",
+]
+
+# Content-Security-Policy (django-csp) on every response: the admin and the API documents
+# load scripts, styles, images and fonts from our own static files only, never inline
+# script, and may not be framed. JSON answers carry it too, harmlessly.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Django's admin and Swagger UI set style attributes on elements.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # ==============================================================================
