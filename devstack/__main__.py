@@ -15,7 +15,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from devstack.lambda_package import PROJECT, build_package, describe
 from devstack.services import moto_server, postgres
@@ -133,7 +135,11 @@ def messages() -> int:
 
 def package(stage: str) -> int:
     output = PROJECT / "build" / f"scoreportal-{stage}.zip"
-    built = build_package(stage, output, work_dir=PROJECT / "build")
+    # The build's virtualenv lives outside the project: `zappa package` walks the project
+    # for modules and would take Zappa's own handler in it for ours (a websocket handler
+    # that fails to import on every cold start).
+    with tempfile.TemporaryDirectory(prefix="scoreportal-package-") as work_dir:
+        built = build_package(stage, output, work_dir=Path(work_dir))
     print(describe(built))
     return 0
 
