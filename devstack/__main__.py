@@ -102,13 +102,26 @@ def run(port: int) -> int:
             "— Ctrl-C stops everything.\n",
             flush=True,
         )
-        try:
-            return subprocess.run(
-                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"],
-                env=env,
-            ).returncode
-        except KeyboardInterrupt:
-            return 0
+        return serve([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"], env)
+
+
+def serve(command: list[str], env: dict[str, str]) -> int:
+    """Run a server until it exits, or until we are interrupted or terminated; then stop it
+    and everything it started (runserver's autoreloader runs the server in a child process).
+    """
+    server = subprocess.Popen(command, env=env, start_new_session=True)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
 
 
 # What `messages` extracts: our code and templates, not tooling, tests or installed packages.

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -14,7 +17,7 @@ import pytest
 
 from devstack.__main__ import DOT_ENV, write_dot_env
 from devstack.lambda_package import PROJECT
-from devstack.services import ensure_database, moto_server, throwaway_postgres
+from devstack.services import ensure_database, free_port, moto_server, throwaway_postgres
 
 
 @pytest.mark.slow
@@ -88,3 +91,43 @@ def test_if_make_run_wrote_its_dot_env_then_manage_py_next_to_it_uses_the_local_
 
     assert shown.split() == ["True", "http://127.0.0.1:8000"]
     assert "DJANGO_SECRET_KEY must be set" in ignored.stderr  # production rules without it
+
+
+SERVER_WITH_A_CHILD = """
+import socket, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", '''
+import socket, sys, time
+listener = socket.socket(); listener.bind(("127.0.0.1", int(sys.argv[1]))); listener.listen()
+time.sleep(600)
+''', sys.argv[1]])
+child.wait()
+"""
+
+RUNNER = """
+import signal, sys
+from devstack.__main__ import _interrupt, serve
+signal.signal(signal.SIGTERM, _interrupt)
+sys.exit(serve([sys.executable, "-c", sys.argv[1], sys.argv[2]], {}))
+"""
+
+
+@pytest.mark.slow
+def test_if_make_run_is_terminated_then_the_server_and_its_children_stop(tmp_path):
+    port = free_port()
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, SERVER_WITH_A_CHILD, str(port)], cwd=PROJECT
+    )
+    deadline = time.monotonic() + 10
+    while not _listening(port):
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)  # waiting for another process to start, not for time to pass
+
+    runner.send_signal(signal.SIGTERM)  # as a process manager stops `make run`
+    runner.wait(15)
+
+    assert not _listening(port)
+
+
+def _listening(port):
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
