@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 
 STAGE ?= dev
 
-.PHONY: help install run test bench lint format requirements package clean
+.PHONY: help install browsers run test bench lint format requirements package messages clean
 
 help:
 	@echo "make run          install, migrate, start local DynamoDB, seed demo data, serve :8000"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint         ruff (lint + format check), mypy, cfn-lint (infra/) and the workflows' schema"
 	@echo "make format       apply ruff's formatting and safe fixes"
 	@echo "make requirements re-pin requirements*.txt from requirements*.in"
+	@echo "make messages     update the pt-BR catalog from the code, then compile it"
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +30,19 @@ install: $(INSTALLED)
 run: $(INSTALLED)
 	$(BIN)/python -m devstack run
 
-test: $(INSTALLED)
+# The admin's browser tests drive Debian's Chromium with its ChromeDriver. Installed here when
+# missing and we may (root, apt); otherwise those tests are skipped, or fail under CI=true.
+browsers:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing chromium and chromium-driver (browser tests)…"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null \
+		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }; \
+	else \
+		echo "Chromium and ChromeDriver are missing: browser tests will be skipped (sudo apt-get install chromium chromium-driver)."; \
+	fi
+
+test: $(INSTALLED) browsers
 	$(BIN)/python -m devstack test $(ARGS)
 
 bench: $(INSTALLED)
@@ -37,6 +50,9 @@ bench: $(INSTALLED)
 
 package: $(INSTALLED)
 	$(BIN)/python -m devstack package $(STAGE)
+
+messages: $(INSTALLED)
+	$(BIN)/python -m devstack messages
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -9,12 +9,15 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts import rate_limits
@@ -22,6 +25,7 @@ from accounts.constants import Scope
 from accounts.models import ApiKey, Organization
 from accounts.selectors import recent_keys
 from accounts.services import api_key_issue
+from accounts.staff import totp_required
 from scoreportal import aws_clients
 from scoreportal.logging import JsonFormatter
 from scores import score_cache
@@ -102,6 +106,128 @@ def monotonic(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     monkeypatch.setattr(score_cache.cool_down, "clock", clock)
     monkeypatch.setattr(rate_limits.cool_down, "clock", clock)
     return clock
+
+
+def sign_in(client: Client, user: Any) -> Client:
+    """Sign `user` in on `client` as the admin's sign-in would: password session, and a
+    TOTP-verified session when the user has an authenticator (enrolled here if needed)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    client.force_login(user)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None and totp_required(user):
+        device = TOTPDevice.objects.create(user=user, name="test authenticator")
+    if device is not None:
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
+
+
+def totp_code(secret: bytes) -> str:
+    """The code an authenticator app shows now for this secret (raw bytes)."""
+    from django_otp.oath import TOTP
+
+    return f"{TOTP(secret).token():06d}"
+
+
+def admin_sign_in(client: Client, username: str, password: str, code: str = "") -> Any:
+    """Sign in through the admin's sign-in page, as a person does; returns the response."""
+    from django.conf import settings
+
+    return client.post(
+        f"/{settings.ADMIN_URL}login/",
+        {"username": username, "password": password, "otp_token": code},
+    )
+
+
+@pytest.fixture
+def admin_client(db: None, admin_user: Any) -> Client:
+    """pytest-django's admin client, signed in with the second factor superusers need."""
+    return sign_in(Client(), admin_user)
+
+
+# ---------------------------------------------------------------------------------------
+# Browser tests: Debian's Chromium driven by its ChromeDriver (Selenium), headless
+# ---------------------------------------------------------------------------------------
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One headless Chromium for the session. Skipped without it, except in CI."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        message = "Chromium and ChromeDriver are needed: apt-get install chromium chromium-driver"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def browser(chromium: Any, live_server: Any) -> Any:
+    """The session's Chromium with no cookies left from another test."""
+    chromium.delete_all_cookies()
+    chromium.get(live_server.url + "/static/admin/css/base.css")  # a page of this origin
+    chromium.delete_all_cookies()
+    return chromium
+
+
+def wait_for(browser: Any, css: str, timeout: float = 10) -> Any:
+    """The element matching `css`, once the page shows it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, timeout).until(
+        expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css))
+    )
+
+
+def browser_sign_in(
+    browser: Any, base_url: str, username: str, password: str, code: str = ""
+) -> None:
+    """Fill and submit the admin's sign-in form."""
+    from django.conf import settings
+
+    browser.get(f"{base_url}/{settings.ADMIN_URL}")
+    wait_for(browser, "#id_username").send_keys(username)
+    browser.find_element("css selector", "#id_password").send_keys(password)
+    if code:
+        browser.find_element("css selector", "#id_otp_token").send_keys(code)
+    browser.find_element("css selector", "#login-form [type=submit]").click()
+
+
+def screenshot(browser: Any, name: str) -> None:
+    """Save a screenshot when SCREENSHOTS_DIR is set (for people to look at; never asserted)."""
+    directory = os.environ.get("SCREENSHOTS_DIR")
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(Path(directory) / f"{name}.png"))
 
 
 @pytest.fixture

@@ -14,10 +14,18 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from rest_framework_api_key.models import APIKey
 
 from accounts.constants import DEFAULT_SCOPES, Scope
-from accounts.models import ApiKey, Organization
+from accounts.models import (
+    ApiKey,
+    Organization,
+    StaffLockout,
+    StaffSignIn,
+    StaffSignInFailure,
+)
 from accounts.services import api_key_issue, api_key_revoke, api_key_update, organization_update
 
 _ISSUED_PLAINTEXT = "_scoreportal_issued_api_key"
@@ -46,6 +54,7 @@ class OrganizationAdmin(admin.ModelAdmin[Organization]):
 
 class ApiKeyAdminForm(forms.ModelForm[ApiKey]):
     scopes = forms.MultipleChoiceField(
+        label=_("scopes"),
         choices=Scope.choices,
         widget=forms.CheckboxSelectMultiple,
         initial=list(DEFAULT_SCOPES),
@@ -116,16 +125,71 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
             "opts": self.opts,
             "api_key": obj,
             "plaintext": plaintext,
-            "title": "API key issued",
+            "title": _("API key issued"),
         }
         response = TemplateResponse(request, "admin/accounts/apikey/issued.html", context)
         response["Cache-Control"] = "no-store"
         return response
 
-    @admin.action(description="Revoke selected API keys (permanent)")
+    @admin.action(description=_("Revoke selected API keys (permanent)"))
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         revoked = 0
         for api_key in queryset.filter(revoked=False):
             api_key_revoke(api_key=api_key, revoked_by=request.user)  # type: ignore[arg-type]
             revoked += 1
-        self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
+        message = ngettext("Revoked %(count)d API key.", "Revoked %(count)d API keys.", revoked)
+        self.message_user(request, message % {"count": revoked}, messages.SUCCESS)
+
+
+# ==============================================================================
+# Staff sign-in records (django-axes), read-only
+# ==============================================================================
+_ACCESS_FIELDS: tuple[str, ...] = (
+    "username",
+    "ip_address",
+    "user_agent",
+    "path_info",
+    "attempt_time",
+)
+
+
+class StaffAccessAdmin(admin.ModelAdmin[Any]):
+    """Read-only: what django-axes recorded. Only a lockout may be deleted (to unlock)."""
+
+    list_filter = ["attempt_time"]
+    search_fields = ["username", "ip_address"]
+    date_hierarchy = None
+    readonly_fields = fields = _ACCESS_FIELDS
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(StaffSignIn)
+class StaffSignInAdmin(StaffAccessAdmin):
+    list_display = ["attempt_time", "username", "ip_address", "logout_time"]
+    readonly_fields = fields = (*_ACCESS_FIELDS, "logout_time")
+
+
+@admin.register(StaffSignInFailure)
+class StaffSignInFailureAdmin(StaffAccessAdmin):
+    list_display = ["attempt_time", "username", "ip_address", "locked_out"]
+    list_filter = ["locked_out", "attempt_time"]
+    readonly_fields = fields = (*_ACCESS_FIELDS, "locked_out")
+
+
+@admin.register(StaffLockout)
+class StaffLockoutAdmin(StaffAccessAdmin):
+    """Failure counts per username and address; deleting one unlocks it (superusers)."""
+
+    list_display = ["attempt_time", "username", "ip_address", "failures_since_start"]
+    readonly_fields = fields = (*_ACCESS_FIELDS, "failures_since_start")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))

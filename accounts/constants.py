@@ -3,13 +3,14 @@
 import re
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Scope(models.TextChoices):
     """What an API key may call (SPEC §7)."""
 
-    SCORES_READ = "scores:read", "Score one CPF"
-    SCORES_BATCH = "scores:batch", "Score CPFs in batches"
+    SCORES_READ = "scores:read", _("Score one CPF")
+    SCORES_BATCH = "scores:batch", _("Score CPFs in batches")
 
 
 # A new key gets these unless its issuer says otherwise.
@@ -21,3 +22,6 @@ API_KEY_PREFIX_LENGTH = 8
 API_KEY_SHAPE = re.compile(rf"([A-Za-z0-9]{{{API_KEY_PREFIX_LENGTH}}})\.[A-Za-z0-9]{{16,128}}")
 # last_used_at is refreshed at most this often, never on every request (SPEC §8).
 LAST_USED_RESOLUTION_SECONDS = 60
+
+# The session key holding a signed-in staff member's language (scoreportal/language.py).
+STAFF_LANGUAGE_SESSION_KEY = "staff_language"

@@ -1,9 +1,10 @@
-"""Organizations that consult scores, and the API keys they consult with."""
+"""Organizations that consult scores, the API keys they consult with, and the staff."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
@@ -17,20 +18,27 @@ from accounts.constants import Scope
 class Organization(models.Model):
     """A partner bank or internal system: the party accountable for its keys' queries."""
 
-    name = models.CharField(max_length=120, unique=True)
-    slug = models.SlugField(max_length=60, unique=True)
-    is_active = models.BooleanField(
-        "active",
-        default=True,
-        help_text="Keys of an inactive organization are refused.",
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    slug = models.SlugField(
+        _("slug"),
+        max_length=60,
+        unique=True,
+        help_text=_("Short identifier used in commands and logs, e.g. banco-exemplo."),
     )
-    contact_name = models.CharField(max_length=120, blank=True)
-    contact_email = models.EmailField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    is_active = models.BooleanField(
+        _("active"),
+        default=True,
+        help_text=_("Keys of an inactive organization are refused."),
+    )
+    contact_name = models.CharField(_("contact name"), max_length=120, blank=True)
+    contact_email = models.EmailField(_("contact e-mail"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("organization")
+        verbose_name_plural = _("organizations")
 
     def __str__(self) -> str:
         return self.name
@@ -39,12 +47,14 @@ class Organization(models.Model):
 def validate_scopes(value: Any) -> None:
     """Scopes are a list of distinct `Scope` values."""
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ValidationError("Scopes must be a list of strings.")
+        raise ValidationError(_("Scopes must be a list of strings."))
     unknown = sorted(set(value) - set(Scope.values))
     if unknown:
-        raise ValidationError("Unknown scope(s): %(scopes)s", params={"scopes": ", ".join(unknown)})
+        raise ValidationError(
+            _("Unknown scope(s): %(scopes)s"), params={"scopes": ", ".join(unknown)}
+        )
     if len(set(value)) != len(value):
-        raise ValidationError("Scopes must not repeat.")
+        raise ValidationError(_("Scopes must not repeat."))
 
 
 def default_rate_limit_per_minute() -> int:
@@ -65,10 +75,36 @@ class ApiKey(AbstractAPIKey):
     every instance must apply at once; the services announce it after commit.
     """
 
-    organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="api_keys"
+    # The library's fields, redeclared (same columns) for labels in the staff's language.
+    prefix = models.CharField(_("prefix"), max_length=8, unique=True, editable=False)
+    created = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    name = models.CharField(
+        _("name"),
+        max_length=50,
+        blank=False,
+        default=None,
+        help_text=_("What the key is for, e.g. the partner's system. Need not be unique."),
     )
-    scopes = models.JSONField(default=list, validators=[validate_scopes])
+    revoked = models.BooleanField(
+        _("revoked"),
+        blank=True,
+        default=False,
+        help_text=_("A revoked key is refused for good; revocation cannot be undone."),
+    )
+    expiry_date = models.DateTimeField(
+        _("expires"),
+        blank=True,
+        null=True,
+        help_text=_("After this moment the key is refused. Empty: it does not expire."),
+    )
+
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="api_keys",
+        verbose_name=_("organization"),
+    )
+    scopes = models.JSONField(_("scopes"), default=list, validators=[validate_scopes])
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -76,8 +112,9 @@ class ApiKey(AbstractAPIKey):
         blank=True,
         editable=False,
         related_name="+",
+        verbose_name=_("created by"),
     )
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -85,8 +122,9 @@ class ApiKey(AbstractAPIKey):
         blank=True,
         editable=False,
         related_name="+",
+        verbose_name=_("revoked by"),
     )
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
     rate_limit_per_minute = models.PositiveIntegerField(
         _("rate limit per minute"),
         default=default_rate_limit_per_minute,
@@ -110,8 +148,8 @@ class ApiKey(AbstractAPIKey):
     )
 
     class Meta(AbstractAPIKey.Meta):
-        verbose_name = "API key"
-        verbose_name_plural = "API keys"
+        verbose_name = _("API key")  # type: ignore[assignment]  # the library's is a str
+        verbose_name_plural = _("API keys")  # type: ignore[assignment]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(revoked=False, revoked_at__isnull=True)
@@ -126,3 +164,52 @@ class ApiKey(AbstractAPIKey):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class StaffProfile(models.Model):
+    """A staff member's preferences: today, the admin's language."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="staff_profile",
+        verbose_name=_("user"),
+    )
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+
+    class Meta:
+        verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class StaffSignIn(AccessLog):  # type: ignore[misc]  # axes is untyped
+    """A successful staff sign-in (and its sign-out), as django-axes records it."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("staff sign-in")
+        verbose_name_plural = _("staff sign-ins")
+
+
+class StaffSignInFailure(AccessFailureLog):  # type: ignore[misc]  # axes is untyped
+    """A failed staff sign-in, as django-axes records it."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("failed staff sign-in")
+        verbose_name_plural = _("failed staff sign-ins")
+
+
+class StaffLockout(AccessAttempt):  # type: ignore[misc]  # axes is untyped
+    """Failed sign-ins counted by django-axes for a username or a client IP; at the limit,
+    a lockout. Deleting one unlocks."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("sign-in lockout")
+        verbose_name_plural = _("sign-in lockouts")

@@ -1,5 +1,5 @@
 """Writes of the accounts app: the API key lifecycle, organizations, authenticating with a
-key, and counting a key's requests against its limits."""
+key, counting a key's requests against its limits, and staff sign-in settings."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import rate_limits
 from accounts.constants import API_KEY_SHAPE, DEFAULT_SCOPES, LAST_USED_RESOLUTION_SECONDS
@@ -25,7 +26,7 @@ from accounts.exceptions import (
     RateLimited,
     RequestExceedsLimits,
 )
-from accounts.models import ApiKey, Organization
+from accounts.models import ApiKey, Organization, StaffProfile
 from accounts.rate_limits import Limits, Refusal, Usage
 from accounts.selectors import api_key_get_by_prefix, recent_keys
 
@@ -252,3 +253,34 @@ def _as_announced(api_key: ApiKey, announced_version: int | None) -> ApiKey:
         raise ApiKeyInvalid()
     _refuse_unusable(stored)
     return stored
+
+
+# ==============================================================================
+# Staff
+# ==============================================================================
+def totp_enrolment_device(*, user: User) -> TOTPDevice:
+    """The unconfirmed authenticator a staff member is enrolling (created on first ask)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    return device
+
+
+@transaction.atomic
+def totp_enrolment_confirm(*, device: TOTPDevice, token: str) -> bool:
+    """Confirm an enrolling authenticator with a code it shows; the user keeps only it."""
+    if not device.verify_token(token):
+        return False
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    TOTPDevice.objects.filter(user_id=device.user_id).exclude(pk=device.pk).delete()
+    return True
+
+
+def staff_language_set(*, user: User, language: str) -> StaffProfile:
+    """Keep the admin language a staff member chose."""
+    profile, _created = StaffProfile.objects.get_or_create(user=user)
+    profile.language = language
+    profile.full_clean()
+    profile.save(update_fields=["language"])
+    return profile

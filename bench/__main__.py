@@ -53,6 +53,7 @@ def stack_environment(database_url: str, dynamodb_url: str) -> dict[str, str]:
     return {
         **LOCAL_AWS,
         "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DJANGO_IGNORE_DOT_ENV": "true",
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": TEST_ENVIRONMENT["DJANGO_SECRET_KEY"],
         "CPF_HASH_KEY": TEST_ENVIRONMENT["CPF_HASH_KEY"],

@@ -5,6 +5,7 @@ secrets and the database URL have no default: start-up stops with a message nami
 missing variable instead of running on a silent fallback.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
@@ -19,9 +20,12 @@ django_stubs_ext.monkeypatch()
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-# A .env file is a laptop convenience; production reads the real environment only.
-if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
-    env.read_env(BASE_DIR / ".env")
+# `make run` writes .env (git-ignored, never packaged) so that `manage.py ...` next to it
+# uses the same local stack. Variables set in the environment win over it; the test suite
+# and the benchmark ignore it (DJANGO_IGNORE_DOT_ENV).
+DOT_ENV = BASE_DIR / ".env"
+if DOT_ENV.exists() and not env.bool("DJANGO_IGNORE_DOT_ENV", default=False):
+    env.read_env(DOT_ENV)
 # On Lambda the secrets come from AWS Secrets Manager (SCOREPORTAL_SECRET_ID), see
 # docs/deploy.md; explicitly set environment variables take precedence.
 load_secrets_into_environ()
@@ -52,10 +56,17 @@ ALLOWED_HOSTS = env.list(
 ROOT_URLCONF = "scoreportal.urls"
 WSGI_APPLICATION = "scoreportal.wsgi.application"
 
-LANGUAGE_CODE = "en-us"
+# The staff speak Brazilian Portuguese; English is selectable per user (accounts.StaffProfile).
+# API error messages stay English: partners' integrations read them.
+LANGUAGE_CODE = "pt-br"
+LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# One time zone everywhere people read times; dates and times with seconds (scoreportal/formats).
 TIME_ZONE = "America/Sao_Paulo"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["scoreportal.formats"]
+USE_THOUSAND_SEPARATOR = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -63,7 +74,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # APPS AND MIDDLEWARE
 # ==============================================================================
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with our AdminSite (sign-in policy, TOTP, roles): accounts/admin_site.py.
+    "accounts.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -75,6 +87,9 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "django_otp",
+    "accounts.apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp
     "accounts",
     "scores",
 ]
@@ -84,12 +99,18 @@ MIDDLEWARE = [
     "scoreportal.api.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "scoreportal.staticfiles.LazyWhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The admin in the staff's language, the API in English (instead of LocaleMiddleware).
+    "scoreportal.language.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers locked-out sign-ins.
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -139,6 +160,42 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Links from `create_staff_user` to set a first password expire after a day.
 PASSWORD_RESET_TIMEOUT = 24 * 3600
+# Where staff open the admin, for links printed by management commands (a custom domain in
+# production; make run writes http://127.0.0.1:8000 into .env).
+PUBLIC_BASE_URL = env.str("DJANGO_PUBLIC_URL", default="").rstrip("/")
+
+# The admin's address: not the default /admin/ that every scanner tries (docs/deploy.md).
+ADMIN_URL = env.str("DJANGO_ADMIN_URL", default="admin/").strip("/") + "/"
+# The only place staff sign in (the password-set pages link here too).
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"
+
+# Staff sessions end after a working day, and when the browser closes.
+SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_HOURS", default=9) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# django-axes: after AXES_FAILURE_LIMIT failed sign-ins for one username, or from one
+# client IP, further attempts are refused until the cool-off ends or a key manager or
+# superuser unlocks them. Attempts and successful sign-ins are recorded in the database.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("STAFF_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("STAFF_LOGIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "scoreportal.client_ip.axes_client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_HTTP_RESPONSE_CODE = 403
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Recorded attempts never keep the password or the one-time code.
+AXES_SENSITIVE_PARAMETERS = ["otp_token"]
+# Sign-ins, failures and lock-outs are shown by accounts.admin, in the staff's language.
+AXES_ENABLE_ADMIN = False
+# The staff's second factor: TOTP (django-otp). The issuer names the entry in their app.
+OTP_TOTP_ISSUER = env.str("STAFF_TOTP_ISSUER", default="Score Portal")
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -148,6 +205,38 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     # API Gateway terminates TLS and tells us so.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Browsers must come back over HTTPS only, for a year, to this host and its own
+    # subdomains (includeSubDomains never reaches the bank's parent domain or siblings).
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SILENCED_SYSTEM_CHECKS = [
+    # No redirect to HTTPS: API Gateway has no plain-HTTP listener, so there is no HTTP
+    # request to redirect; a redirect would only ever answer local HTTP servers (gunicorn in
+    # tests and the benchmark). HSTS keeps browsers on HTTPS.
+    "security.W008",
+    # No HSTS preload: the browsers' preload list takes registrable domains only, and the
+    # portal lives on a subdomain of the bank's domain, whose preloading is the bank's call.
+    "security.W021",
+]
+
+# Content-Security-Policy (django-csp) on every response: the admin and the API documents
+# load scripts, styles, images and fonts from our own static files only, never inline
+# script, and may not be framed. JSON answers carry it too, harmlessly.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Django's admin and Swagger UI set style attributes on elements.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # ==============================================================================
@@ -214,6 +303,11 @@ if min(API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE, API_KEY_DEFAULT_DAILY_QUOTA) < 1:
         "API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE and API_KEY_DEFAULT_DAILY_QUOTA must be positive."
     )
 
+# Off Lambda, how many reverse proxies in front of the app append to X-Forwarded-For; 0 means
+# the peer address is the client's (scoreportal/client_ip.py). On Lambda the address comes from
+# API Gateway's request context and this is not used.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # Request bodies larger than this are refused with 413 payload_too_large.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 
@@ -268,6 +362,8 @@ LOGGING = {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "botocore": {"level": "WARNING"},
+        # Failed and locked-out sign-ins are warnings; the start-up banner is not needed.
+        "axes": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
     },
 }

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponseBase
-from django.urls import include, path, re_path
+from django.urls import include, path, re_path, reverse_lazy
 from django.utils.module_loading import import_string
 
 
@@ -30,26 +31,40 @@ def lazy_view(view_class: str, **initkwargs: Any) -> Callable[..., HttpResponseB
     return view
 
 
+ADMIN_URL = settings.ADMIN_URL  # DJANGO_ADMIN_URL, default "admin/"
+READ_ONLY = ["get", "head"]
+
 urlpatterns = [
     # One-time "set your password" links for new staff (manage.py create_staff_user).
     path(
-        "admin/password-set/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(success_url="/admin/password-set/done/"),
+        f"{ADMIN_URL}password-set/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            success_url=reverse_lazy("password_reset_complete")
+        ),
         name="admin_password_set",
     ),
     path(
-        "admin/password-set/done/",
+        f"{ADMIN_URL}password-set/done/",
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
-    path("admin/", admin.site.urls),
+    path(ADMIN_URL, admin.site.urls),
     path("api/v1/", include("scores.urls")),
+    # Read-only documents: GET and HEAD only (anything else is 405 with Allow).
     re_path(
-        r"^api/schema/?$", lazy_view("drf_spectacular.views.SpectacularAPIView"), name="schema"
+        r"^api/schema/?$",
+        lazy_view("drf_spectacular.views.SpectacularAPIView", http_method_names=READ_ONLY),
+        name="schema",
     ),
+    # The "split" Swagger view serves its start-up script as a file of its own: no inline
+    # script, so the Content-Security-Policy can forbid them.
     re_path(
         r"^api/docs/?$",
-        lazy_view("drf_spectacular.views.SpectacularSwaggerView", url_name="schema"),
+        lazy_view(
+            "drf_spectacular.views.SpectacularSwaggerSplitView",
+            url_name="schema",
+            http_method_names=READ_ONLY,
+        ),
         name="docs",
     ),
 ]

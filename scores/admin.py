@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from scores.cpf import Cpf, InvalidCpf
 from scores.models import Consultation, CreditProfile
@@ -48,7 +49,7 @@ class CpfSearchMixin:
 class ConsultationAdmin(CpfSearchMixin, admin.ModelAdmin[Consultation]):
     """Read-only browser of every score query."""
 
-    search_help_text = "Exact CPF (with or without punctuation) or request id."
+    search_help_text = _("Exact CPF (with or without punctuation) or request id.")
     list_display = [
         "occurred_at",
         "organization",
@@ -88,8 +89,18 @@ class ConsultationAdmin(CpfSearchMixin, admin.ModelAdmin[Consultation]):
 class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
     """Correct a profile; saving invalidates its cached score. New profiles come by import."""
 
-    search_help_text = "Exact CPF (with or without punctuation)."
-    list_display = ["cpf_masked", "version", "updated_at"]
+    search_help_text = _("Exact CPF (with or without punctuation).")
+    list_display = [
+        "cpf_masked",
+        "on_time_payment_ratio",
+        "delinquencies_30d_12m",
+        "active_negative_records",
+        "protests",
+        "credit_utilization",
+        "credit_history_months",
+        "version",
+        "updated_at",
+    ]
     search_fields = ["cpf_hash"]  # shows the search box; the search itself is by CPF
     readonly_fields = ["cpf_masked", "version", "created_at", "updated_at"]
     show_full_result_count = False

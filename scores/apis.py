@@ -6,7 +6,6 @@ Their OpenAPI documentation is in scores/openapi.py (why: docs/architecture.md).
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from scoreportal.api.context import context_of, request_id_of
 from scoreportal.api.errors import ApiError, ErrorCode, as_api_error, error_response
 from scoreportal.api.rate_limit_fields import rate_limit_fields
 from scoreportal.api.serializers import StrictInputSerializer
+from scoreportal.client_ip import client_ip
 from scoreportal.exceptions import ApplicationError
 from scores import score_cache
 from scores.constants import (
@@ -203,7 +203,7 @@ class ConsultationApi(KeyedApi):
                     endpoint=self.endpoint,
                     api_key=api_key,
                     presented_key_prefix=presented_prefix,
-                    client_ip=_client_ip(request),
+                    client_ip=client_ip(request),
                     purpose=answer.purpose,
                     latency_ms=context.elapsed_ms() if context else 0,
                 ),
@@ -224,14 +224,6 @@ def _authenticated_key(request: Request) -> ApiKey | None:
     except ApiError:  # authentication had not run yet, and fails now
         return None
     return auth if isinstance(auth, ApiKey) else None
-
-
-def _client_ip(request: Request) -> str | None:
-    address = request.META.get("REMOTE_ADDR", "")
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
 
 
 class ScoreSerializer(serializers.Serializer[Any]):

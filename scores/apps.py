@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ScoresConfig(AppConfig):
     name = "scores"
-    verbose_name = "Scores, credit profiles and audit"
+    verbose_name = _("Scores, credit profiles and audit")
 
     def ready(self) -> None:
         from scores import checks  # noqa: F401  (registers the system checks)

@@ -1,6 +1,7 @@
 """Vocabulary of the scores app, shared by code and tests."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from scoreportal.api.errors import ErrorCode
 from scores.scorecard import Band
@@ -9,10 +10,10 @@ from scores.scorecard import Band
 class Purpose(models.TextChoices):
     """Why a score was consulted; recorded in the audit (Lei 12.414, Decreto 9.936)."""
 
-    CREDIT_ANALYSIS = "credit_analysis", "Credit analysis"
-    CREDIT_REVIEW = "credit_review", "Credit review"
-    FRAUD_PREVENTION = "fraud_prevention", "Fraud prevention"
-    COLLECTION = "collection", "Collection"
+    CREDIT_ANALYSIS = "credit_analysis", _("Credit analysis")
+    CREDIT_REVIEW = "credit_review", _("Credit review")
+    FRAUD_PREVENTION = "fraud_prevention", _("Fraud prevention")
+    COLLECTION = "collection", _("Collection")
 
 
 DEFAULT_PURPOSE = Purpose.CREDIT_ANALYSIS
@@ -21,8 +22,8 @@ DEFAULT_PURPOSE = Purpose.CREDIT_ANALYSIS
 class ScoreSource(models.TextChoices):
     """Where a served score came from."""
 
-    CACHE = "cache", "Score cache"
-    COMPUTED = "computed", "Computed from the credit profile"
+    CACHE = "cache", _("Score cache")
+    COMPUTED = "computed", _("Computed from the credit profile")
 
 
 class Endpoint(models.TextChoices):
@@ -44,11 +45,17 @@ class BatchItemStatus(models.TextChoices):
     NO_CREDIT_DATA = "no_credit_data", "No credit data"
 
 
-BAND_CHOICES = [(band.value, band.value.title()) for band in Band]
+BAND_LABELS = {
+    Band.LOW: _("Low"),
+    Band.FAIR: _("Fair"),
+    Band.GOOD: _("Good"),
+    Band.EXCELLENT: _("Excellent"),
+}
+BAND_CHOICES = [(band.value, BAND_LABELS[band]) for band in Band]
 
 # An audit row's outcome: the score was served, or the error code that was answered.
 OUTCOME_SCORED = "scored"
-OUTCOME_CHOICES = [(OUTCOME_SCORED, "Scored"), *ErrorCode.choices]
+OUTCOME_CHOICES = [(OUTCOME_SCORED, _("Scored")), *ErrorCode.choices]
 
 # Credit profile characteristics (SPEC §5), in the order of the CSV import's columns.
 PROFILE_CHARACTERISTICS = (

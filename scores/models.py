@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ApiKey, Organization
 from scores.constants import (
@@ -32,41 +33,49 @@ class CreditProfile(models.Model):
     display form. `version` grows with every change and is copied into cached scores.
     """
 
-    cpf_hash = models.CharField(max_length=64, primary_key=True, editable=False)
-    cpf_masked = models.CharField("CPF", max_length=14, editable=False)
+    cpf_hash = models.CharField(_("CPF hash"), max_length=64, primary_key=True, editable=False)
+    cpf_masked = models.CharField(_("CPF"), max_length=14, editable=False)
 
     on_time_payment_ratio = models.DecimalField(
+        _("on-time payment ratio (12 months)"),
         max_digits=5,
         decimal_places=4,
         validators=[MinValueValidator(_ZERO), MaxValueValidator(_ONE)],
-        help_text="Share of bills paid on time in the last 12 months (0 to 1).",
+        help_text=_("Share of bills paid on time in the last 12 months (0 to 1)."),
     )
     delinquencies_30d_12m = models.PositiveSmallIntegerField(
-        "delinquencies over 30 days (12 months)"
+        _("delinquencies over 30 days (12 months)")
     )
-    max_days_past_due_12m = models.PositiveSmallIntegerField("max days past due (12 months)")
+    max_days_past_due_12m = models.PositiveSmallIntegerField(_("max days past due (12 months)"))
     active_negative_records = models.PositiveSmallIntegerField(
-        "active negative records", help_text="Negativações currently active."
+        _("active negative records"), help_text=_("Negativações currently active.")
     )
-    protests = models.PositiveSmallIntegerField(help_text="Protestos currently registered.")
+    protests = models.PositiveSmallIntegerField(
+        _("protests"), help_text=_("Protestos currently registered.")
+    )
     credit_utilization = models.DecimalField(
+        _("credit utilization"),
         max_digits=6,
         decimal_places=4,
         validators=[MinValueValidator(_ZERO), MaxValueValidator(_MAX_UTILIZATION)],
-        help_text="Used credit over available limits (1 = 100%).",
+        help_text=_("Used credit over available limits (1 = 100%)."),
     )
-    hard_inquiries_90d = models.PositiveSmallIntegerField("hard inquiries (90 days)")
+    hard_inquiries_90d = models.PositiveSmallIntegerField(_("hard inquiries (90 days)"))
     credit_history_months = models.PositiveSmallIntegerField(
-        validators=[MaxValueValidator(1200)], help_text="Age of the oldest credit line."
+        _("credit history (months)"),
+        validators=[MaxValueValidator(1200)],
+        help_text=_("Age of the oldest credit line."),
     )
-    active_credit_contracts = models.PositiveSmallIntegerField()
+    active_credit_contracts = models.PositiveSmallIntegerField(_("active credit contracts"))
 
-    version = models.PositiveIntegerField(default=1, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["-updated_at"]
+        verbose_name = _("credit profile")
+        verbose_name_plural = _("credit profiles")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(
@@ -102,8 +111,8 @@ class Consultation(models.Model):
     deleted); the key prefix is copied so failed authentications are traceable too.
     """
 
-    occurred_at = models.DateTimeField(default=timezone.now, editable=False)
-    request_id = models.UUIDField(editable=False)
+    occurred_at = models.DateTimeField(_("time"), default=timezone.now, editable=False)
+    request_id = models.UUIDField(_("request id"), editable=False)
     organization = models.ForeignKey(
         Organization,
         on_delete=models.PROTECT,
@@ -112,6 +121,7 @@ class Consultation(models.Model):
         editable=False,
         db_index=False,  # covered by the (organization, -occurred_at) index
         related_name="consultations",
+        verbose_name=_("organization"),
     )
     api_key = models.ForeignKey(
         ApiKey,
@@ -121,30 +131,40 @@ class Consultation(models.Model):
         editable=False,
         db_index=False,  # covered by the (api_key, -occurred_at) index
         related_name="consultations",
+        verbose_name=_("API key"),
     )
     api_key_prefix = models.CharField(
+        _("key prefix"),
         max_length=8,
         blank=True,
         editable=False,
-        help_text="The key's prefix; for a failed authentication, the prefix presented.",
+        help_text=_("The key's prefix; for a failed authentication, the prefix presented."),
     )
-    client_ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
-    endpoint = models.CharField(max_length=32, choices=Endpoint.choices, editable=False)
-    purpose = models.CharField(max_length=32, choices=Purpose.choices, blank=True, editable=False)
-    cpf_hash = models.CharField(max_length=64, blank=True, editable=False)
-    cpf_masked = models.CharField("CPF", max_length=14, blank=True, editable=False)
-    outcome = models.CharField(max_length=32, choices=OUTCOME_CHOICES, editable=False)
-    http_status = models.PositiveSmallIntegerField(editable=False)
-    score = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
-    band = models.CharField(max_length=16, choices=BAND_CHOICES, blank=True, editable=False)
-    model_version = models.CharField(max_length=16, blank=True, editable=False)
+    client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True, editable=False)
+    endpoint = models.CharField(
+        _("endpoint"), max_length=32, choices=Endpoint.choices, editable=False
+    )
+    purpose = models.CharField(
+        _("purpose"), max_length=32, choices=Purpose.choices, blank=True, editable=False
+    )
+    cpf_hash = models.CharField(_("CPF hash"), max_length=64, blank=True, editable=False)
+    cpf_masked = models.CharField(_("CPF"), max_length=14, blank=True, editable=False)
+    outcome = models.CharField(_("outcome"), max_length=32, choices=OUTCOME_CHOICES, editable=False)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), editable=False)
+    score = models.PositiveSmallIntegerField(_("score"), null=True, blank=True, editable=False)
+    band = models.CharField(
+        _("band"), max_length=16, choices=BAND_CHOICES, blank=True, editable=False
+    )
+    model_version = models.CharField(_("model version"), max_length=16, blank=True, editable=False)
     source = models.CharField(
-        max_length=16, choices=ScoreSource.choices, blank=True, editable=False
+        _("source"), max_length=16, choices=ScoreSource.choices, blank=True, editable=False
     )
-    latency_ms = models.PositiveIntegerField(editable=False)
+    latency_ms = models.PositiveIntegerField(_("latency (ms)"), editable=False)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
+        verbose_name = _("score consultation")
+        verbose_name_plural = _("score consultations")
         indexes = [
             models.Index(fields=["-occurred_at"], name="consultation_occurred_idx"),
             models.Index(fields=["organization", "-occurred_at"], name="consultation_org_idx"),
@@ -154,4 +174,6 @@ class Consultation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.cpf_masked or '-'} {self.outcome}"
+        # Local time in the active language's format, like every other time on the page.
+        occurred = formats.date_format(timezone.localtime(self.occurred_at), "DATETIME_FORMAT")
+        return f"{occurred} {self.cpf_masked or '-'} {self.get_outcome_display()}"

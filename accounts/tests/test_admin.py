@@ -82,7 +82,7 @@ def test_if_staff_revoke_keys_then_they_stop_working(admin_client, admin_user, i
         follow=True,
     )
 
-    assert "Revoked 1 API key" in response.content.decode()
+    assert "1 chave de API revogada." in response.content.decode()
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.revoked

@@ -58,3 +58,22 @@ def test_if_swagger_ui_is_opened_then_its_assets_come_from_our_static_files(clie
     assert sources
     assert all(s.startswith(("/static/", "/api/")) for s in sources), sources
     assert client.get(next(s for s in sources if s.endswith(".js"))).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["put", "delete", "patch", "options", "post"])
+@pytest.mark.parametrize("path", ["/api/schema", "/api/docs"])
+def test_if_the_documents_are_asked_with_another_method_then_the_answer_is_405(
+    client, db, path, method
+):
+    response = getattr(client, method)(path)
+
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert response["Allow"] == "GET, HEAD"
+
+
+def test_if_an_unknown_method_is_used_on_the_documents_then_the_answer_is_405(client, db):
+    response = client.generic("PROPFIND", "/api/docs")
+
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"

@@ -311,6 +311,35 @@ def test_if_the_key_lacks_the_scope_then_the_answer_is_insufficient_scope(issue_
     assert error_code(response) == ErrorCode.INSUFFICIENT_SCOPE
 
 
+def test_if_two_different_keys_are_sent_then_the_answer_is_invalid_request(api_key, issue_key):
+    _, other = issue_key(name="other")
+
+    response = post(
+        APIClient(),
+        {"cpf": EXAMPLE_CPF},
+        HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}",
+        HTTP_X_API_KEY=other,
+    )
+
+    assert response.status_code == 400
+    assert error_code(response) == ErrorCode.INVALID_REQUEST
+    assert "Two different API keys" in response.json()["error"]["message"]
+    assert Consultation.objects.get().outcome == ErrorCode.INVALID_REQUEST
+
+
+def test_if_the_same_key_is_sent_in_both_headers_then_it_is_accepted(api_key, make_profile):
+    make_profile()
+
+    response = post(
+        APIClient(),
+        {"cpf": EXAMPLE_CPF},
+        HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}",
+        HTTP_X_API_KEY=api_key[1],
+    )
+
+    assert response.status_code == 200
+
+
 def test_if_the_key_is_in_the_query_string_then_it_is_ignored(api_key):
     response = APIClient().generic(
         "POST",

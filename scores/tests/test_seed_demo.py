@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import shlex
 from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
+from conftest import admin_sign_in, totp_code
 from scores.models import CreditProfile
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("score_table")]
@@ -19,7 +21,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("score_table")]
 
 def seed(profiles=50):
     out = StringIO()
-    call_command("seed_demo", "--profiles", str(profiles), stdout=out)
+    call_command("seed_demo", "--profiles", str(profiles), "--force", stdout=out)
     return out.getvalue()
 
 
@@ -48,14 +50,30 @@ def test_if_demo_data_is_seeded_then_the_printed_curl_gets_a_score():
     assert CreditProfile.objects.count() == 52  # 50 generated + the two published examples
 
 
-def test_if_seeded_then_the_staff_user_can_log_in_with_the_printed_password(client):
+def test_if_seeded_then_the_staff_user_signs_in_with_the_printed_password_and_authenticator(
+    client,
+):
     output = seed()
 
-    match = re.search(r"password (\S+)", output)
-    assert match
-    password = match[1]
-    assert client.login(username="admin", password=password)
+    password = re.search(r"password (\S+)", output)
+    secret = re.search(r"type the key ([A-Z2-7]+)", output)
+    assert password
+    assert secret
+    signed_in = admin_sign_in(client, "admin", password[1], totp_code(base64.b32decode(secret[1])))
+
+    assert (signed_in.status_code, signed_in["Location"]) == (302, "/admin/")
+    assert client.get("/admin/").status_code == 200
     assert get_user_model().objects.get(username="admin").is_superuser
+    assert "\u2588" in output or "\u2580" in output  # the QR code, in block characters
+
+
+def test_if_debug_is_off_then_seed_demo_refuses_without_force(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="refuses to run with DJANGO_DEBUG off"):
+        call_command("seed_demo", "--profiles", "1", stdout=StringIO())
+
+    assert not ApiKey.objects.exists()
 
 
 def test_if_seeded_twice_then_data_is_not_duplicated_and_only_the_new_key_works():

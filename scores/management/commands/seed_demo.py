@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import random
 import secrets
 from typing import Any
 
+import segno
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.constants import Scope
 from accounts.models import ApiKey, Organization
@@ -30,8 +34,10 @@ EXAMPLE_PROFILES = {
 class Command(BaseCommand):
     help = (
         "Seed a laptop with demo data: an organization, a fresh API key (printed once; "
-        "the previous demo key is revoked), a staff superuser and credit profiles, "
-        "including the published example CPFs. Safe to run again."
+        "the previous demo key is revoked), a staff superuser with an authenticator "
+        "(printed as a QR code) and credit profiles, including the published example CPFs. "
+        "Safe to run again. Refuses to run with DJANGO_DEBUG off unless --force: it "
+        "prints secrets."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -39,29 +45,43 @@ class Command(BaseCommand):
         parser.add_argument(
             "--base-url", default="http://127.0.0.1:8000", help="Server URL for the example."
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run even with DJANGO_DEBUG off (never on a deployed stage: it prints secrets).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError(
+                "seed_demo prints an admin password, its authenticator and an API key: it is "
+                "for a laptop and refuses to run with DJANGO_DEBUG off. Use --force to run it "
+                "anyway on a disposable database."
+            )
         report = credit_profiles_import(file=demo_profiles_csv(options["profiles"]))
         self.stdout.write(
             f"Credit profiles: {report.created:,} created, {report.updated:,} updated, "
             f"{report.unchanged:,} unchanged."
         )
         password = self._ensure_superuser()
+        device = self._ensure_authenticator()
         plaintext = self._fresh_demo_key()
 
         url = options["base_url"].rstrip("/")
+        admin_url = f"{url}/{settings.ADMIN_URL}"
         self.stdout.write("")
         if password:
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Admin: {url}/admin/  user {DEMO_USERNAME!r}, password {password}"
+                    f"Admin: {admin_url}  user {DEMO_USERNAME!r}, password {password}"
                 )
             )
         else:
             self.stdout.write(
-                f"Admin: {url}/admin/  user {DEMO_USERNAME!r} (password unchanged; reset it "
+                f"Admin: {admin_url}  user {DEMO_USERNAME!r} (password unchanged; reset it "
                 f"with `manage.py changepassword {DEMO_USERNAME}`)"
             )
+        self._print_authenticator(device)
         self.stdout.write(self.style.WARNING(f"Demo API key (shown once): {plaintext}"))
         self.stdout.write("Try it:")
         self.stdout.write(
@@ -80,6 +100,25 @@ class Command(BaseCommand):
             username=DEMO_USERNAME, email="admin@example.com", password=password
         )
         return password
+
+    @staticmethod
+    def _ensure_authenticator() -> TOTPDevice:
+        """The demo superuser's authenticator (superusers sign in with a TOTP code)."""
+        user = get_user_model().objects.get(username=DEMO_USERNAME)
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="Demo authenticator")
+        return device
+
+    def _print_authenticator(self, device: TOTPDevice) -> None:
+        qr = io.StringIO()
+        segno.make(device.config_url, error="l").terminal(out=qr, compact=True)
+        secret = base64.b32encode(device.bin_key).decode()
+        self.stdout.write(
+            "Sign-in also asks for a code: scan this with an authenticator app "
+            f"(or type the key {secret}):"
+        )
+        self.stdout.write(qr.getvalue(), ending="")
 
     @staticmethod
     @transaction.atomic

@@ -6,13 +6,13 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scores', '0002_consultation_append_only'),
+        ('scores', '0003_labels'),
     ]
 
     operations = [
         migrations.AlterField(
             model_name='consultation',
             name='endpoint',
-            field=models.CharField(choices=[('scores', 'POST /api/v1/scores'), ('scores_batch', 'POST /api/v1/scores/batch')], editable=False, max_length=32),
+            field=models.CharField(choices=[('scores', 'POST /api/v1/scores'), ('scores_batch', 'POST /api/v1/scores/batch')], editable=False, max_length=32, verbose_name='endpoint'),
         ),
     ]

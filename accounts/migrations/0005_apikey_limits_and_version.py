@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0002_apikey_revocation_is_permanent'),
+        ('accounts', '0004_staff_roles'),
     ]
 
     operations = [

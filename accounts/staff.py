@@ -1,0 +1,110 @@
+"""Staff roles and the sign-in policy that depends on them (SPEC §8).
+
+Each role is a Django group holding the permissions of its job; a staff member's role is
+their group. `ROLE_PERMISSIONS` is the one definition: a data migration created the groups
+with it, and every `migrate` brings them back in line with it (`staff_roles_sync`, run on
+post_migrate), so a feature that adds a permission to a role adds it here. Group names are
+stable identifiers, in English; the admin shows them translated (`StaffRole.label`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class StaffRole(models.TextChoices):
+    """The staff groups; the value is the group's name."""
+
+    KEY_MANAGERS = "Key managers", _("Key managers")
+    AUDITORS = "Auditors", _("Auditors")
+    CREDIT_DATA_OPERATORS = "Credit data operators", _("Credit data operators")
+
+
+# What each role may do, as app label -> permission codenames. Superusers keep the rest:
+# staff accounts, unlocking sign-ins, removing a lost authenticator.
+ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
+    StaffRole.KEY_MANAGERS: {
+        "accounts": [
+            "add_organization",
+            "change_organization",
+            "view_organization",
+            "add_apikey",
+            "change_apikey",
+            "view_apikey",
+        ],
+    },
+    StaffRole.AUDITORS: {  # read-only
+        "accounts": [
+            "view_organization",
+            "view_apikey",
+            "view_staffsignin",
+            "view_staffsigninfailure",
+            "view_stafflockout",
+        ],
+        "scores": ["view_consultation"],
+    },
+    StaffRole.CREDIT_DATA_OPERATORS: {
+        "scores": ["view_creditprofile", "change_creditprofile"],
+    },
+}
+
+
+def staff_roles_sync(apps: Any, **kwargs: Any) -> None:
+    """Create the role groups and give each exactly its permissions.
+
+    `apps` is an app registry: a migration's historical one, or the live one after
+    migrate. Idempotent.
+    """
+    for app_config in apps.get_app_configs():  # permissions may not exist yet
+        # create_permissions skips an app without models_module, which a migration's
+        # historical app configs lack.
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = models_module or True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = models_module
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for role, grants in ROLE_PERMISSIONS.items():
+        group, _created = group_model.objects.get_or_create(name=str(role))
+        wanted = [
+            permission
+            for app_label, codenames in grants.items()
+            for permission in permission_model.objects.filter(
+                content_type__app_label=app_label, codename__in=codenames
+            )
+        ]
+        expected = sum(len(codenames) for codenames in grants.values())
+        if len(wanted) != expected:
+            raise RuntimeError(f"{role}: some permissions of ROLE_PERMISSIONS do not exist")
+        group.permissions.set(wanted)
+
+
+# Who must sign in with a second factor: superusers and key managers (they can issue keys
+# that read personal data). Others may enrol a device, and then must use it.
+ROLES_REQUIRING_TOTP = frozenset({StaffRole.KEY_MANAGERS})
+
+
+def totp_verified(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Whether this request's user was verified by an authenticator (django-otp's
+    OTPMiddleware adds `is_verified` to the request's user)."""
+    is_verified = getattr(user, "is_verified", None)
+    return bool(is_verified()) if callable(is_verified) else False
+
+
+def totp_required(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Whether `user` may use the admin only after a TOTP verification."""
+    if not user.is_authenticated:
+        return False
+    if getattr(user, "is_superuser", False):
+        return True
+    cached: bool | None = getattr(user, "_totp_required", None)
+    if cached is None:
+        groups = user.groups.filter(name__in=ROLES_REQUIRING_TOTP)  # type: ignore[attr-defined]
+        cached = groups.exists()
+        setattr(user, "_totp_required", cached)  # noqa: B010  # asked once per request
+    return cached

@@ -1,0 +1,7 @@
+"""English dates with seconds, in the 24-hour clock the staff use: Nov. 22, 2026, 15:25:07."""
+
+DATE_FORMAT = "N j, Y"
+TIME_FORMAT = "H:i:s"
+DATETIME_FORMAT = "N j, Y, H:i:s"
+SHORT_DATE_FORMAT = "Y-m-d"
+SHORT_DATETIME_FORMAT = "Y-m-d H:i:s"
