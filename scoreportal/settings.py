@@ -287,8 +287,21 @@ SPECTACULAR_SETTINGS = {
 }
 
 # A process reuses an API key it looked up for this long (no query per request). Revoking a
-# key or deactivating an organization reaches every instance within this time; 0 disables.
+# key or deactivating an organization reaches every instance on its next request through the
+# per-key counter item (accounts/rate_limits.py); this bound is what remains when DynamoDB is
+# unreachable, or was when the change was made. 0 disables the reuse.
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)
+
+# Limits of a new API key unless its issuer sets others (each key has its own, SPEC §9):
+# CPFs per minute and CPFs per day (the day of America/Sao_Paulo), across all instances.
+API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE = env.int(
+    "API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE", default=600
+)
+API_KEY_DEFAULT_DAILY_QUOTA = env.int("API_KEY_DEFAULT_DAILY_QUOTA", default=50_000)
+if min(API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE, API_KEY_DEFAULT_DAILY_QUOTA) < 1:
+    raise ImproperlyConfigured(
+        "API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE and API_KEY_DEFAULT_DAILY_QUOTA must be positive."
+    )
 
 # Off Lambda, how many reverse proxies in front of the app append to X-Forwarded-For; 0 means
 # the peer address is the client's (scoreportal/client_ip.py). On Lambda the address comes from

@@ -10,10 +10,14 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import boto3
 import psycopg2
 import pytest
+from botocore.config import Config
 
 from devstack.__main__ import DOT_ENV, write_dot_env
 from devstack.lambda_package import PROJECT
@@ -131,3 +135,44 @@ def test_if_make_run_is_terminated_then_the_server_and_its_children_stop(tmp_pat
 def _listening(port):
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.slow
+def test_if_conditional_updates_race_on_the_local_dynamodb_then_each_is_atomic(settings):
+    # DynamoDB's guarantee that the per-key counters stand on; moto alone does not keep it
+    # under concurrent requests (see devstack/moto_server.py).
+    client = boto3.client(
+        "dynamodb",
+        region_name=settings.AWS_REGION,
+        endpoint_url=settings.DYNAMODB_ENDPOINT_URL,
+        config=Config(max_pool_connections=32),
+    )
+    table = f"atomic-{uuid.uuid4().hex[:8]}"
+    client.create_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    def add_one(_):
+        try:
+            client.update_item(
+                TableName=table,
+                Key={"pk": {"S": "counter"}},
+                UpdateExpression="ADD used :one",
+                ConditionExpression="attribute_not_exists(used) OR used < :limit",
+                ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": "500"}},
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return 0
+        return 1
+
+    try:
+        with ThreadPoolExecutor(32) as pool:
+            admitted = sum(pool.map(add_one, range(1200)))
+        stored = client.get_item(TableName=table, Key={"pk": {"S": "counter"}})["Item"]["used"]
+    finally:
+        client.delete_table(TableName=table)
+
+    assert (admitted, stored) == (500, {"N": "500"})
