@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Count
 from django.utils import timezone
 
 from scores.models import Consultation, CreditProfile
@@ -42,3 +43,21 @@ def consultations_prunable_count(*, retention_days: int) -> int:
     """How many audit rows are older than `retention_days` (what prune_audit would remove)."""
     cutoff = timezone.now() - timedelta(days=retention_days)
     return Consultation.objects.filter(occurred_at__lt=cutoff).count()
+
+
+def consultations_count_by_key(prefixes: Sequence[str], *, since: datetime) -> dict[str, int]:
+    """How many audit rows each key (by prefix) has since `since`: one grouped query."""
+    counts = (
+        Consultation.objects.filter(api_key__prefix__in=prefixes, occurred_at__gte=since)
+        .values_list("api_key__prefix")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return dict(counts)
+
+
+def consultations_count_for_organization(organization_id: int, *, since: datetime) -> int:
+    """How many audit rows an organization has since `since`."""
+    return Consultation.objects.filter(
+        organization_id=organization_id, occurred_at__gte=since
+    ).count()

@@ -4,4 +4,4 @@ DATE_FORMAT = "d/m/Y"
 TIME_FORMAT = "H:i:s"
 DATETIME_FORMAT = "d/m/Y H:i:s"
 SHORT_DATE_FORMAT = "d/m/Y"
-SHORT_DATETIME_FORMAT = "d/m/Y H:i:s"
+SHORT_DATETIME_FORMAT = "d/m/Y H:i"  # lists: to the minute
