@@ -287,6 +287,8 @@ SPECTACULAR_SETTINGS = {
         "scoreportal.api.schema_generation.document_paths_without_trailing_slash"
     ],
     "ENUM_NAME_OVERRIDES": {"ComponentStatusEnum": ["ok", "unavailable"]},
+    # Choice labels are for staff, in their language; the API's documentation lists values.
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
 }
 
 # A process reuses an API key it looked up for this long (no query per request). Revoking a

@@ -37,9 +37,11 @@ from scores.constants import (
     BatchItemStatus,
     Endpoint,
     Purpose,
+    ScoreSource,
 )
 from scores.cpf import Cpf, InvalidCpf
 from scores.exceptions import AuditUnavailable
+from scores.scorecard import Band
 from scores.services import (
     ConsultationRequest,
     ConsultedCpf,
@@ -244,13 +246,13 @@ class ScoreSerializer(serializers.Serializer[Any]):
 
     cpf = CpfField(help_text="Masked: ***.982.247-**")
     score = serializers.IntegerField(min_value=0, max_value=1000)
-    band = serializers.CharField()
-    probability_of_default = serializers.FloatField()
+    band = serializers.ChoiceField(choices=[band.value for band in Band])
+    probability_of_default = serializers.FloatField(min_value=0, max_value=1)
     reasons = ReasonSerializer(many=True)
     model_version = serializers.CharField()
     computed_at = serializers.DateTimeField(default_timezone=UTC)
     # Declared fields are popped by DRF's metaclass; this does not shadow Field.source.
-    source = serializers.CharField()  # type: ignore[assignment]
+    source = serializers.ChoiceField(choices=ScoreSource.values)  # type: ignore[assignment]
 
 
 class ScoreQueryApi(ConsultationApi):
@@ -261,6 +263,8 @@ class ScoreQueryApi(ConsultationApi):
     http_method_names = ["post"]  # no OPTIONS either: every answer here is a consultation
 
     class InputSerializer(StrictInputSerializer):
+        """The CPF to score, and why; no other field."""
+
         cpf = CpfField(help_text="11 digits, bare or formatted (000.000.000-00).")
         purpose = serializers.ChoiceField(
             choices=Purpose.choices,
@@ -270,7 +274,7 @@ class ScoreQueryApi(ConsultationApi):
         )
 
     class OutputSerializer(ScoreSerializer):
-        request_id = serializers.CharField()
+        request_id = serializers.UUIDField()
 
     def consult(self, request: Request) -> Answer:
         serializer = self.InputSerializer(data=request.data)
@@ -304,11 +308,16 @@ class ScoreBatchApi(ConsultationApi):
     http_method_names = ["post"]
 
     class InputSerializer(StrictInputSerializer):
+        """The CPFs to score, and why; no other field."""
+
         # Items are not validated here: an invalid CPF is an item's status, not an error.
         cpfs = serializers.ListField(
             min_length=1,
             max_length=BATCH_MAX_CPFS,
-            help_text=f"1 to {BATCH_MAX_CPFS} CPFs, each bare or formatted.",
+            help_text=(
+                f"1 to {BATCH_MAX_CPFS} CPFs, each bare or formatted. An item that is not a "
+                "valid CPF (of any JSON type) is answered with the status invalid_cpf."
+            ),
             error_messages={
                 "not_a_list": "Expected a list of CPFs.",
                 "empty": "Send at least one CPF.",
@@ -341,7 +350,7 @@ class ScoreBatchApi(ConsultationApi):
                 return {"status": fields.pop("status"), **fields}
 
         results = ResultSerializer(many=True, help_text="One per CPF sent, in the same order.")
-        request_id = serializers.CharField()
+        request_id = serializers.UUIDField()
 
     def consult(self, request: Request) -> Answer:
         serializer = self.InputSerializer(data=request.data)
@@ -421,7 +430,7 @@ class UsageApi(KeyedApi):
             choices=["across_instances", "this_instance_only"],
             help_text="this_instance_only while the shared counters are unavailable.",
         )
-        request_id = serializers.CharField()
+        request_id = serializers.UUIDField()
 
     def get(self, request: Request) -> Response:
         metered = self.read_usage(request)

@@ -26,6 +26,10 @@ _ASCII_WHITESPACE = " \t\r\n"
 # [0-9], not \d: \d also matches full-width and other Unicode decimal digits.
 _BARE = re.compile(r"[0-9]{11}")
 _FORMATTED = re.compile(r"([0-9]{3})\.([0-9]{3})\.([0-9]{3})-([0-9]{2})")
+# The accepted input forms as one ECMA-262 regular expression, for the OpenAPI schema. Check
+# digits and repeated digits are beyond a pattern: `Cpf.parse` refuses those on its own.
+INPUT_PATTERN = rf"^[ \t\r\n]*({_BARE.pattern}|{_FORMATTED.pattern})[ \t\r\n]*$"
+MASKED_PATTERN = r"^\*\*\*\.[0-9]{3}\.[0-9]{3}-\*\*$"
 
 
 class CpfError(enum.Enum):

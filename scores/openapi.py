@@ -14,22 +14,50 @@ from drf_spectacular.extensions import (
     OpenApiSerializerFieldExtension,
     OpenApiViewExtension,
 )
-from drf_spectacular.plumbing import build_basic_type
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from scoreportal.api.schema import error_responses, rate_limit_headers
+from scoreportal.api.errors import ErrorCode
+from scoreportal.api.schema import EXAMPLE_REQUEST_ID, error_responses, rate_limit_headers
+from scoreportal.api.serializers import StrictInputSerializer
 from scores import apis
+from scores.constants import BatchItemStatus
+from scores.cpf import INPUT_PATTERN, MASKED_PATTERN
 
-_KEY_ERRORS = "missing_api_key, invalid_api_key, api_key_expired, api_key_revoked"
+_KEY_ERRORS = (
+    ErrorCode.MISSING_API_KEY,
+    ErrorCode.INVALID_API_KEY,
+    ErrorCode.API_KEY_EXPIRED,
+    ErrorCode.API_KEY_REVOKED,
+)
+_LIMIT_ERRORS = (ErrorCode.RATE_LIMITED, ErrorCode.QUOTA_EXCEEDED)
+
+# The documentation's examples: the published CPFs (valid, with and without credit data).
+_SCORE_EXAMPLE: dict[str, Any] = {
+    "cpf": "***.982.247-**",
+    "score": 975,
+    "band": "excellent",
+    "probability_of_default": 0.0005,
+    "reasons": [
+        {"code": "R07", "description": "Many credit applications in the last 90 days"},
+        {"code": "R08", "description": "Short credit history"},
+    ],
+    "model_version": "2026.1",
+    "computed_at": "2026-11-22T10:00:00.123456Z",
+    "source": "cache",
+}
+_INVALID_CPF_ITEM_MESSAGE = (
+    "CPF must be 11 digits, bare (00000000000) or formatted (000.000.000-00)."
+)
 
 
 def _component_name(serializer_class: type, name: str) -> None:
     """Name the schema component of a view's nested serializer (each view has its own
-    InputSerializer and OutputSerializer; by class name they would all be Input, Output)."""
+    InputSerializer and OutputSerializer; by class name they would all be Input, Output).
+    An input that refuses unknown fields says so (additionalProperties: false)."""
 
     class ComponentName(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]
         target_class = serializer_class
@@ -37,13 +65,18 @@ def _component_name(serializer_class: type, name: str) -> None:
         def get_name(self, auto_schema: Any, direction: Any) -> str:
             return name
 
+        def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+            schema = super().map_serializer(auto_schema, direction)
+            if issubclass(serializer_class, StrictInputSerializer):
+                schema["additionalProperties"] = False
+            return schema
+
 
 for _serializer, _name in [
     (apis.ScoreQueryApi.InputSerializer, "ScoreRequest"),
     (apis.ScoreQueryApi.OutputSerializer, "Score"),
     (apis.ScoreBatchApi.InputSerializer, "ScoreBatchRequest"),
     (apis.ScoreBatchApi.OutputSerializer, "ScoreBatch"),
-    (apis.ScoreBatchApi.OutputSerializer.ResultSerializer, "ScoreBatchResult"),
     (apis.UsageApi.OutputSerializer, "Usage"),
     (apis.UsageApi.OutputSerializer.KeySerializer, "UsageKey"),
     (apis.UsageApi.OutputSerializer.LimitSerializer, "UsageRateLimit"),
@@ -53,17 +86,67 @@ for _serializer, _name in [
 
 
 class CpfFieldSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    """A CPF as a client sends it (either form; `format: cpf` for tools that generate
+    valid ones), and as the API answers it (masked)."""
+
     target_class = "scores.apis.CpfField"
 
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
-        return build_basic_type(OpenApiTypes.STR)
+        if direction == "request":
+            return {
+                "type": "string",
+                "format": "cpf",
+                "pattern": INPUT_PATTERN,
+                "example": "529.982.247-25",
+            }
+        return {"type": "string", "pattern": MASKED_PATTERN, "example": "***.982.247-**"}
+
+
+class ScoreBatchResultSchema(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]
+    """A batch item is one of three shapes, told apart by `status` (oneOf, discriminated):
+    the score's fields (ok), the masked CPF (no_credit_data) or a message (invalid_cpf)."""
+
+    target_class = apis.ScoreBatchApi.OutputSerializer.ResultSerializer
+
+    def get_name(self, auto_schema: Any, direction: Any) -> str:
+        return "ScoreBatchResult"
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+        fields = super().map_serializer(auto_schema, direction)["properties"]
+        score_fields = list(apis.ScoreSerializer().fields)
+        shapes = {
+            BatchItemStatus.OK: ("ScoreBatchResultOk", score_fields),
+            BatchItemStatus.INVALID_CPF: ("ScoreBatchResultInvalidCpf", ["message"]),
+            BatchItemStatus.NO_CREDIT_DATA: ("ScoreBatchResultNoCreditData", ["cpf"]),
+        }
+        mapping = {}
+        for status, (name, names) in shapes.items():
+            component = ResolvedComponent(  # type: ignore[no-untyped-call]
+                name=name,
+                type=ResolvedComponent.SCHEMA,
+                object=name,
+                schema={
+                    "type": "object",
+                    "properties": {
+                        "status": {"type": "string", "enum": [status.value]},
+                        **{field: fields[field] for field in names},
+                    },
+                    "required": ["status", *names],
+                },
+            )
+            auto_schema.registry.register_on_missing(component)
+            mapping[status.value] = component.ref["$ref"]
+        return {
+            "oneOf": [{"$ref": ref} for ref in mapping.values()],
+            "discriminator": {"propertyName": "status", "mapping": mapping},
+        }
 
 
 class ScoreQueryApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
     target_class = "scores.apis.ScoreQueryApi"
 
     def view_replacement(self) -> Any:
-        view: Any = self.target_class  # resolved to the class by drf-spectacular
+        view: Any = self.target_class
 
         class ScoreQueryApi(view):  # type: ignore[misc]
             @extend_schema(
@@ -71,16 +154,40 @@ class ScoreQueryApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call
                 description="The score of one CPF. Counts 1 against the key's limits.",
                 request=view.InputSerializer,
                 parameters=rate_limit_headers(200, 400, 403, 404, 413, 429, 503),
+                examples=[
+                    OpenApiExample("formatted", value={"cpf": "529.982.247-25"}, request_only=True),
+                    OpenApiExample(
+                        "bare, with a purpose",
+                        value={"cpf": "52998224725", "purpose": "credit_review"},
+                        request_only=True,
+                    ),
+                    OpenApiExample(
+                        "no credit data",
+                        value={"cpf": "390.533.447-05", "purpose": "fraud_prevention"},
+                        request_only=True,
+                    ),
+                ],
                 responses={
-                    200: view.OutputSerializer,
+                    200: OpenApiResponse(
+                        view.OutputSerializer,
+                        description="The score.",
+                        examples=[
+                            OpenApiExample(
+                                "score",
+                                value={**_SCORE_EXAMPLE, "request_id": EXAMPLE_REQUEST_ID},
+                            )
+                        ],
+                    ),
                     **error_responses(
-                        (400, "invalid_cpf, invalid_request"),
-                        (401, _KEY_ERRORS),
-                        (403, "insufficient_scope, ip_not_allowed"),
-                        (404, "no_credit_data"),
-                        (413, "payload_too_large"),
-                        (429, "rate_limited, quota_exceeded"),
-                        (503, "service_unavailable"),
+                        ErrorCode.INVALID_CPF,
+                        ErrorCode.INVALID_REQUEST,
+                        *_KEY_ERRORS,
+                        ErrorCode.INSUFFICIENT_SCOPE,
+                        ErrorCode.IP_NOT_ALLOWED,
+                        ErrorCode.NO_CREDIT_DATA,
+                        ErrorCode.PAYLOAD_TOO_LARGE,
+                        *_LIMIT_ERRORS,
+                        ErrorCode.SERVICE_UNAVAILABLE,
                     ),
                 },
             )
@@ -107,15 +214,52 @@ class ScoreBatchApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call
                 ),
                 request=view.InputSerializer,
                 parameters=rate_limit_headers(200, 400, 403, 413, 429, 503),
+                examples=[
+                    OpenApiExample(
+                        "every kind of item",
+                        value={
+                            "cpfs": ["529.982.247-25", "123", "390.533.447-05", "52998224725"],
+                            "purpose": "credit_review",
+                        },
+                        request_only=True,
+                    ),
+                    OpenApiExample(
+                        "two published CPFs",
+                        value={"cpfs": ["529.982.247-25", "111.444.777-35"]},
+                        request_only=True,
+                    ),
+                ],
                 responses={
-                    200: view.OutputSerializer,
+                    200: OpenApiResponse(
+                        view.OutputSerializer,
+                        description="One result per CPF sent, in the same order.",
+                        examples=[
+                            OpenApiExample(
+                                "every kind of item",
+                                value={
+                                    "results": [
+                                        {"status": "ok", **_SCORE_EXAMPLE},
+                                        {
+                                            "status": "invalid_cpf",
+                                            "message": _INVALID_CPF_ITEM_MESSAGE,
+                                        },
+                                        {"status": "no_credit_data", "cpf": "***.533.447-**"},
+                                        {"status": "ok", **_SCORE_EXAMPLE},
+                                    ],
+                                    "request_id": EXAMPLE_REQUEST_ID,
+                                },
+                            )
+                        ],
+                    ),
                     **error_responses(
-                        (400, "invalid_request (the body, or more CPFs than the key's limits)"),
-                        (401, _KEY_ERRORS),
-                        (403, "insufficient_scope, ip_not_allowed"),
-                        (413, "payload_too_large"),
-                        (429, "rate_limited, quota_exceeded"),
-                        (503, "service_unavailable"),
+                        ErrorCode.INVALID_REQUEST,
+                        *_KEY_ERRORS,
+                        ErrorCode.INSUFFICIENT_SCOPE,
+                        ErrorCode.IP_NOT_ALLOWED,
+                        ErrorCode.PAYLOAD_TOO_LARGE,
+                        *_LIMIT_ERRORS,
+                        ErrorCode.SERVICE_UNAVAILABLE,
+                        notes={400: "the body, or more CPFs than the key's limits allow"},
                     ),
                 },
             )
@@ -140,9 +284,46 @@ class UsageApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
                 ),
                 parameters=rate_limit_headers(200, 403),
                 responses={
-                    200: view.OutputSerializer,
+                    200: OpenApiResponse(
+                        view.OutputSerializer,
+                        description="The key's limits and their use.",
+                        examples=[
+                            OpenApiExample(
+                                "usage",
+                                value={
+                                    "key": {
+                                        "prefix": "Abcd1234",
+                                        "name": "core banking",
+                                        "organization": "banco-exemplo",
+                                        "scopes": ["scores:read", "scores:batch"],
+                                    },
+                                    "rate_limit": {
+                                        "limit": 600,
+                                        "used": 3,
+                                        "remaining": 597,
+                                        "resets_at": "2026-11-23T15:01:00Z",
+                                        "resets_in_seconds": 42,
+                                    },
+                                    "daily_quota": {
+                                        "limit": 50000,
+                                        "used": 340,
+                                        "remaining": 49660,
+                                        "resets_at": "2026-11-24T03:00:00Z",
+                                        "resets_in_seconds": 43182,
+                                        "day": "2026-11-23",
+                                    },
+                                    "counted": "across_instances",
+                                    "request_id": EXAMPLE_REQUEST_ID,
+                                },
+                            )
+                        ],
+                    ),
                     **error_responses(
-                        (401, _KEY_ERRORS), (403, "ip_not_allowed"), (503, "service_unavailable")
+                        ErrorCode.INVALID_REQUEST,
+                        *_KEY_ERRORS,
+                        ErrorCode.IP_NOT_ALLOWED,
+                        ErrorCode.SERVICE_UNAVAILABLE,
+                        notes={400: "two different keys were sent (Authorization, X-Api-Key)"},
                     ),
                 },
             )
@@ -150,6 +331,16 @@ class UsageApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
                 return super().get(request)  # type: ignore[no-any-return]
 
         return UsageApi
+
+
+_HEALTH = inline_serializer(
+    "Health",
+    {
+        "status": serializers.ChoiceField(choices=["ok", "degraded", "unavailable"]),
+        "database": serializers.ChoiceField(choices=["ok", "unavailable"]),
+        "score_cache": serializers.ChoiceField(choices=["ok", "unavailable"]),
+    },
+)
 
 
 class HealthApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
@@ -163,17 +354,38 @@ class HealthApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
                 operation_id="health",
                 auth=[],
                 responses={
-                    200: inline_serializer(
-                        "Health",
-                        {
-                            "status": serializers.ChoiceField(
-                                choices=["ok", "degraded", "unavailable"]
+                    200: OpenApiResponse(
+                        _HEALTH,
+                        description="The database answers (the score cache may not).",
+                        examples=[
+                            OpenApiExample(
+                                "ok",
+                                value={"status": "ok", "database": "ok", "score_cache": "ok"},
                             ),
-                            "database": serializers.ChoiceField(choices=["ok", "unavailable"]),
-                            "score_cache": serializers.ChoiceField(choices=["ok", "unavailable"]),
-                        },
+                            OpenApiExample(
+                                "degraded: scores are computed, not cached",
+                                value={
+                                    "status": "degraded",
+                                    "database": "ok",
+                                    "score_cache": "unavailable",
+                                },
+                            ),
+                        ],
                     ),
-                    503: OpenApiResponse(description="The database is unreachable."),
+                    503: OpenApiResponse(
+                        _HEALTH,
+                        description="The database is unreachable.",
+                        examples=[
+                            OpenApiExample(
+                                "unavailable",
+                                value={
+                                    "status": "unavailable",
+                                    "database": "unavailable",
+                                    "score_cache": "ok",
+                                },
+                            )
+                        ],
+                    ),
                 },
             )
             def get(self, request: Request) -> Response:
