@@ -1,4 +1,7 @@
-"""Request body parsing: JSON only, bounded in size and depth."""
+"""Request body parsing: JSON only, bounded in size and depth, and unambiguous.
+
+What each hostile body gets, and why, is in docs/api.md ("Input limits").
+"""
 
 from __future__ import annotations
 
@@ -10,17 +13,62 @@ from django.conf import settings
 from rest_framework.parsers import BaseParser
 
 from scoreportal.api.errors import ApiError, ErrorCode
+from scoreportal.logging import redact
+
+# Containers within containers: a request body of this API is 2 deep ({"cpfs": [...]}).
+MAX_JSON_DEPTH = 32
+
+_NOT_JSON = "The request body is not valid JSON."
+_NOT_UTF8 = "The request body must be JSON encoded as UTF-8."
+_TOO_DEEP = f"The request body is nested deeper than {MAX_JSON_DEPTH} levels."
+
+
+class _DuplicateField(ValueError):
+    """An object names a field twice: which value did the client mean?"""
 
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
-class BoundedJSONParser(BaseParser):
-    """Parse a JSON body of at most settings.API_MAX_BODY_BYTES.
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise _DuplicateField(name)
+            seen.add(name)
+    return obj
 
-    DRF's JSONParser reads the stream unbounded and lets a deeply nested document raise
-    RecursionError (a 500); this parser answers 413 and 400 instead.
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest more than `limit` deep in a parsed document (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+class BoundedJSONParser(BaseParser):
+    """Parse a JSON body of at most settings.API_MAX_BODY_BYTES, as strictly as it is read.
+
+    DRF's JSONParser reads the stream unbounded, lets a deeply nested document raise
+    RecursionError (a 500), accepts NaN and Infinity, and keeps the last of two fields of
+    the same name. This parser answers 413 past the size limit and 400 for any of the rest:
+    NaN or Infinity, nesting deeper than MAX_JSON_DEPTH (the same answer at 33 levels as at
+    the recursion limit, whatever the stack depth), a field named twice in one object
+    (another reader, a proxy's or a WAF's, may keep the first), and a body that is not
+    UTF-8 (RFC 8259 §8.1; a leading byte order mark is ignored, as it allows).
     """
 
     media_type = "application/json"
@@ -38,8 +86,28 @@ class BoundedJSONParser(BaseParser):
                 ErrorCode.PAYLOAD_TOO_LARGE, f"The request body must not exceed {limit} bytes."
             )
         try:
-            return json.loads(body, parse_constant=_reject_constant)
-        except (ValueError, RecursionError):
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ApiError(ErrorCode.INVALID_REQUEST, _NOT_UTF8) from None
+        try:
+            data = json.loads(
+                text,
+                parse_constant=_reject_constant,
+                object_pairs_hook=_object_without_duplicates,
+            )
+        except RecursionError:
+            raise ApiError(ErrorCode.INVALID_REQUEST, _TOO_DEEP) from None
+        except _DuplicateField as exc:
+            # The name is echoed redacted and cut short: a client may send anything as one.
+            name = redact(str(exc)[:40])
             raise ApiError(
-                ErrorCode.INVALID_REQUEST, "The request body is not valid JSON."
+                ErrorCode.INVALID_REQUEST, f"The field {name!r} appears more than once."
             ) from None
+        except ValueError:
+            raise ApiError(ErrorCode.INVALID_REQUEST, _NOT_JSON) from None
+        # Only a body with more brackets than the limit can nest past it: a bare count first.
+        if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and _deeper_than(
+            data, MAX_JSON_DEPTH
+        ):
+            raise ApiError(ErrorCode.INVALID_REQUEST, _TOO_DEEP)
+        return data

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from accounts.constants import Scope
@@ -15,6 +18,7 @@ from scores.cpf import Cpf
 from scores.models import Consultation
 from scores.selectors import active_scorecard
 from scores.services import scores_get
+from scores.tests.strategies import cpf_inputs, cpf_outcome, json_values
 
 URL = "/api/v1/scores/batch"
 UNKNOWN_CPF = "390.533.447-05"  # valid, no profile
@@ -304,3 +308,83 @@ def test_if_the_audit_cannot_be_written_then_no_item_is_answered_and_no_row_is_l
     assert "results" not in response.json()
     assert "975" not in response.content.decode()
     assert Consultation.objects.count() == 0
+
+
+# ---------------------------------------------------------------------------------------
+# Whatever the input: each item its own status, or the envelope; never a 500
+# ---------------------------------------------------------------------------------------
+UNREACHABLE_LIMIT = 1_000_000_000
+
+
+@pytest.fixture
+def fuzz_batch_client(issue_key, make_profile):
+    make_profile()
+    _, plaintext = issue_key(
+        scopes=[Scope.SCORES_BATCH],
+        rate_limit_per_minute=UNREACHABLE_LIMIT,
+        daily_quota=UNREACHABLE_LIMIT,
+    )
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=plaintext)
+    return client
+
+
+def expected_item_status(item):
+    cpf = cpf_outcome(item)
+    if cpf is None:
+        return "invalid_cpf"
+    return "ok" if cpf == Cpf.parse(EXAMPLE_CPF) else "no_credit_data"
+
+
+batch_bodies = st.builds(
+    lambda fields, extra: {**extra, **fields},
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "cpfs": st.one_of(
+                st.lists(cpf_inputs, max_size=BATCH_MAX_CPFS + 3),
+                st.lists(st.sampled_from([EXAMPLE_CPF, UNKNOWN_CPF, "123"]), max_size=110),
+                json_values,
+            ),
+            "purpose": st.one_of(st.sampled_from(["credit_review", "collection"]), json_values),
+        },
+    ),
+    st.one_of(
+        st.just({}),
+        st.dictionaries(
+            st.text(max_size=12).filter(lambda name: name not in {"cpfs", "purpose"}),
+            json_values,
+            max_size=2,
+        ),
+    ),
+)
+
+
+@hypothesis_settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=batch_bodies)
+def test_if_any_json_object_is_batched_then_items_get_their_own_status_or_the_body_is_refused(
+    fuzz_batch_client, body
+):
+    cpfs = body.get("cpfs")
+    valid_body = (
+        set(body) == {"cpfs"} | ({"purpose"} & set(body))
+        and isinstance(cpfs, list)
+        and 1 <= len(cpfs) <= BATCH_MAX_CPFS
+        and body.get("purpose", "collection") in ("credit_review", "collection")
+    )
+    rows_before = Consultation.objects.count()
+
+    response = post(fuzz_batch_client, body)
+
+    if not valid_body:
+        assert (response.status_code, error_code(response)) == (400, ErrorCode.INVALID_REQUEST)
+        assert Consultation.objects.count() == rows_before + 1
+        return
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [item["status"] for item in results] == [expected_item_status(c) for c in cpfs]
+    assert Consultation.objects.count() == rows_before + len(cpfs)  # one row per item
+    for cpf in filter(None, map(cpf_outcome, cpfs)):
+        assert cpf.digits not in response.content.decode()

@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scores.cpf import Cpf, CpfError, InvalidCpf
+from scores.cpf import INPUT_PATTERN, MASKED_PATTERN, Cpf, CpfError, InvalidCpf
+from scores.tests.strategies import (
+    json_values,
+    shaped_cpf_inputs,
+    unicode_digit_inputs,
+    valid_cpf_inputs,
+)
 
 # The valid CPF 529.982.247-25 in digits that str.isdigit() accepts but the CPF rules do not.
 FULL_WIDTH_DIGITS = "".join(chr(0xFF10 + int(d)) for d in "52998224725")
@@ -141,3 +149,46 @@ def test_if_input_is_arbitrary_text_then_parse_returns_a_cpf_or_raises_invalid_c
         return
     assert cpf.digits.isascii()
     assert cpf.digits.isdigit()
+
+
+@given(
+    st.one_of(
+        valid_cpf_inputs,
+        shaped_cpf_inputs,
+        unicode_digit_inputs,
+        st.text(max_size=30),
+        st.text(alphabet="0123456789.- \t\n\u00a0\u2007", max_size=16),
+    )
+)
+def test_if_text_matches_the_schema_pattern_or_not_then_parse_agrees_on_its_form(text):
+    matches = re.search(INPUT_PATTERN, text) is not None
+
+    try:
+        outcome: Cpf | InvalidCpf = Cpf.parse(text)
+    except InvalidCpf as exc:
+        outcome = exc
+
+    if isinstance(outcome, Cpf):
+        assert matches
+        assert re.fullmatch(MASKED_PATTERN, outcome.masked)
+    elif matches:  # the form is the pattern's business; the digits are parse's alone
+        assert outcome.reason in {CpfError.REPEATED_DIGITS, CpfError.BAD_CHECK_DIGITS}
+    else:
+        assert outcome.reason in {CpfError.BAD_FORMAT, CpfError.EMPTY}
+    assert text.strip() not in str(outcome) or not text.strip()  # never the input
+
+
+@given(valid_cpf_inputs)
+def test_if_a_valid_cpf_is_sent_in_any_accepted_shape_then_it_parses_and_never_shows(text):
+    cpf = Cpf.parse(text)
+
+    assert re.search(INPUT_PATTERN, text)
+    assert cpf.digits not in f"{cpf} {cpf!r} {[cpf]}"
+
+
+@given(json_values.filter(lambda value: not isinstance(value, str)))
+def test_if_the_input_is_any_json_but_a_string_then_it_is_not_a_cpf(value):
+    with pytest.raises(InvalidCpf) as caught:
+        Cpf.parse(value)
+
+    assert caught.value.reason is CpfError.NOT_A_STRING

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import time
 from datetime import timedelta
 
@@ -23,6 +24,14 @@ from scores import score_cache
 from scores.constants import Purpose
 from scores.cpf import Cpf
 from scores.models import Consultation
+from scores.tests.strategies import (
+    cpf_inputs,
+    cpf_outcome,
+    json_scalars,
+    json_values,
+    nested,
+    valid_cpf_inputs,
+)
 
 # The valid CPF 529.982.247-25 in digits that str.isdigit() accepts but the CPF rules do not.
 FULL_WIDTH_DIGITS = "".join(chr(0xFF10 + int(d)) for d in "52998224725")
@@ -176,6 +185,15 @@ BAD_REQUESTS = [
     pytest.param(b"[" * 100_000 + b"]" * 100_000, "payload_too_large", 413, id="too-large"),
     pytest.param(b"[" * 30_000 + b"]" * 30_000, "invalid_request", 400, id="deeply-nested"),
     pytest.param(b"\xff\xfe\x00garbage", "invalid_request", 400, id="not-utf8"),
+    pytest.param('{"cpf": "52998224725"}'.encode("utf-16"), "invalid_request", 400, id="utf-16"),
+    pytest.param(
+        b'{"cpf": "111.444.777-35", "cpf": "52998224725"}',
+        "invalid_request",
+        400,
+        id="duplicate-field",
+    ),
+    pytest.param(b"[" * 33 + b"]" * 33, "invalid_request", 400, id="33-levels-deep"),
+    pytest.param(b'{"cpf": Infinity}', "invalid_request", 400, id="infinity"),
     pytest.param(
         b'{"cpf": "52998224725", "purpose": "marketing"}', "invalid_request", 400, id="bad-purpose"
     ),
@@ -200,6 +218,18 @@ def test_if_the_body_is_bad_then_the_answer_is_the_error_envelope(
     assert response.status_code == status
     assert error_code(response) == code
     assert "52998224725" not in response.content.decode()
+
+
+def test_if_the_body_starts_with_a_byte_order_mark_then_it_is_ignored(fuzz_client):
+    response = post(fuzz_client, b"\xef\xbb\xbf" + json.dumps({"cpf": EXAMPLE_CPF}).encode())
+
+    assert response.status_code == 200
+
+
+def test_if_a_field_is_sent_twice_then_the_message_names_it_without_the_values(client_with_key):
+    response = post(client_with_key, b'{"cpf": "52998224725", "cpf": "111.444.777-35"}')
+
+    assert response.json()["error"]["message"] == "The field 'cpf' appears more than once."
 
 
 @pytest.mark.parametrize(
@@ -581,37 +611,203 @@ def test_if_dynamodb_never_answers_then_timeouts_keep_each_request_under_a_secon
 # ---------------------------------------------------------------------------------------
 # Whatever the input: the envelope, never a 500
 # ---------------------------------------------------------------------------------------
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+UNREACHABLE_LIMIT = 1_000_000_000
+UTF8_BOM = b"\xef\xbb\xbf"
+ENVELOPE_CODES = {400: {"invalid_cpf", "invalid_request"}, 404: {"no_credit_data"}}
+
+
+@pytest.fixture
+def fuzz_client(issue_key, make_profile):
+    """A client whose key no fuzz run can exhaust; the published CPF has a profile."""
+    make_profile()
+    _, plaintext = issue_key(rate_limit_per_minute=UNREACHABLE_LIMIT, daily_quota=UNREACHABLE_LIMIT)
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=plaintext)
+    return client
+
+
+def expected_answer(body):
+    """What POST /api/v1/scores answers for a JSON object (SPEC §7): status, error code."""
+    if set(body) - {"cpf", "purpose"}:
+        return 400, ErrorCode.INVALID_REQUEST
+    if "cpf" in body and cpf_outcome(body["cpf"]) is None:
+        return 400, ErrorCode.INVALID_CPF  # even when the purpose is bad too
+    if "cpf" not in body or ("purpose" in body and body["purpose"] not in Purpose.values):
+        return 400, ErrorCode.INVALID_REQUEST
+    if cpf_outcome(body["cpf"]) == Cpf.parse(EXAMPLE_CPF):
+        return 200, None
+    return 404, ErrorCode.NO_CREDIT_DATA
+
+
+score_bodies = st.builds(
+    lambda fields, extra: {**extra, **fields},
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "cpf": cpf_inputs,
+            "purpose": st.one_of(st.sampled_from(Purpose.values), json_values),
+        },
     ),
-    max_leaves=12,
+    st.one_of(
+        st.just({}),
+        st.dictionaries(
+            st.text(max_size=12).filter(lambda name: name not in {"cpf", "purpose"}),
+            json_values,
+            max_size=2,
+        ),
+    ),
 )
 
 
 @hypothesis_settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=score_bodies)
+def test_if_any_json_object_is_posted_then_the_answer_is_the_one_its_fields_call_for(
+    fuzz_client, body
+):
+    rows_before = Consultation.objects.count()
+
+    response = post(fuzz_client, body)
+
+    assert (
+        response.status_code,
+        None if response.status_code == 200 else error_code(response),
+    ) == (expected_answer(body))
+    assert Consultation.objects.count() == rows_before + 1  # exactly one audit row, always
+    cpf = cpf_outcome(body.get("cpf"))
+    if cpf is not None:
+        assert cpf.digits not in response.content.decode()
+
+
+MAX_INT_DIGITS = sys.get_int_max_str_digits()
+# Hostile bodies, each with the answer it must get: (body, status, code); code None: any
+# code of the envelope for that status.
+hostile_bodies = st.one_of(
+    # A byte order mark is ignored (RFC 8259 §8.1 allows it).
+    st.just((UTF8_BOM + json.dumps({"cpf": EXAMPLE_CPF}).encode(), 200, None)),
+    # The same field twice: which did the client mean? Another reader may keep the first.
+    st.builds(
+        lambda first, second: (
+            f'{{"cpf": {json.dumps(first)}, "cpf": {json.dumps(second)}}}'.encode(),
+            400,
+            ErrorCode.INVALID_REQUEST,
+        ),
+        cpf_inputs,
+        cpf_inputs,
+    ),
+    # Nested past the limit (32), up to far past Python's recursion limit.
+    st.builds(
+        lambda depth, value: (
+            f'{{"cpf": {nested(value, depth)}}}'.encode(),
+            400,
+            ErrorCode.INVALID_REQUEST,
+        ),
+        st.integers(min_value=32, max_value=25_000),
+        json_scalars,
+    ),
+    st.builds(
+        lambda depth: (nested("52998224725", depth).encode(), 400, ErrorCode.INVALID_REQUEST),
+        st.integers(min_value=1, max_value=25_000),
+    ),
+    # NaN and the infinities are not JSON, wherever they are.
+    st.builds(
+        lambda name, where: (where.format(name).encode(), 400, ErrorCode.INVALID_REQUEST),
+        st.sampled_from(["NaN", "Infinity", "-Infinity"]),
+        st.sampled_from(['{{"cpf": {}}}', '{{"cpf": "52998224725", "purpose": [{}]}}', "{}"]),
+    ),
+    # JSON in another encoding than UTF-8.
+    st.builds(
+        lambda cpf, encoding: (
+            json.dumps({"cpf": cpf}).encode(encoding),
+            400,
+            ErrorCode.INVALID_REQUEST,
+        ),
+        valid_cpf_inputs,
+        st.sampled_from(["utf-16", "utf-16-be", "utf-32", "utf-32-le"]),
+    ),
+    # Bytes that are not UTF-8 inside a string.
+    st.builds(
+        lambda garbage: (b'{"cpf": "5299822' + garbage + b'4725"}', 400, ErrorCode.INVALID_REQUEST),
+        st.sampled_from([b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xf8\x88\x80\x80\x80", b"\x80"]),
+    ),
+    # Integers of any size: a number is not a CPF; past Python's digit limit, not JSON to us.
+    st.builds(
+        lambda digits: (
+            b'{"cpf": ' + b"9" * digits + b"}",
+            400,
+            ErrorCode.INVALID_CPF if digits <= MAX_INT_DIGITS else ErrorCode.INVALID_REQUEST,
+        ),
+        st.integers(min_value=1, max_value=20_000),
+    ),
+    st.builds(
+        lambda exponent: (
+            f'{{"cpf": 1e{exponent}}}'.encode(),
+            400,
+            ErrorCode.INVALID_CPF,
+        ),
+        st.integers(min_value=300, max_value=100_000),
+    ),
+    # Past 64 KiB, whatever it is.
+    st.builds(
+        lambda padding: (
+            b'{"cpf": "52998224725"' + b" " * padding + b"}",
+            413,
+            ErrorCode.PAYLOAD_TOO_LARGE,
+        ),
+        st.integers(min_value=65_536 - 21, max_value=200_000),  # 1 byte over, and more
+    ),
+    # A valid body cut short.
+    st.builds(
+        lambda length: (
+            json.dumps({"cpf": EXAMPLE_CPF, "purpose": "collection"}).encode()[:length],
+            400,
+            ErrorCode.INVALID_REQUEST,
+        ),
+        st.integers(min_value=0, max_value=44),
+    ),
+    # Anything at all.
+    st.builds(lambda data: (data, None, None), st.binary(max_size=300)),
+)
+
+
+@hypothesis_settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(hostile=hostile_bodies)
+def test_if_a_hostile_body_is_posted_then_the_answer_is_its_envelope_never_a_500(
+    fuzz_client, hostile
+):
+    body, status, code = hostile
+
+    response = post(fuzz_client, body)
+
+    assert response["Content-Type"] == "application/json"
+    expected = {status} if status else {400, 404, 413}
+    assert response.status_code in expected, body[:200]
+    if response.status_code != 200:
+        assert error_code(response) == code if code else ENVELOPE_CODES[response.status_code]
+    assert "52998224725" not in response.content.decode()
+
+
+@hypothesis_settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    body=st.one_of(
-        st.binary(max_size=200),
-        st.fixed_dictionaries({"cpf": json_values}),
-        st.fixed_dictionaries({"cpf": json_values, "purpose": json_values}),
-        json_values.map(lambda value: json.dumps(value).encode()),
-    ),
-    content_type=st.sampled_from(
-        ["application/json", "application/json; charset=utf-8", "text/plain"]
-    ),
+    headers=st.dictionaries(
+        st.sampled_from(["HTTP_AUTHORIZATION", "HTTP_X_API_KEY"]),
+        st.one_of(
+            st.text(st.characters(max_codepoint=255), max_size=300),
+            st.text(st.characters(max_codepoint=255), max_size=40).map("Api-Key {}".format),
+            st.from_regex(r"[A-Za-z0-9]{8}\.[A-Za-z0-9]{16,140}", fullmatch=True),
+        ),
+    )
 )
-def test_if_any_body_is_posted_then_the_answer_is_json_and_never_a_500(
-    client_with_key, body, content_type
-):
-    data = body if isinstance(body, bytes) else json.dumps(body)
+def test_if_any_key_headers_are_sent_then_the_answer_is_a_401_or_400_never_a_500(db, headers):
+    response = post(APIClient(), {"cpf": EXAMPLE_CPF}, **headers)
 
-    response = client_with_key.generic("POST", URL, data, content_type=content_type)
-
-    assert response.status_code in {200, 400, 404, 413}
-    assert response["Content-Type"] == "application/json"
-    if response.status_code != 200:
-        error_code(response)
+    assert (response.status_code, error_code(response)) in {
+        (401, ErrorCode.MISSING_API_KEY),
+        (401, ErrorCode.INVALID_API_KEY),
+        (400, ErrorCode.INVALID_REQUEST),  # two different keys
+    }
