@@ -26,6 +26,7 @@ from accounts.models import ApiKey
 from accounts.services import Metered, api_key_charge, api_key_usage_get
 from scoreportal.api.context import context_of, request_id_of
 from scoreportal.api.errors import ApiError, ErrorCode, as_api_error, error_response
+from scoreportal.api.parsers import request_data
 from scoreportal.api.rate_limit_fields import rate_limit_fields
 from scoreportal.api.serializers import StrictInputSerializer
 from scoreportal.client_ip import client_ip
@@ -277,7 +278,7 @@ class ScoreQueryApi(ConsultationApi):
         request_id = serializers.UUIDField()
 
     def consult(self, request: Request) -> Answer:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.InputSerializer(data=request_data(request))
         serializer.is_valid(raise_exception=True)
         cpf: Cpf = serializer.validated_data["cpf"]
         purpose = _purpose(request, serializer.validated_data)
@@ -353,7 +354,7 @@ class ScoreBatchApi(ConsultationApi):
         request_id = serializers.UUIDField()
 
     def consult(self, request: Request) -> Answer:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.InputSerializer(data=request_data(request))
         serializer.is_valid(raise_exception=True)
         items: list[Any] = serializer.validated_data["cpfs"]
         purpose = _purpose(request, serializer.validated_data)

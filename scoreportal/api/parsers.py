@@ -11,6 +11,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from rest_framework.parsers import BaseParser
+from rest_framework.request import Request
 
 from scoreportal.api.errors import ApiError, ErrorCode
 from scoreportal.logging import redact
@@ -21,6 +22,7 @@ MAX_JSON_DEPTH = 32
 _NOT_JSON = "The request body is not valid JSON."
 _NOT_UTF8 = "The request body must be JSON encoded as UTF-8."
 _TOO_DEEP = f"The request body is nested deeper than {MAX_JSON_DEPTH} levels."
+_NO_LENGTH = "Send the body with a Content-Length header; a chunked body is not read."
 
 
 class _DuplicateField(ValueError):
@@ -111,3 +113,15 @@ class BoundedJSONParser(BaseParser):
         ):
             raise ApiError(ErrorCode.INVALID_REQUEST, _TOO_DEEP)
         return data
+
+
+def request_data(request: Request) -> Any:
+    """The request's parsed body (`request.data`), or the refusal of a body it cannot read.
+
+    Django reads a body by its Content-Length only: a chunked body, which gunicorn hands on
+    without one, would be taken as empty (and the client told its CPF is missing). On Lambda
+    the body arrives whole and Zappa sets the length, so this never refuses there.
+    """
+    if request.META.get("HTTP_TRANSFER_ENCODING") and not request.META.get("CONTENT_LENGTH"):
+        raise ApiError(ErrorCode.INVALID_REQUEST, _NO_LENGTH)
+    return request.data
