@@ -9,6 +9,7 @@ from the test Postgres, the cache from the local DynamoDB endpoint.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import uuid
@@ -86,6 +87,82 @@ def body(response):
     return json.loads(response["body"])
 
 
+def base64_body(event, raw):
+    """The event API Gateway sends for a binary body (zappa_settings: binary_support)."""
+    return {**event, "body": base64.b64encode(raw).decode(), "isBase64Encoded": True}
+
+
+def hostile_events(auth, score):
+    """(name, event, the answer it must get: status, code) for the hostile-input cases."""
+    limit = 64 * 1024
+    padded = '{"cpf": "52998224725"' + " " * (limit - 21) + "}"  # 64 KiB + 1 byte
+    post = "POST"
+    url = "/api/v1/scores"
+    return [
+        (
+            "64 KiB + 1",
+            rest_api_event(post, url, headers=auth, body=padded),
+            (413, "payload_too_large"),
+        ),
+        (
+            "1 MB",
+            http_api_event(post, url, headers=auth, body=" " * 1_000_000),
+            (413, "payload_too_large"),
+        ),
+        (
+            "33 deep",
+            rest_api_event(post, url, headers=auth, body="[" * 33 + "]" * 33),
+            (400, "invalid_request"),
+        ),
+        (
+            "field twice",
+            http_api_event(post, url, headers=auth, body='{"cpf": "1", "cpf": "52998224725"}'),
+            (400, "invalid_request"),
+        ),
+        (
+            "NaN",
+            rest_api_event(post, url, headers=auth, body='{"cpf": NaN}'),
+            (400, "invalid_request"),
+        ),
+        ("BOM", http_api_event(post, url, headers=auth, body="\ufeff" + score), (200, None)),
+        (
+            "invalid UTF-8",
+            base64_body(rest_api_event(post, url, headers=auth), b'{"cpf": "5299822\xff4725"}'),
+            (400, "invalid_request"),
+        ),
+        (
+            "text/plain",
+            http_api_event(post, url, headers={**auth, "Content-Type": "text/plain"}, body=score),
+            (400, "invalid_request"),
+        ),
+        (
+            "chunked, as API Gateway passes it on",
+            rest_api_event(post, url, headers={**auth, "Transfer-Encoding": "chunked"}, body=score),
+            (200, None),
+        ),
+        (
+            "150 header fields",
+            http_api_event(
+                post,
+                url,
+                headers={**auth, **{f"X-Padding-{n}": "a" for n in range(150)}},
+                body=score,
+            ),
+            (200, None),
+        ),
+        (
+            "header value of 9,000 bytes",
+            rest_api_event(post, url, headers={**auth, "X-Padding": "a" * 9000}, body=score),
+            (200, None),
+        ),
+        (
+            "unknown path of 3,000 bytes",
+            rest_api_event("GET", "/api/v1/" + "a" * 3000, headers=auth),
+            (404, "not_found"),
+        ),
+    ]
+
+
 def test_if_the_package_is_built_then_it_holds_the_app_and_no_dev_files(package):
     built, unzipped = package
 
@@ -136,6 +213,8 @@ def test_if_lambda_invokes_the_handler_then_scores_are_served_for_v1_and_v2_even
     def key(plaintext):
         return {**auth, "Authorization": f"Api-Key {plaintext}"}
 
+    hostile = hostile_events(auth, score)
+
     responses, log = invoke(
         unzipped,
         lambda_environment,
@@ -154,11 +233,16 @@ def test_if_lambda_invokes_the_handler_then_scores_are_served_for_v1_and_v2_even
             http_api_event("POST", "/api/v1/scores", headers=key(for_forged), body=score),
             rest_api_event("POST", "/api/v1/scores", headers=key(for_real), body=score),
             http_api_event("POST", "/api/v1/scores", headers=key(for_real), body=score),
+            # Hostile input, answered by the application as under gunicorn
+            # (scores/tests/test_input_limits.py); what API Gateway refuses before Lambda
+            # (over 10 MB, over 10 KB of headers) is in docs/api.md.
+            *[event for _, event, _ in hostile],
         ],
         tmp_path,
     )
 
-    v1, v2, bad_cpf, no_key, cpf_in_url, *allowlist = responses
+    v1, v2, bad_cpf, no_key, cpf_in_url, *rest = responses
+    allowlist, hostile_answers = rest[:4], rest[4:]
     assert v1["statusCode"] == 200
     assert body(v1)["score"] == 975
     assert body(v1)["source"] == "computed"
@@ -181,7 +265,13 @@ def test_if_lambda_invokes_the_handler_then_scores_are_served_for_v1_and_v2_even
         (200, None),
         (200, None),
     ]
-    assert Consultation.objects.count() == 8  # the unknown URL is not a consultation
+    assert [(r["statusCode"], body(r).get("error", {}).get("code")) for r in hostile_answers] == [
+        answer for _, _, answer in hostile
+    ], [name for name, _, _ in hostile]
+    # The unknown URLs are not consultations.
+    assert Consultation.objects.count() == 8 + sum(
+        1 for *_, (status, _) in hostile if status != 404
+    )
     # The address API Gateway saw, never the one the client wrote.
     assert set(Consultation.objects.values_list("client_ip", flat=True)) == {SOURCE_IP}
     assert "52998224725" not in log
