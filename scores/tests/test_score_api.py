@@ -162,6 +162,7 @@ BAD_CPFS = [
     pytest.param(["52998224725"], id="list"),
     pytest.param({"digits": "52998224725"}, id="object"),
     pytest.param("5" * 5000, id="very-long"),
+    pytest.param("\ud800", id="lone-surrogate"),
 ]
 
 
