@@ -32,7 +32,9 @@ ZAPPA_SETTINGS = PROJECT / "zappa_settings.json"
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: pytest-django runs the transactional tests after all others, which would
+# tear a module-scoped package down between this module's tests and build it twice.
+@pytest.fixture(scope="session")
 def package(tmp_path_factory):
     work = tmp_path_factory.mktemp("lambda")
     built = build_package("dev", work / "scoreportal-dev.zip", work_dir=work)
