@@ -48,6 +48,28 @@ GOOD_PROFILE: dict[str, Any] = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _flush_as_superuser_past_the_audit_triggers() -> Iterator[None]:
+    """Transactional tests end with Django's flush, a TRUNCATE of every table, which the
+    audit tables' append-only triggers refuse, as they must for anyone. The suite connects
+    as a superuser, so its flush alone runs with triggers off for its own transaction
+    (`SET LOCAL session_replication_role = replica`, a superuser's privilege that no
+    application role has; scores/migrations/0004)."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    flush = DatabaseOperations.sql_flush
+
+    def sql_flush(self: Any, style: Any, tables: Any, **kwargs: Any) -> list[str]:
+        statements: list[str] = flush(self, style, tables, **kwargs)
+        if not statements:
+            return statements
+        return ["SET LOCAL session_replication_role = replica", *statements]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DatabaseOperations, "sql_flush", sql_flush)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache_cool_down() -> None:
     """No test inherits the score cache's cool-down from a failure in another test."""

@@ -13,6 +13,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from scoreportal.secrets_manager import load_secrets_into_environ
+from scores import retention
 
 # Django's generic classes (ModelAdmin[Model], QuerySet[Model]) subscriptable at run time.
 django_stubs_ext.monkeypatch()
@@ -285,12 +286,13 @@ DYNAMODB_MAX_ATTEMPTS = env.int("DYNAMODB_MAX_ATTEMPTS", default=2)
 DYNAMODB_FAILURE_COOLDOWN_SECONDS = env.float("DYNAMODB_FAILURE_COOLDOWN_SECONDS", default=5.0)
 
 # Audit rows older than this may be removed by `manage.py prune_audit`. The law asks for at
-# least six months of consultation history; the database enforces that floor too.
-AUDIT_RETENTION_MIN_DAYS = 184
+# least six months of consultation history (scores/retention.py); the database enforces
+# that floor too.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=5 * 365)
-if AUDIT_RETENTION_DAYS < AUDIT_RETENTION_MIN_DAYS:
+if AUDIT_RETENTION_DAYS < retention.AUDIT_RETENTION_MIN_DAYS:
     raise ImproperlyConfigured(
-        f"AUDIT_RETENTION_DAYS must be at least {AUDIT_RETENTION_MIN_DAYS} (six months)."
+        f"AUDIT_RETENTION_DAYS must be at least {retention.AUDIT_RETENTION_MIN_DAYS} days "
+        "(six months)."
     )
 
 # ==============================================================================

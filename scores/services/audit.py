@@ -17,6 +17,7 @@ from scores.constants import OUTCOME_SCORED, Endpoint
 from scores.cpf import Cpf
 from scores.exceptions import AuditUnavailable
 from scores.models import Consultation
+from scores.retention import AUDIT_RETENTION_MIN_DAYS
 from scores.services.scoring import ServedScore
 
 
@@ -87,10 +88,11 @@ def consultations_prune(
     Batches keep each transaction short; with `max_seconds` it stops between batches once
     that time is spent (a Lambda invocation has a hard limit), and the next run goes on.
     On Postgres the append-only trigger lets a DELETE through only inside a transaction
-    that set `scoreportal.audit_prune`, and only for rows older than six months.
+    that set `scoreportal.audit_prune`, and only for rows older than
+    AUDIT_RETENTION_MIN_DAYS (six months).
     """
-    if retention_days < settings.AUDIT_RETENTION_MIN_DAYS:
-        raise ValueError(f"retention must be at least {settings.AUDIT_RETENTION_MIN_DAYS} days")
+    if retention_days < AUDIT_RETENTION_MIN_DAYS:
+        raise ValueError(f"retention must be at least {AUDIT_RETENTION_MIN_DAYS} days")
     cutoff = timezone.now() - timedelta(days=retention_days)
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     deleted = 0
