@@ -123,8 +123,11 @@ class Consultation(models.Model):
         related_name="consultations",
         verbose_name=_("organization"),
     )
+    # By the key's unique prefix, not its primary key (`prefix.sha512$$…`, 150 characters):
+    # 8 characters per row instead, and no key hash in admin URLs (docs/audit.md).
     api_key = models.ForeignKey(
         ApiKey,
+        to_field="prefix",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
