@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from scores.audit_changelist import ApiKeyListFilter, AuditTrailChangeList, OccurredBetweenFilter
 from scores.cpf import Cpf, InvalidCpf
 from scores.models import Consultation, CreditProfile
 from scores.services import credit_profile_update
@@ -47,11 +51,12 @@ class CpfSearchMixin:
 
 @admin.register(Consultation)
 class ConsultationAdmin(CpfSearchMixin, admin.ModelAdmin[Consultation]):
-    """Read-only browser of every score query."""
+    """Read-only browser of every score query, fast at any size (scores/audit_changelist.py)."""
 
     search_help_text = _("Exact CPF (with or without punctuation) or request id.")
     list_display = [
         "occurred_at",
+        "request_id",
         "organization",
         "api_key_prefix",
         "cpf_masked",
@@ -63,17 +68,83 @@ class ConsultationAdmin(CpfSearchMixin, admin.ModelAdmin[Consultation]):
         "source",
         "latency_ms",
     ]
-    list_filter = ["outcome", "purpose", "endpoint", "source", "organization"]
+    list_display_links = ["occurred_at", "request_id"]
+    list_filter = [
+        OccurredBetweenFilter,
+        "organization",
+        ("api_key", ApiKeyListFilter),
+        "outcome",
+        "purpose",
+        "source",
+        "endpoint",
+    ]
     list_select_related = ["organization"]
-    date_hierarchy = "occurred_at"
+    list_per_page = 100
     search_fields = ["request_id"]  # shows the search box; the search itself is below
+    sortable_by: list[str] = []  # newest first, always: the pages depend on it
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # a count per choice would read the whole table
+    actions = None
+    fieldsets = [
+        (
+            _("Request"),
+            {"fields": ["occurred_at", "request_id", "endpoint", "client_ip", "latency_ms"]},
+        ),
+        (_("Caller"), {"fields": ["organization", "key", "presented_key_prefix"]}),
+        (_("Consultation"), {"fields": ["cpf_masked", "purpose", "outcome", "http_status"]}),
+        (_("Score served"), {"fields": ["score", "band", "model_version", "source"]}),
+    ]
+    readonly_fields = [
+        "occurred_at",
+        "request_id",
+        "endpoint",
+        "client_ip",
+        "latency_ms",
+        "organization",
+        "key",
+        "presented_key_prefix",
+        "cpf_masked",
+        "purpose",
+        "outcome",
+        "http_status",
+        "score",
+        "band",
+        "model_version",
+        "source",
+    ]
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[AuditTrailChangeList]:
+        return AuditTrailChangeList
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # The key filter's lookup reads the audit row's own column (the key's prefix);
+        # Django's check takes a to_field for a second relation.
+        return lookup == ApiKeyListFilter.lookup or super().lookup_allowed(lookup, value, request)
 
     def _search_other(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
         try:
             return queryset.filter(request_id=uuid.UUID(term))
         except ValueError:
             return queryset.none()
+
+    @admin.display(description=_("API key"))
+    def key(self, row: Consultation) -> str:
+        """The key's prefix, linked to the key (by prefix: its primary key holds its hash)."""
+        if row.api_key_id is None:
+            return self.get_empty_value_display()
+        url = (
+            reverse("admin:accounts_apikey_changelist")
+            + "?"
+            + urlencode({"prefix": row.api_key_id})
+        )
+        return format_html('<a href="{}">{}</a>', url, row.api_key_id)
+
+    @admin.display(description=_("presented key prefix"))
+    def presented_key_prefix(self, row: Consultation) -> str:
+        """What a request that failed authentication presented as its key's prefix."""
+        if row.api_key_id is not None or not row.api_key_prefix:
+            return self.get_empty_value_display()
+        return row.api_key_prefix
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
