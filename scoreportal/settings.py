@@ -295,6 +295,12 @@ if AUDIT_RETENTION_DAYS < retention.AUDIT_RETENTION_MIN_DAYS:
         "(six months)."
     )
 
+# The most rows one CSV export of the audit trail may have; unset means no limit. On
+# Lambda a response is buffered and capped at 6 MB (about 30,000 rows), so the deployed
+# stages set it (zappa_settings.json) and a larger export is refused with a message
+# instead of failing at API Gateway (docs/audit.md).
+AUDIT_EXPORT_MAX_ROWS: int | None = env.int("AUDIT_EXPORT_MAX_ROWS", default=0) or None
+
 # ==============================================================================
 # LOGGING: one JSON object per line on stdout (CloudWatch), CPFs and keys redacted
 # ==============================================================================

@@ -15,17 +15,16 @@ the whole table or most of it. Here instead:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from scores.audit_order import NEWEST_FIRST, OLDEST_FIRST, Cursor
 from scores.forms import DayRangeForm
 from scores.models import Consultation
 from scores.selectors import RowCount, rows_counted
@@ -35,55 +34,10 @@ CURSOR_VAR = "before"
 EXACT_COUNT_LIMIT = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """A position in the newest-first order: a row's time and id."""
-
-    occurred_at: datetime
-    pk: int
-
-    @classmethod
-    def of(cls, row: Consultation) -> Cursor:
-        return cls(row.occurred_at, row.pk)
-
-    @classmethod
-    def parse(cls, text: str | None) -> Cursor | None:
-        """`<microseconds since the epoch>.<id>`; None for anything else."""
-        micros, _dot, pk = (text or "").partition(".")
-        if not (micros.isascii() and micros.isdigit() and pk.isascii() and pk.isdigit()):
-            return None
-        seconds, fraction = divmod(int(micros), 1_000_000)
-        try:
-            moment = datetime.fromtimestamp(seconds, tz=UTC) + timedelta(microseconds=fraction)
-        except (OverflowError, ValueError, OSError):
-            return None
-        return cls(moment, int(pk))
-
-    def __str__(self) -> str:
-        micros = int(self.occurred_at.timestamp()) * 1_000_000 + self.occurred_at.microsecond
-        return f"{micros}.{self.pk}"
-
-    def older(self) -> Q:
-        """Rows after this one in the newest-first order. `occurred_at <= t` is what an
-        index can start from; the rest only sets apart rows of the very same time."""
-        return Q(occurred_at__lte=self.occurred_at) & (
-            Q(occurred_at__lt=self.occurred_at) | Q(pk__lt=self.pk)
-        )
-
-    def newer(self) -> Q:
-        return Q(occurred_at__gte=self.occurred_at) & (
-            Q(occurred_at__gt=self.occurred_at) | Q(pk__gt=self.pk)
-        )
-
-
-NEWEST_FIRST = ("-occurred_at", "-pk")
-OLDEST_FIRST = ("occurred_at", "pk")
-
-
 class AuditTrailChangeList(ChangeList):
     """Keyset pages of the audit trail, counted without reading the table."""
 
-    result_list: list[Consultation]  # type: ignore[assignment]
+    result_list: list[Consultation]
 
     def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
         self.cursor = Cursor.parse(request.GET.get(CURSOR_VAR))
@@ -96,7 +50,7 @@ class AuditTrailChangeList(ChangeList):
         return lookup_params
 
     def get_query_string(
-        self, new_params: dict[str, Any] | None = None, remove: list[str] | None = None
+        self, new_params: dict[str, Any] | None = None, remove: Iterable[str] | None = None
     ) -> str:
         """Links that change the filters or the search start again from the newest row."""
         return str(super().get_query_string(new_params, [*(remove or []), CURSOR_VAR]))
@@ -117,7 +71,7 @@ class AuditTrailChangeList(ChangeList):
             self.row_count = rows_counted(self.queryset, limit=EXACT_COUNT_LIMIT)
         # Django's templates read these: one page, no "show all", no admin actions, and no
         # "N results (M total)" beside the search box (the count is under the list).
-        self.result_count = self.full_result_count = self.row_count.value
+        self.result_count = self.full_result_count = self.row_count.value or 0
         self.show_full_result_count = False
         self.show_admin_actions = False
         self.can_show_all = False
@@ -172,7 +126,7 @@ class OccurredBetweenFilter(admin.ListFilter):
     def has_output(self) -> bool:
         return True
 
-    def expected_parameters(self) -> list[str]:
+    def expected_parameters(self) -> list[str | None]:
         return [self.parameter_since, self.parameter_until]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django import forms
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from scores.cpf import Cpf, InvalidCpf
+from scores.local_days import midnight, today
 from scores.retention import AUDIT_RETENTION_MIN_DAYS
 
 # Days as the browser's date picker sends them (ISO 8601), and as people type them.
@@ -43,16 +43,6 @@ class DayRangeForm(forms.Form):
         )
 
 
-def midnight(day: date) -> datetime:
-    """The start of `day` in the portal's time zone."""
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
-def today() -> date:
-    """Today in the portal's time zone."""
-    return timezone.localdate()
-
-
 def range_ending_today(days: int) -> dict[str, date]:
     """The `days` days up to today, both ends included, as the forms' data."""
     last = today()
@@ -66,6 +56,12 @@ class RequiredDayRangeForm(DayRangeForm):
         super().__init__(*args, **kwargs)
         self.fields["since"].required = True
         self.fields["until"].required = True
+
+    def required_bounds(self) -> tuple[datetime, datetime]:
+        """`bounds()` of a valid form, both ends present."""
+        since: date = self.cleaned_data["since"]
+        until: date = self.cleaned_data["until"]
+        return midnight(since), midnight(until + timedelta(days=1))
 
 
 # The usage report's range when none is chosen.

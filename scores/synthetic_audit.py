@@ -141,7 +141,8 @@ class Generator:
         # About three consultations per CPF on average, and the hot ones far more.
         self.pool = max(total // 3, 1)
         self.hot = list(HOT_CPFS)
-        self.hot_share = min(len(self.hot) * max(total // 10_000, 1) / max(total, 1), 0.5)
+        # Each of them about a thousand times in ten million rows (twenty in smaller sets).
+        self.hot_share = min(len(self.hot) * max(total // 10_000, 20) / total, 0.5)
         self.pool_start = self.random.randrange(100_000_000, 400_000_000)
 
     def day(self, start: datetime, count: int, *, until: datetime) -> Iterator[SyntheticRow]:

@@ -161,3 +161,53 @@ def test_if_the_scheduled_lambda_task_runs_then_old_rows_go(db, settings):
     prune_audit({"source": "aws.events"}, None)
 
     assert list(Consultation.objects.values_list("pk", flat=True)) == [young.pk]
+
+
+# ---------------------------------------------------------------------------------------
+# The records of exports and of per-CPF report runs are audit data too
+# ---------------------------------------------------------------------------------------
+@pytest.fixture
+def access_records(admin_user):
+    from scores.cpf import Cpf
+    from scores.services.audit_reports import audit_export_record, cpf_report_record
+
+    export = audit_export_record(
+        actor=admin_user, filters={"outcome__exact": ["scored"]}, row_count=3
+    )
+    run = cpf_report_record(
+        actor=admin_user,
+        cpf=Cpf.parse("529.982.247-25"),
+        period_start=timezone.localdate(),
+        period_end=timezone.localdate(),
+        output="page",
+        row_count=0,
+    )
+    return {"scores_auditexport": export, "scores_cpfreportrun": run}
+
+
+@pytest.mark.parametrize("table", ["scores_auditexport", "scores_cpfreportrun"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        pytest.param("UPDATE {table} SET row_count = 99 WHERE id = %s", id="update"),
+        pytest.param("DELETE FROM {table} WHERE id = %s", id="delete"),
+    ],
+)
+def test_if_an_access_record_is_changed_or_deleted_then_postgres_refuses(
+    access_records, table, statement
+):
+    record = access_records[table]
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        execute(statement.format(table=table), [record.pk])
+
+    assert type(record).objects.get(pk=record.pk).row_count == record.row_count
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("table", ["scores_auditexport", "scores_cpfreportrun"])
+def test_if_an_access_records_table_is_truncated_then_postgres_refuses(access_records, table):
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        execute(f"TRUNCATE {table}")
+
+    assert type(access_records[table]).objects.count() == 1

@@ -159,9 +159,10 @@ class Command(BaseCommand):
             return
         columns = list(rows[0].values)
         table = connection.ops.quote_name(Consultation._meta.db_table)
-        names = ", ".join(
-            connection.ops.quote_name(Consultation._meta.get_field(name).column) for name in columns
-        )
+        column_of = {
+            field.attname: str(field.column) for field in Consultation._meta.concrete_fields
+        }
+        names = ", ".join(connection.ops.quote_name(column_of[name]) for name in columns)
         buffer = io.StringIO()
         for row in rows:
             buffer.write(SEPARATOR.join(_copy_text(row.values[name]) for name in columns))
