@@ -53,6 +53,7 @@ CREATE FUNCTION pg_temp.scores_api_key_id_of(key_prefix varchar) RETURNS varchar
 LANGUAGE sql STABLE AS $$ SELECT id FROM accounts_apikey WHERE prefix = key_prefix $$;
 ALTER TABLE scores_consultation
     ALTER COLUMN api_key_id TYPE varchar(150) USING pg_temp.scores_api_key_id_of(api_key_id);
+DROP FUNCTION pg_temp.scores_api_key_id_of(varchar);
 ALTER TABLE scores_consultation
     ADD CONSTRAINT scores_consultation_api_key_id_b839dc48_fk_accounts_apikey_id
     FOREIGN KEY (api_key_id) REFERENCES accounts_apikey (id) DEFERRABLE INITIALLY DEFERRED;
