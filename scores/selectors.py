@@ -16,7 +16,14 @@ from accounts.models import ApiKey, Organization
 from scores.audit_order import NEWEST_FIRST, Cursor
 from scores.constants import LATENCY_BUCKETS_MS
 from scores.local_days import midnight
-from scores.models import Consultation, CreditProfile, DailyUsage, DailyUsageStatus
+from scores.models import (
+    AuditExport,
+    Consultation,
+    CpfReportRun,
+    CreditProfile,
+    DailyUsage,
+    DailyUsageStatus,
+)
 from scores.scorecard import Scorecard, available_versions, load_scorecard
 
 
@@ -33,9 +40,13 @@ def credit_profile_get(*, cpf_hash: str) -> CreditProfile | None:
 
 
 def consultations_prunable_count(*, retention_days: int) -> int:
-    """How many audit rows are older than `retention_days` (what prune_audit would remove)."""
+    """How many audit rows (consultations, records of exports and of per-CPF reports) are
+    older than `retention_days`: what prune_audit would remove."""
     cutoff = timezone.now() - timedelta(days=retention_days)
-    return Consultation.objects.filter(occurred_at__lt=cutoff).count()
+    return sum(
+        model.objects.filter(occurred_at__lt=cutoff).count()
+        for model in (Consultation, AuditExport, CpfReportRun)
+    )
 
 
 @dataclass(frozen=True, slots=True)

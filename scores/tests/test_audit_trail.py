@@ -12,7 +12,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from scores.constants import Endpoint
-from scores.models import Consultation
+from scores.models import Consultation, CpfReportRun
 from scores.retention import AUDIT_RETENTION_MIN_DAYS
 
 pytestmark = pytest.mark.django_db
@@ -179,7 +179,7 @@ def access_records(admin_user):
         cpf=Cpf.parse("529.982.247-25"),
         period_start=timezone.localdate(),
         period_end=timezone.localdate(),
-        output="page",
+        output=CpfReportRun.Output.PAGE,
         row_count=0,
     )
     return {"scores_auditexport": export, "scores_cpfreportrun": run}
@@ -211,3 +211,33 @@ def test_if_an_access_records_table_is_truncated_then_postgres_refuses(access_re
         execute(f"TRUNCATE {table}")
 
     assert type(access_records[table]).objects.count() == 1
+
+
+def test_if_prune_audit_runs_then_old_records_of_exports_and_reports_go_too(
+    db, settings, admin_user
+):
+    import time_machine
+
+    from scores.cpf import Cpf
+    from scores.models import AuditExport
+    from scores.services.audit_reports import audit_export_record, cpf_report_record
+
+    settings.AUDIT_RETENTION_DAYS = 365
+    with time_machine.travel(timezone.now() - timedelta(days=400)):
+        audit_export_record(actor=admin_user, filters={}, row_count=1)
+        cpf_report_record(
+            actor=admin_user,
+            cpf=Cpf.parse("529.982.247-25"),
+            period_start=timezone.localdate(),
+            period_end=timezone.localdate(),
+            output=CpfReportRun.Output.PAGE,
+            row_count=0,
+        )
+    young = audit_export_record(actor=admin_user, filters={}, row_count=2)
+    out = StringIO()
+
+    call_command("prune_audit", stdout=out)
+
+    assert list(AuditExport.objects.all()) == [young]
+    assert not CpfReportRun.objects.exists()
+    assert "Deleted 2 audit rows" in out.getvalue()
