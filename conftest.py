@@ -20,6 +20,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from accounts import rate_limits
 from accounts.constants import Scope
 from accounts.models import ApiKey, Organization
 from accounts.selectors import recent_keys
@@ -54,7 +55,7 @@ def _flush_as_superuser_past_the_audit_triggers() -> Iterator[None]:
     audit tables' append-only triggers refuse, as they must for anyone. The suite connects
     as a superuser, so its flush alone runs with triggers off for its own transaction
     (`SET LOCAL session_replication_role = replica`, a superuser's privilege that no
-    application role has; scores/migrations/0004)."""
+    application role has; scores/migrations/0005)."""
     from django.db.backends.postgresql.operations import DatabaseOperations
 
     flush = DatabaseOperations.sql_flush
@@ -72,8 +73,10 @@ def _flush_as_superuser_past_the_audit_triggers() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache_cool_down() -> None:
-    """No test inherits the score cache's cool-down from a failure in another test."""
+    """No test inherits a cool-down (score cache, counters) or per-process counts."""
     score_cache.cool_down.reset()
+    rate_limits.cool_down.reset()
+    rate_limits.process_counters.clear()
 
 
 @pytest.fixture
@@ -119,10 +122,11 @@ class FakeClock:
 
 @pytest.fixture
 def monotonic(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """The monotonic clock of the process-local caches (API keys, the cache cool-down)."""
+    """The monotonic clock of the process-local caches (API keys) and the cool-downs."""
     clock = FakeClock()
     monkeypatch.setattr(recent_keys, "clock", clock)
     monkeypatch.setattr(score_cache.cool_down, "clock", clock)
+    monkeypatch.setattr(rate_limits.cool_down, "clock", clock)
     return clock
 
 

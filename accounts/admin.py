@@ -26,7 +26,7 @@ from accounts.models import (
     StaffSignIn,
     StaffSignInFailure,
 )
-from accounts.services import api_key_issue, api_key_revoke, api_key_update
+from accounts.services import api_key_issue, api_key_revoke, api_key_update, organization_update
 
 _ISSUED_PLAINTEXT = "_scoreportal_issued_api_key"
 
@@ -44,6 +44,12 @@ class OrganizationAdmin(admin.ModelAdmin[Organization]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Organization | None = None) -> bool:
         return False  # organizations are deactivated: their audit trail must stay linked
+
+    def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
+        if change:  # through the service: a deactivation must reach every instance at once
+            organization_update(organization=obj, data=form.cleaned_data)
+            return
+        super().save_model(request, obj, form, change)
 
 
 class ApiKeyAdminForm(forms.ModelForm[ApiKey]):

@@ -8,20 +8,29 @@ from rest_framework.request import Request
 from accounts.constants import API_KEY_SHAPE
 from accounts.models import ApiKey
 from accounts.services import api_key_authenticate
-from scoreportal.api.errors import as_api_error
+from scoreportal.api.errors import ApiError, ErrorCode, as_api_error
 from scoreportal.exceptions import ApplicationError
 
 _SCHEME = "api-key"
 
 
-def presented_key(request: Request) -> str | None:
-    """The key the client sent, from `Authorization: Api-Key …` or `X-Api-Key`, if any."""
+def presented_keys(request: Request) -> list[str]:
+    """The keys the client sent: `Authorization: Api-Key …` first, then `X-Api-Key`."""
+    keys = []
     authorization = str(request.META.get("HTTP_AUTHORIZATION", ""))
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() == _SCHEME and credentials.strip():
-        return credentials.strip()
+        keys.append(credentials.strip())
     header = str(request.META.get("HTTP_X_API_KEY", "")).strip()
-    return header or None
+    if header:
+        keys.append(header)
+    return keys
+
+
+def presented_key(request: Request) -> str | None:
+    """The key the client sent, from `Authorization: Api-Key …` or `X-Api-Key`, if any."""
+    keys = presented_keys(request)
+    return keys[0] if keys else None
 
 
 def presented_key_prefix(request: Request) -> str:
@@ -38,7 +47,14 @@ class ApiKeyAuthentication(BaseAuthentication):
     """
 
     def authenticate(self, request: Request) -> tuple[None, ApiKey] | None:
-        key = presented_key(request)
+        keys = presented_keys(request)
+        if len(set(keys)) > 1:
+            # Which one did the client mean? Refuse rather than pick one silently.
+            raise ApiError(
+                ErrorCode.INVALID_REQUEST,
+                "Two different API keys were sent; send one, in one header.",
+            )
+        key = keys[0] if keys else None
         if key is None:
             return None
         try:

@@ -1,25 +1,74 @@
-"""Domain errors of the accounts app: why an API key is refused, why a change is refused."""
+"""Domain errors of the accounts app: why an API key is refused, why a request is refused."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from scoreportal.exceptions import ApplicationError
 
+if TYPE_CHECKING:
+    from accounts.rate_limits import Usage
 
-class ApiKeyInvalid(ApplicationError):
+
+class ApiKeyRefused(ApplicationError):
+    """The key cannot be used; the subclass says why."""
+
+    default_message = "The API key is not valid."
+
+
+class ApiKeyInvalid(ApiKeyRefused):
     """The key is unknown, malformed or its secret does not match."""
 
     default_message = "The API key is not valid."
 
 
-class ApiKeyExpired(ApplicationError):
+class ApiKeyExpired(ApiKeyRefused):
     default_message = "The API key has expired."
 
 
-class ApiKeyRevoked(ApplicationError):
+class ApiKeyRevoked(ApiKeyRefused):
     default_message = "The API key has been revoked."
 
 
-class OrganizationInactive(ApplicationError):
+class OrganizationInactive(ApiKeyRefused):
     """The key is sound but its organization was deactivated."""
 
     default_message = "The API key's organization is not active."
+
+
+class LimitExceeded(ApplicationError):
+    """A request did not fit in what its key has left; it was not counted.
+
+    `usage` is the key's usage when it was refused; `resets_in_seconds` says when the limit
+    that refused it has room again.
+    """
+
+    default_message = "Too many requests for this API key; retry later."
+
+    def __init__(self, message: str | None = None, *, usage: Usage | None = None) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+    @property
+    def resets_in_seconds(self) -> int:
+        return self.usage.minute_reset_seconds if self.usage else 60
+
+
+class RateLimited(LimitExceeded):
+    """The key's requests per minute are used up (across all instances)."""
+
+
+class QuotaExceeded(LimitExceeded):
+    """The key's daily quota is used up; it starts again at midnight in São Paulo."""
+
+    default_message = "The daily quota of this API key is used up."
+
+    @property
+    def resets_in_seconds(self) -> int:
+        return self.usage.day_reset_seconds if self.usage else 86400
+
+
+class RequestExceedsLimits(ApplicationError):
+    """A request larger than its key's limit per minute or per day: it could never pass."""
+
+    default_message = "The request has more CPFs than this API key may score per minute or day."

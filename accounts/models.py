@@ -7,6 +7,7 @@ from typing import Any
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
@@ -56,12 +57,22 @@ def validate_scopes(value: Any) -> None:
         raise ValidationError(_("Scopes must not repeat."))
 
 
+def default_rate_limit_per_minute() -> int:
+    return int(settings.API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE)
+
+
+def default_daily_quota() -> int:
+    return int(settings.API_KEY_DEFAULT_DAILY_QUOTA)
+
+
 class ApiKey(AbstractAPIKey):
     """An organization's credential for the score API.
 
     Only the prefix and a SHA-512 hash of the key are stored (djangorestframework-api-key);
     the plaintext is shown once, at issue. Revocation is permanent. `last_used_at` is
-    refreshed at most once a minute, never with a write per request.
+    refreshed at most once a minute, never with a write per request. The limits are counted
+    across all instances (accounts/rate_limits.py). `version` grows with every change that
+    every instance must apply at once; the services announce it after commit.
     """
 
     # The library's fields, redeclared (same columns) for labels in the staff's language.
@@ -114,6 +125,27 @@ class ApiKey(AbstractAPIKey):
         verbose_name=_("revoked by"),
     )
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    rate_limit_per_minute = models.PositiveIntegerField(
+        _("rate limit per minute"),
+        default=default_rate_limit_per_minute,
+        validators=[MinValueValidator(1)],
+        help_text=_("CPFs per minute, across all servers. A batch of N CPFs counts N."),
+    )
+    daily_quota = models.PositiveIntegerField(
+        _("daily quota"),
+        default=default_daily_quota,
+        validators=[MinValueValidator(1)],
+        help_text=_("CPFs per day (São Paulo time), across all servers."),
+    )
+    version = models.PositiveIntegerField(
+        _("version"),
+        default=1,
+        editable=False,
+        help_text=_(
+            "Grows with every change all servers must apply at once: revocation, scopes, "
+            "limits, the organization's deactivation."
+        ),
+    )
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = _("API key")  # type: ignore[assignment]  # the library's is a str
@@ -123,6 +155,10 @@ class ApiKey(AbstractAPIKey):
                 condition=models.Q(revoked=False, revoked_at__isnull=True)
                 | models.Q(revoked=True, revoked_at__isnull=False),
                 name="apikey_revoked_has_revoked_at",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(rate_limit_per_minute__gte=1, daily_quota__gte=1),
+                name="apikey_limits_positive",
             ),
         ]
 

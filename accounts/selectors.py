@@ -18,9 +18,12 @@ class _RecentKeys:
     """API keys this process looked up recently, by prefix, for API_KEY_CACHE_SECONDS.
 
     A warm Lambda instance then authenticates without a query. The secret is still
-    verified against the hash on every request, and expiry dates are still checked; what
-    may be up to API_KEY_CACHE_SECONDS old on *other* instances is revocation and an
-    organization's deactivation (this process forgets a key it revokes at once).
+    verified against the hash on every request, and expiry dates are still checked. A
+    change made elsewhere (revocation, deactivation, scopes, limits) reaches this copy on
+    the key's next counted request: the counter item carries the key's version, and a newer
+    one makes the caller re-read the key (accounts.services.api_key_charge). The time bound
+    is what remains when DynamoDB is unreachable, or was when the change was announced.
+    The services forget a key they change after their transaction commits.
     """
 
     MAX_ENTRIES = 1024
@@ -62,9 +65,12 @@ def _clear_on_setting_change(*, setting: str, **kwargs: Any) -> None:
         recent_keys.clear()
 
 
-def api_key_get_by_prefix(prefix: str) -> ApiKey | None:
-    """The key with this prefix, with its organization (one query, unless recently read)."""
-    api_key = recent_keys.get(prefix)
+def api_key_get_by_prefix(prefix: str, *, fresh: bool = False) -> ApiKey | None:
+    """The key with this prefix, with its organization (one query, unless recently read).
+
+    `fresh` reads it from the database even if it was read recently (and keeps that copy).
+    """
+    api_key = None if fresh else recent_keys.get(prefix)
     if api_key is not None:
         return api_key
     try:

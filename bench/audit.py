@@ -34,9 +34,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.__main__ import Gunicorn
 from devstack.__main__ import LOCAL_AWS, TEST_ENVIRONMENT
-from devstack.services import ensure_database, moto_server, postgres
+from devstack.services import AppServer, ensure_database, moto_server, postgres
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # The generated rows end here, so every run measures the same data.
@@ -436,8 +435,9 @@ def main(argv: list[str]) -> int:
             cursor.execute("SHOW server_version")
             (server_version,) = cursor.fetchone()
         measured = pages(settings.ADMIN_URL)
-        server = Gunicorn(environment, workers=1)
+        server = AppServer(environment, workers=1, log_name="bench-audit-gunicorn")
         try:
+            server.wait_until_ready()
             session = AuditorSession(server.port)
             print("bench.audit: pages (warm, median) …", flush=True)
             timed = time_pages(session, measured, args.repeat)

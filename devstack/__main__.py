@@ -15,7 +15,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from devstack.lambda_package import PROJECT, build_package, describe
 from devstack.services import moto_server, postgres
@@ -30,6 +32,7 @@ LOCAL_AWS = {
 
 TEST_ENVIRONMENT = {
     **LOCAL_AWS,
+    "DJANGO_IGNORE_DOT_ENV": "true",
     "DJANGO_SETTINGS_MODULE": "scoreportal.settings_test",
     "DJANGO_DEBUG": "false",
     "DJANGO_SECRET_KEY": "test-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
@@ -65,11 +68,31 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+DOT_ENV = PROJECT / ".env"
+
+
+def write_dot_env(values: dict[str, str]) -> None:
+    """The local stack's settings, for `manage.py ...` run next to `make run`."""
+    lines = [
+        "# Written by `make run` at each start: the local stack it serves. manage.py reads it",
+        "# when present; variables set in the environment win. Never committed or packaged.",
+        *(f"{name}={value}" for name, value in values.items()),
+    ]
+    DOT_ENV.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def run(port: int) -> int:
     # A process manager's SIGTERM stops everything just as Ctrl-C (SIGINT) does.
     signal.signal(signal.SIGTERM, _interrupt)
     with moto_server() as dynamodb_url:
-        env = {**os.environ, **RUN_ENVIRONMENT, "DYNAMODB_ENDPOINT_URL": dynamodb_url}
+        local = {
+            **RUN_ENVIRONMENT,
+            "DYNAMODB_ENDPOINT_URL": dynamodb_url,
+            "DJANGO_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        }
+        local.pop("DJANGO_SETTINGS_MODULE")
+        write_dot_env(local)
+        env = {**os.environ, **RUN_ENVIRONMENT, **local}
         env.pop("DATABASE_URL", None)  # the laptop default: SQLite
         _manage("migrate", "--no-input", "-v", "0", env=env)
         _manage("ensure_score_table", env=env)
@@ -79,13 +102,26 @@ def run(port: int) -> int:
             "— Ctrl-C stops everything.\n",
             flush=True,
         )
-        try:
-            return subprocess.run(
-                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"],
-                env=env,
-            ).returncode
-        except KeyboardInterrupt:
-            return 0
+        return serve([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"], env)
+
+
+def serve(command: list[str], env: dict[str, str]) -> int:
+    """Run a server until it exits, or until we are interrupted or terminated; then stop it
+    and everything it started (runserver's autoreloader runs the server in a child process).
+    """
+    server = subprocess.Popen(command, env=env, start_new_session=True)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
 
 
 # What `messages` extracts: our code and templates, not tooling, tests or installed packages.
@@ -112,7 +148,11 @@ def messages() -> int:
 
 def package(stage: str) -> int:
     output = PROJECT / "build" / f"scoreportal-{stage}.zip"
-    built = build_package(stage, output, work_dir=PROJECT / "build")
+    # The build's virtualenv lives outside the project: `zappa package` walks the project
+    # for modules and would take Zappa's own handler in it for ours (a websocket handler
+    # that fails to import on every cold start).
+    with tempfile.TemporaryDirectory(prefix="scoreportal-package-") as work_dir:
+        built = build_package(stage, output, work_dir=Path(work_dir))
     print(describe(built))
     return 0
 

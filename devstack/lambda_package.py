@@ -52,6 +52,9 @@ def build_package(
     resolution). The benchmark packages a bare Django project the same way, resolving its
     short requirements under `constraints` (our pins).
     """
+    if work_dir.resolve().is_relative_to(project.resolve()):
+        # `zappa package` walks the project: a virtualenv in it is taken for project code.
+        raise ValueError(f"build {project.name} outside it, not in {work_dir}")
     requirements = requirements or project / "requirements.txt"
     resolve = ["-c", str(constraints)] if constraints else ["--no-deps"]
     venv = work_dir / "package-venv"

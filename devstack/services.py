@@ -9,6 +9,9 @@ when we are root, since initdb refuses to run as root), removed afterwards.
 
 DynamoDB: moto's AWS emulator over HTTP on a free loopback port, served by gunicorn with
 keep-alive connections (see devstack/moto_server.py).
+
+The application itself under gunicorn (`AppServer`): for the benchmark, and for the tests
+that need real server processes (limits and revocations shared across instances).
 """
 
 from __future__ import annotations
@@ -110,6 +113,63 @@ def _http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/moto-api/", timeout=0.5):  # noqa: S310 (loopback)
             return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+# ==============================================================================
+# The application under gunicorn
+# ==============================================================================
+class AppServer:
+    """The app under gunicorn on a free loopback port: sync workers, no access log.
+
+    Started at construction; `wait_until_ready` waits for its health endpoint to answer.
+    The environment is added to this process's own (settings, stores).
+    """
+
+    def __init__(self, environment: dict[str, str], *, workers: int, log_name: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        LOG_DIR.mkdir(exist_ok=True)
+        self.log_path = LOG_DIR / f"{log_name}.log"
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "scoreportal.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    str(workers),
+                    "--worker-class",
+                    "sync",
+                    "--log-level",
+                    "warning",
+                ],
+                env={**os.environ, **environment},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def wait_until_ready(self, timeout: float = 30.0) -> None:
+        _wait_until(
+            lambda: self.process.poll() is None and _answers(f"{self.url}/api/v1/health"),
+            f"gunicorn on port {self.port} (log: {self.log_path})",
+            timeout,
+        )
+
+    def stop(self) -> None:
+        _stop(self.process, timeout=15)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback)
+            return True
+    except urllib.error.HTTPError:
+        return True  # it answers (503: a store is down, which is the caller's business)
     except (urllib.error.URLError, OSError):
         return False
 

@@ -17,12 +17,18 @@ botocore clients are thread-safe; creating one is not, and costs tens of millise
 each is created once under a lock, from one boto3 session (one credential chain, one cache
 of service models and endpoint rules), and kept for the life of the process. A change of
 the settings they are built from (tests point them at other endpoints) gives a new client.
+
+DynamoDB is used by two modules, the score cache (scores/score_cache.py) and the per-key
+counters (accounts/rate_limits.py). Both make their calls through `dynamodb_call`, which
+turns every kind of failure into one exception, and both skip DynamoDB for a while after a
+failure (`CoolDown`): each treats DynamoDB as an optimisation it can serve without.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -30,12 +36,16 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from django.conf import settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _creation_lock = threading.Lock()
+# Held while the cached client is looked up or created: two threads of one request (the
+# score cache read and the counter update run concurrently) must not both create one.
+_dynamodb_lock = threading.Lock()
 _session: boto3.session.Session | None = None
 
 
@@ -51,13 +61,14 @@ def create_client(service: str, **kwargs: Any) -> Any:
 
 def dynamodb() -> DynamoDBClient:
     """The process's DynamoDB client (DYNAMODB_ENDPOINT_URL, if set, is a local endpoint)."""
-    return _dynamodb(
-        settings.DYNAMODB_ENDPOINT_URL,
-        settings.AWS_REGION,
-        settings.DYNAMODB_CONNECT_TIMEOUT_SECONDS,
-        settings.DYNAMODB_READ_TIMEOUT_SECONDS,
-        settings.DYNAMODB_MAX_ATTEMPTS,
-    )
+    with _dynamodb_lock:
+        return _dynamodb(
+            settings.DYNAMODB_ENDPOINT_URL,
+            settings.AWS_REGION,
+            settings.DYNAMODB_CONNECT_TIMEOUT_SECONDS,
+            settings.DYNAMODB_READ_TIMEOUT_SECONDS,
+            settings.DYNAMODB_MAX_ATTEMPTS,
+        )
 
 
 @lru_cache(maxsize=4)
@@ -78,6 +89,68 @@ def _dynamodb(
         "dynamodb", region_name=region, endpoint_url=endpoint_url, config=config
     )
     return client
+
+
+class DynamoDBCallFailed(Exception):
+    """A DynamoDB call that did not get a usable answer.
+
+    `code` says why, for the log: DynamoDB's error code (ConditionalCheckFailedException,
+    ResourceNotFoundException, …), botocore's exception name, or NotADynamoDBAnswer.
+    `error` is the body of DynamoDB's error answer when there was one: a refused condition
+    asked for ReturnValuesOnConditionCheckFailure carries the item in `error["Item"]`.
+    """
+
+    def __init__(self, code: str, error: Mapping[str, Any] | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.error: Mapping[str, Any] = error or {}
+
+
+def dynamodb_call(operation: Callable[..., Mapping[str, Any]], **params: Any) -> Mapping[str, Any]:
+    """Make one call with a method of the DynamoDB client; DynamoDBCallFailed on any failure.
+
+    Any failure: an error botocore raises or DynamoDB answers, an answer botocore cannot
+    parse, and a 200 answer without DynamoDB's `x-amz-crc32` header (DynamoDB puts a CRC32
+    of the body in it, and botocore verifies it; an answer without it came from something
+    else: a proxy's page, a captive portal, garbage).
+    """
+    try:
+        response = operation(**params)
+    except ClientError as exc:
+        raise DynamoDBCallFailed(
+            str(exc.response.get("Error", {}).get("Code")), error=exc.response
+        ) from exc
+    except Exception as exc:
+        # Not only BotoCoreError: on some malformed answers botocore's parser raises
+        # UnicodeDecodeError or AttributeError. Only the boto3 call is in this block.
+        raise DynamoDBCallFailed(type(exc).__name__) from exc
+    if "x-amz-crc32" not in response.get("ResponseMetadata", {}).get("HTTPHeaders", {}):
+        raise DynamoDBCallFailed("NotADynamoDBAnswer")
+    return response
+
+
+class CoolDown:
+    """After a failure, report DynamoDB unavailable for a while instead of calling it.
+
+    An unreachable endpoint then costs one bounded timeout per cool-down, not one per
+    request. `clock` is monotonic (tests move it by hand).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._until = float("-inf")
+        self._lock = threading.Lock()
+
+    def active(self) -> bool:
+        return self.clock() < self._until
+
+    def start(self, seconds: float) -> None:
+        with self._lock:
+            self._until = self.clock() + seconds
+
+    def reset(self) -> None:
+        with self._lock:
+            self._until = float("-inf")
 
 
 @contextmanager

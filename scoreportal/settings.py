@@ -21,9 +21,12 @@ django_stubs_ext.monkeypatch()
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-# A .env file is a laptop convenience; production reads the real environment only.
-if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
-    env.read_env(BASE_DIR / ".env")
+# `make run` writes .env (git-ignored, never packaged) so that `manage.py ...` next to it
+# uses the same local stack. Variables set in the environment win over it; the test suite
+# and the benchmark ignore it (DJANGO_IGNORE_DOT_ENV).
+DOT_ENV = BASE_DIR / ".env"
+if DOT_ENV.exists() and not env.bool("DJANGO_IGNORE_DOT_ENV", default=False):
+    env.read_env(DOT_ENV)
 # On Lambda the secrets come from AWS Secrets Manager (SCOREPORTAL_SECRET_ID), see
 # docs/deploy.md; explicitly set environment variables take precedence.
 load_secrets_into_environ()
@@ -97,6 +100,7 @@ MIDDLEWARE = [
     "scoreportal.api.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "scoreportal.staticfiles.LazyWhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The admin in the staff's language, the API in English (instead of LocaleMiddleware).
     "scoreportal.language.LanguageMiddleware",
@@ -157,6 +161,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Links from `create_staff_user` to set a first password expire after a day.
 PASSWORD_RESET_TIMEOUT = 24 * 3600
+# Where staff open the admin, for links printed by management commands (a custom domain in
+# production; make run writes http://127.0.0.1:8000 into .env).
+PUBLIC_BASE_URL = env.str("DJANGO_PUBLIC_URL", default="").rstrip("/")
 
 # The admin's address: not the default /admin/ that every scanner tries (docs/deploy.md).
 ADMIN_URL = env.str("DJANGO_ADMIN_URL", default="admin/").strip("/") + "/"
@@ -199,6 +206,38 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     # API Gateway terminates TLS and tells us so.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Browsers must come back over HTTPS only, for a year, to this host and its own
+    # subdomains (includeSubDomains never reaches the bank's parent domain or siblings).
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SILENCED_SYSTEM_CHECKS = [
+    # No redirect to HTTPS: API Gateway has no plain-HTTP listener, so there is no HTTP
+    # request to redirect; a redirect would only ever answer local HTTP servers (gunicorn in
+    # tests and the benchmark). HSTS keeps browsers on HTTPS.
+    "security.W008",
+    # No HSTS preload: the browsers' preload list takes registrable domains only, and the
+    # portal lives on a subdomain of the bank's domain, whose preloading is the bank's call.
+    "security.W021",
+]
+
+# Content-Security-Policy (django-csp) on every response: the admin and the API documents
+# load scripts, styles, images and fonts from our own static files only, never inline
+# script, and may not be framed. JSON answers carry it too, harmlessly.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Django's admin and Swagger UI set style attributes on elements.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # ==============================================================================
@@ -249,8 +288,21 @@ SPECTACULAR_SETTINGS = {
 }
 
 # A process reuses an API key it looked up for this long (no query per request). Revoking a
-# key or deactivating an organization reaches every instance within this time; 0 disables.
+# key or deactivating an organization reaches every instance on its next request through the
+# per-key counter item (accounts/rate_limits.py); this bound is what remains when DynamoDB is
+# unreachable, or was when the change was made. 0 disables the reuse.
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)
+
+# Limits of a new API key unless its issuer sets others (each key has its own, SPEC §9):
+# CPFs per minute and CPFs per day (the day of America/Sao_Paulo), across all instances.
+API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE = env.int(
+    "API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE", default=600
+)
+API_KEY_DEFAULT_DAILY_QUOTA = env.int("API_KEY_DEFAULT_DAILY_QUOTA", default=50_000)
+if min(API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE, API_KEY_DEFAULT_DAILY_QUOTA) < 1:
+    raise ImproperlyConfigured(
+        "API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE and API_KEY_DEFAULT_DAILY_QUOTA must be positive."
+    )
 
 # Off Lambda, how many reverse proxies in front of the app append to X-Forwarded-For; 0 means
 # the peer address is the client's (scoreportal/client_ip.py). On Lambda the address comes from

@@ -4,6 +4,9 @@
 endpoint and throwaway secrets. Nothing here loosens behaviour the tests are meant to check.
 """
 
+import os
+from datetime import datetime
+
 from scoreportal.settings import *  # noqa: F403
 from scoreportal.settings import STORAGES
 
@@ -19,3 +22,13 @@ STORAGES = {
 # Serve static files from the apps (no collectstatic before tests).
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+# Tests that run the application in server processes (scores/tests/test_across_processes.py)
+# can stop those processes' wall clock at one instant, so that their requests all fall in
+# one rate-limit minute whenever the test runs. Never set outside those tests.
+if os.environ.get("SCOREPORTAL_TEST_WALL_CLOCK"):
+    import time_machine
+
+    time_machine.travel(
+        datetime.fromisoformat(os.environ["SCOREPORTAL_TEST_WALL_CLOCK"]), tick=False
+    ).start()

@@ -32,6 +32,7 @@ def lazy_view(view_class: str, **initkwargs: Any) -> Callable[..., HttpResponseB
 
 
 ADMIN_URL = settings.ADMIN_URL  # DJANGO_ADMIN_URL, default "admin/"
+READ_ONLY = ["get", "head"]
 
 urlpatterns = [
     # One-time "set your password" links for new staff (manage.py create_staff_user).
@@ -49,12 +50,21 @@ urlpatterns = [
     ),
     path(ADMIN_URL, admin.site.urls),
     path("api/v1/", include("scores.urls")),
+    # Read-only documents: GET and HEAD only (anything else is 405 with Allow).
     re_path(
-        r"^api/schema/?$", lazy_view("drf_spectacular.views.SpectacularAPIView"), name="schema"
+        r"^api/schema/?$",
+        lazy_view("drf_spectacular.views.SpectacularAPIView", http_method_names=READ_ONLY),
+        name="schema",
     ),
+    # The "split" Swagger view serves its start-up script as a file of its own: no inline
+    # script, so the Content-Security-Policy can forbid them.
     re_path(
         r"^api/docs/?$",
-        lazy_view("drf_spectacular.views.SpectacularSwaggerView", url_name="schema"),
+        lazy_view(
+            "drf_spectacular.views.SpectacularSwaggerSplitView",
+            url_name="schema",
+            http_method_names=READ_ONLY,
+        ),
         name="docs",
     ),
 ]

@@ -30,6 +30,19 @@ class Endpoint(models.TextChoices):
     """Audited API operations."""
 
     SCORE = "scores", "POST /api/v1/scores"
+    SCORE_BATCH = "scores_batch", "POST /api/v1/scores/batch"
+
+
+# The most CPFs one batch request may carry (SPEC §7).
+BATCH_MAX_CPFS = 100
+
+
+class BatchItemStatus(models.TextChoices):
+    """The status of one CPF in a batch answer."""
+
+    OK = "ok", "Scored"
+    INVALID_CPF = "invalid_cpf", "Invalid CPF"
+    NO_CREDIT_DATA = "no_credit_data", "No credit data"
 
 
 BAND_LABELS = {

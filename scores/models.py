@@ -176,7 +176,7 @@ class Consultation(models.Model):
         # backward scan): rows arrive in time order, and B-tree pages filled in ascending
         # order split full, where descending order leaves them half empty (twice the size).
         # Not listed: `cpf_hash`'s, a hash index on Postgres (the question is only ever
-        # equality, and it stores 4 bytes of the 64-character digest), made by migration 0006.
+        # equality, and it stores 4 bytes of the 64-character digest), made by migration 0007.
         indexes = [
             models.Index(fields=["occurred_at"], name="consultation_time_idx"),
             models.Index(fields=["organization", "occurred_at"], name="consultation_org_time_idx"),

@@ -4,54 +4,60 @@ Cache-aside, keyed by the CPF's lookup hash. An item holds a computed score with
 scorecard version and profile version it came from, and `expires_at` (epoch seconds), the
 table's TTL attribute. A read is a miss when the item has expired (DynamoDB deletes expired
 items lazily, sometimes days late), when it was computed with another scorecard, or when it
-is a tombstone left by `invalidate`.
+is a tombstone left by `invalidate`. The table also holds the per-key counters
+(accounts/rate_limits.py), under keys that cannot be a CPF hash (`key#<prefix>`).
 
 Invalidation writes a tombstone carrying the profile's new version instead of deleting,
 and `put` is conditional on the stored profile version not being newer: a request that read
-the profile just before an import cannot put its stale score back afterwards.
+the profile just before an import cannot put its stale score back afterwards. `put_many`
+(BatchWriteItem) cannot be conditional, so its caller re-checks the profile versions after
+writing and invalidates what changed meanwhile (scores.services.scoring does).
+
+One score is read with GetItem, many with BatchGetItem (`read_items`: a list of keys in,
+the items found by key out, unprocessed keys retried with back-off).
 
 DynamoDB is an optimisation, never a dependency. Calls go through the process's boto3
-client (scoreportal.aws_clients: short timeouts, at most two attempts). Any failure — an
-error botocore raises or DynamoDB answers, an answer that cannot be parsed, an answer that
-is not DynamoDB's at all, an item of the wrong shape — is logged and treated as a miss;
-after a failed call the cache is skipped for a cool-down period, so an unreachable endpoint
-costs one timeout, not one per request.
-
-DynamoDB puts a CRC32 of the body in an `x-amz-crc32` header of every answer, and botocore
-verifies it (a mismatch is retried, then fails). A 200 answer without that header came
-from something else (a proxy's page, a captive portal, garbage): a failure, not an empty
-answer.
+client and `aws_clients.dynamodb_call` (short timeouts, at most two attempts; every kind of
+failure is one exception: an error botocore raises or DynamoDB answers, an answer that
+cannot be parsed, an answer that is not DynamoDB's at all). A failure, or an item of the
+wrong shape, is logged and treated as a miss; after a failed call the cache is skipped for
+a cool-down period, so an unreachable endpoint costs one timeout, not one per request.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from scoreportal import aws_clients
+from scoreportal.aws_clients import CoolDown, DynamoDBCallFailed, dynamodb_call
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, WriteRequestTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        KeysAndAttributesTypeDef,
+        WriteRequestTypeDef,
+    )
 
 logger = logging.getLogger(__name__)
 
 # The table is keyed by `pk` (a string): a score item's is the CPF's lookup hash.
 KEY_ATTRIBUTE = "pk"
 TTL_ATTRIBUTE = "expires_at"
-# BatchWriteItem takes at most 25 requests.
+# BatchWriteItem takes at most 25 requests, BatchGetItem at most 100 keys.
 _BATCH_WRITE_LIMIT = 25
-_BATCH_WRITE_ATTEMPTS = 3
+_BATCH_GET_LIMIT = 100
+# Rounds of a batch call when DynamoDB leaves items unprocessed (throttling), with back-off.
+_BATCH_ATTEMPTS = 3
 _HEALTH_CHECK_KEY = "__health_check__"
 _TABLE_READY_TIMEOUT_SECONDS = 60.0
 
@@ -74,26 +80,6 @@ class CachedScore:
     computed_at: datetime
 
 
-class CoolDown:
-    """After a failure, report the cache unavailable for a while instead of calling it."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self._until = float("-inf")
-        self._lock = threading.Lock()
-
-    def active(self) -> bool:
-        return self.clock() < self._until
-
-    def start(self, seconds: float) -> None:
-        with self._lock:
-            self._until = self.clock() + seconds
-
-    def reset(self) -> None:
-        with self._lock:
-            self._until = float("-inf")
-
-
 cool_down = CoolDown()
 
 
@@ -108,30 +94,7 @@ def _table() -> str:
     return str(settings.SCORE_CACHE_TABLE)
 
 
-class CacheCallFailed(Exception):
-    """A DynamoDB call that did not get a usable answer; `code` says why, for the log."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-def _call(operation: Callable[..., Mapping[str, Any]], **params: Any) -> Mapping[str, Any]:
-    """Make one DynamoDB call with the process's client; CacheCallFailed on any failure."""
-    try:
-        response = operation(**params)
-    except ClientError as exc:
-        raise CacheCallFailed(str(exc.response.get("Error", {}).get("Code"))) from exc
-    except Exception as exc:
-        # Not only BotoCoreError: on some malformed answers botocore's parser raises
-        # UnicodeDecodeError or AttributeError. Only the boto3 call is in this block.
-        raise CacheCallFailed(type(exc).__name__) from exc
-    if "x-amz-crc32" not in response.get("ResponseMetadata", {}).get("HTTPHeaders", {}):
-        raise CacheCallFailed("NotADynamoDBAnswer")
-    return response
-
-
-def _failed(operation: str, exc: CacheCallFailed) -> None:
+def _failed(operation: str, exc: DynamoDBCallFailed) -> None:
     seconds = float(settings.DYNAMODB_FAILURE_COOLDOWN_SECONDS)
     cool_down.start(seconds)
     logger.warning(
@@ -147,17 +110,70 @@ def get(cpf_hash: str, *, model_version: str) -> CachedScore | None:
     if cool_down.active():
         return None
     try:
-        response = _call(
+        response = dynamodb_call(
             aws_clients.dynamodb().get_item,
             TableName=_table(),
             Key={KEY_ATTRIBUTE: {"S": cpf_hash}},
         )
-    except CacheCallFailed as exc:
+    except DynamoDBCallFailed as exc:
         _failed("read", exc)
         return None
     item = response.get("Item")
-    if item is None:
-        return None
+    return None if item is None else _decoded(item, model_version=model_version)
+
+
+def get_many(cpf_hashes: Sequence[str], *, model_version: str) -> dict[str, CachedScore | None]:
+    """The cached score of each of `cpf_hashes` (distinct), None where get() would say None.
+
+    One hash is one GetItem; more are read with BatchGetItem (`read_items`).
+    """
+    if len(cpf_hashes) == 1:
+        return {cpf_hashes[0]: get(cpf_hashes[0], model_version=model_version)}
+    found: Mapping[str, Item] = {}
+    if cpf_hashes and not cool_down.active():
+        try:
+            found = read_items(cpf_hashes)
+        except DynamoDBCallFailed as exc:
+            _failed("read", exc)
+    return {
+        cpf_hash: _decoded(found[cpf_hash], model_version=model_version)
+        if cpf_hash in found
+        else None
+        for cpf_hash in cpf_hashes
+    }
+
+
+def read_items(keys: Sequence[str]) -> dict[str, Item]:
+    """The items stored under `keys` (distinct), by key; a key without an item is absent.
+
+    BatchGetItem, 100 keys a call; keys DynamoDB leaves unprocessed (throttling) are asked
+    again with back-off, and after the last round treated as absent (a miss). Raises
+    DynamoDBCallFailed when a call fails: the caller decides what that means.
+    """
+    items: dict[str, Item] = {}
+    for chunk in _chunks(list(keys), _BATCH_GET_LIMIT):
+        pending: KeysAndAttributesTypeDef = {"Keys": [{KEY_ATTRIBUTE: {"S": key}} for key in chunk]}
+        for attempt in range(_BATCH_ATTEMPTS):
+            if attempt:
+                time.sleep(0.05 * 2**attempt)  # DynamoDB asks for back-off on unprocessed keys
+            response = dynamodb_call(
+                aws_clients.dynamodb().batch_get_item, RequestItems={_table(): pending}
+            )
+            for item in response.get("Responses", {}).get(_table(), []):
+                items[item[KEY_ATTRIBUTE]["S"]] = item
+            unprocessed = response.get("UnprocessedKeys", {}).get(_table())
+            if not unprocessed or not unprocessed.get("Keys"):
+                break
+            pending = unprocessed
+        else:
+            logger.warning(
+                "score cache batch read left keys unprocessed; treated as misses",
+                extra={"fields": {"unprocessed": len(pending["Keys"])}},
+            )
+    return items
+
+
+def _decoded(item: Item, *, model_version: str) -> CachedScore | None:
     try:
         return _fresh_score(item, model_version=model_version)
     except _DECODE_FAILURES as exc:
@@ -187,11 +203,8 @@ def _fresh_score(item: Item, *, model_version: str) -> CachedScore | None:
     )
 
 
-def put(cpf_hash: str, cached: CachedScore) -> None:
-    """Store a computed score, unless the cache already knows a newer profile version."""
-    if cool_down.active():
-        return
-    item: dict[str, AttributeValueTypeDef] = {
+def _score_item(cpf_hash: str, cached: CachedScore) -> dict[str, AttributeValueTypeDef]:
+    return {
         KEY_ATTRIBUTE: {"S": cpf_hash},
         "score": {"N": str(cached.score)},
         "band": {"S": cached.band},
@@ -202,19 +215,47 @@ def put(cpf_hash: str, cached: CachedScore) -> None:
         "computed_at": {"S": cached.computed_at.astimezone(UTC).isoformat()},
         TTL_ATTRIBUTE: {"N": str(_expires_at())},
     }
+
+
+def put(cpf_hash: str, cached: CachedScore) -> None:
+    """Store a computed score, unless the cache already knows a newer profile version."""
+    if cool_down.active():
+        return
     try:
-        _call(
+        dynamodb_call(
             aws_clients.dynamodb().put_item,
             TableName=_table(),
-            Item=item,
+            Item=_score_item(cpf_hash, cached),
             ConditionExpression="attribute_not_exists(#key) OR profile_version <= :version",
             ExpressionAttributeNames={"#key": KEY_ATTRIBUTE},
             ExpressionAttributeValues={":version": {"N": str(cached.profile_version)}},
         )
-    except CacheCallFailed as exc:
+    except DynamoDBCallFailed as exc:
         if exc.code != "ConditionalCheckFailedException":
             _failed("write", exc)
         # else: the profile changed while this score was computed; keep the newer state
+
+
+def put_many(scores: Mapping[str, CachedScore]) -> bool:
+    """Store computed scores with BatchWriteItem (25 a call), unconditionally; returns
+    whether any was written (not during a cool-down).
+
+    BatchWriteItem takes no condition: a profile that changed after its score was computed
+    may have been invalidated before this write landed. The caller must re-read the profile
+    versions afterwards and `invalidate` those that differ (scores.services.scoring does).
+    """
+    if cool_down.active():
+        return False
+    written = False
+    for chunk in _chunks(list(scores.items()), _BATCH_WRITE_LIMIT):
+        requests: list[WriteRequestTypeDef] = [
+            {"PutRequest": {"Item": _score_item(cpf_hash, cached)}} for cpf_hash, cached in chunk
+        ]
+        failed = _batch_write(requests, operation="write")
+        written = written or failed < len(requests)
+        if failed:
+            break  # the cache is cooling down now: the rest would be skipped too
+    return written
 
 
 def invalidate(profile_versions: Mapping[str, int]) -> int:
@@ -238,22 +279,22 @@ def invalidate(profile_versions: Mapping[str, int]) -> int:
             }
             for cpf_hash, version in chunk
         ]
-        failed += _batch_write(requests)
+        failed += _batch_write(requests, operation="invalidation")
     return failed
 
 
-def _batch_write(requests: Sequence[WriteRequestTypeDef]) -> int:
+def _batch_write(requests: Sequence[WriteRequestTypeDef], *, operation: str) -> int:
     """Write a batch, retrying unprocessed items; return how many never got written."""
     pending = list(requests)
-    for attempt in range(_BATCH_WRITE_ATTEMPTS):
+    for attempt in range(_BATCH_ATTEMPTS):
         if attempt:
             time.sleep(0.05 * 2**attempt)  # DynamoDB asks for back-off on unprocessed items
         try:
-            response = _call(
+            response = dynamodb_call(
                 aws_clients.dynamodb().batch_write_item, RequestItems={_table(): pending}
             )
-        except CacheCallFailed as exc:
-            _failed("invalidation", exc)
+        except DynamoDBCallFailed as exc:
+            _failed(operation, exc)
             return len(pending)
         pending = list(response.get("UnprocessedItems", {}).get(_table(), []))
         if not pending:
@@ -296,12 +337,12 @@ def ensure_table() -> bool:
 def ping() -> bool:
     """Whether the cache answers a read now (for the health endpoint; ignores the cool-down)."""
     try:
-        _call(
+        dynamodb_call(
             aws_clients.dynamodb().get_item,
             TableName=_table(),
             Key={KEY_ATTRIBUTE: {"S": _HEALTH_CHECK_KEY}},
         )
-    except CacheCallFailed as exc:
+    except DynamoDBCallFailed as exc:
         _failed("health check", exc)
         return False
     cool_down.reset()

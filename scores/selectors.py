@@ -39,6 +39,20 @@ def credit_profile_get(*, cpf_hash: str) -> CreditProfile | None:
         return None
 
 
+def credit_profiles_get(*, cpf_hashes: Sequence[str]) -> dict[str, CreditProfile]:
+    """The profiles of these CPF hashes that exist, by hash (one query)."""
+    return CreditProfile.objects.in_bulk(list(cpf_hashes))
+
+
+def credit_profile_versions(*, cpf_hashes: Sequence[str]) -> dict[str, int]:
+    """The current version of each of these profiles that exists, by hash (one query)."""
+    return dict(
+        CreditProfile.objects.filter(cpf_hash__in=list(cpf_hashes)).values_list(
+            "cpf_hash", "version"
+        )
+    )
+
+
 def consultations_prunable_count(*, retention_days: int) -> int:
     """How many audit rows (consultations, records of exports and of per-CPF reports) are
     older than `retention_days`: what prune_audit would remove."""

@@ -2,11 +2,13 @@
 
 from django.urls import re_path
 
-from scores.apis import HealthApi, ScoreQueryApi
+from scores.apis import HealthApi, ScoreBatchApi, ScoreQueryApi, UsageApi
 
 app_name = "scores"
 
 urlpatterns = [
     re_path(r"^scores/?$", ScoreQueryApi.as_view(), name="score-query"),
+    re_path(r"^scores/batch/?$", ScoreBatchApi.as_view(), name="score-batch"),
+    re_path(r"^usage/?$", UsageApi.as_view(), name="usage"),
     re_path(r"^health/?$", HealthApi.as_view(), name="health"),
 ]

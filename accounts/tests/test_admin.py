@@ -8,8 +8,8 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.urls import reverse
 
-from accounts.exceptions import ApiKeyRevoked
-from accounts.models import ApiKey
+from accounts.exceptions import ApiKeyRevoked, OrganizationInactive
+from accounts.models import ApiKey, Organization
 from accounts.services import api_key_authenticate
 
 ADD_URL = reverse("admin:accounts_apikey_add")
@@ -123,18 +123,55 @@ def test_if_the_library_model_exists_then_it_is_not_in_the_admin(admin_client):
     assert "rest_framework_api_key" not in response.content.decode()
 
 
-def test_if_staff_change_a_key_s_scopes_then_this_process_applies_them_at_once(
-    admin_client, api_key
+def test_if_staff_change_a_key_s_scopes_then_this_process_applies_them_on_commit(
+    admin_client, api_key, django_capture_on_commit_callbacks
 ):
     key, plaintext = api_key
     assert api_key_authenticate(plaintext).scopes == ["scores:read"]  # now a recent key
 
-    response = admin_client.post(
-        reverse("admin:accounts_apikey_change", args=[key.pk]),
-        {"name": "renamed", "scopes": ["scores:batch"], "expiry_date_0": "", "expiry_date_1": ""},
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:accounts_apikey_change", args=[key.pk]),
+            {
+                "name": "renamed",
+                "scopes": ["scores:batch"],
+                "expiry_date_0": "",
+                "expiry_date_1": "",
+            },
+        )
 
     assert response.status_code == 302
     assert api_key_authenticate(plaintext).scopes == ["scores:batch"]
     key.refresh_from_db()
-    assert key.name == "renamed"
+    assert (key.name, key.version) == ("renamed", 2)
+
+
+def test_if_staff_deactivate_an_organization_then_its_keys_are_refused_on_commit(
+    admin_client, api_key, organization, django_capture_on_commit_callbacks
+):
+    key, plaintext = api_key
+    api_key_authenticate(plaintext)  # now a recent key
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = admin_client.post(
+            reverse("admin:accounts_organization_change", args=[organization.pk]),
+            {"name": organization.name, "slug": organization.slug, "contact_email": ""},
+        )
+
+    assert response.status_code == 302
+    assert len(callbacks) == 1  # the keys' new versions are announced
+    organization.refresh_from_db()
+    key.refresh_from_db()
+    assert (organization.is_active, key.version) == (False, 2)
+    with pytest.raises(OrganizationInactive):
+        api_key_authenticate(plaintext)
+
+
+def test_if_staff_add_an_organization_then_it_is_created_active(admin_client):
+    response = admin_client.post(
+        reverse("admin:accounts_organization_add"),
+        {"name": "Banco Novo", "slug": "banco-novo", "is_active": "on", "contact_email": ""},
+    )
+
+    assert response.status_code == 302
+    assert Organization.objects.get(slug="banco-novo").is_active

@@ -17,7 +17,13 @@ from accounts.authentication import presented_key, presented_key_prefix
 from accounts.constants import Scope
 from accounts.exceptions import ApiKeyExpired, ApiKeyInvalid, ApiKeyRevoked, OrganizationInactive
 from accounts.models import ApiKey
-from accounts.services import api_key_authenticate, api_key_revoke
+from accounts.selectors import recent_keys
+from accounts.services import (
+    api_key_authenticate,
+    api_key_revoke,
+    api_key_update,
+    organization_update,
+)
 
 factory = APIRequestFactory()
 
@@ -107,16 +113,36 @@ def test_if_a_recently_used_key_gets_a_wrong_secret_then_it_is_still_refused(api
         api_key_authenticate(wrong)
 
 
-def test_if_this_process_revokes_a_recently_used_key_then_it_is_refused_at_once(api_key):
+def test_if_this_process_revokes_a_recently_used_key_then_it_is_refused_once_committed(
+    api_key, django_capture_on_commit_callbacks
+):
     api_key_authenticate(api_key[1])
 
-    api_key_revoke(api_key=api_key[0])
+    with django_capture_on_commit_callbacks(execute=True):
+        api_key_revoke(api_key=api_key[0])
 
     with pytest.raises(ApiKeyRevoked):
         api_key_authenticate(api_key[1])
 
 
-def test_if_another_instance_deactivates_the_organization_then_it_applies_within_the_cache_time(
+def test_if_another_thread_reads_the_key_before_the_revocation_commits_then_it_is_still_forgotten(
+    api_key, django_capture_on_commit_callbacks
+):
+    key, plaintext = api_key
+    api_key_authenticate(plaintext)
+    read_before_commit = ApiKey.objects.select_related("organization").get(pk=key.pk)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        api_key_revoke(api_key=key)
+    recent_keys.put(read_before_commit)  # the other thread caches the row it read
+    for callback in callbacks:  # the commit
+        callback()
+
+    with pytest.raises(ApiKeyRevoked):
+        api_key_authenticate(plaintext)
+
+
+def test_if_only_authentication_sees_a_key_then_a_change_elsewhere_applies_within_the_cache_time(
     api_key, organization, settings, monotonic
 ):
     settings.API_KEY_CACHE_SECONDS = 30
@@ -232,3 +258,186 @@ def test_if_issue_api_key_runs_then_it_prints_a_working_key_once(organization):
 def test_if_the_organization_is_unknown_then_issue_api_key_refuses(db):
     with pytest.raises(CommandError, match="No active organization"):
         call_command("issue_api_key", "nobody", "--name", "x", stdout=StringIO())
+
+
+# ---------------------------------------------------------------------------------------
+# Limits, versions and their announcement to every instance
+# ---------------------------------------------------------------------------------------
+def counter_item(dynamodb, table, prefix):
+    return dynamodb.get_item(
+        TableName=table, Key={"pk": {"S": f"key#{prefix}"}}, ConsistentRead=True
+    ).get("Item", {})
+
+
+def test_if_a_key_is_issued_without_limits_then_it_gets_the_configured_defaults(
+    issue_key, settings
+):
+    settings.API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE = 120
+    settings.API_KEY_DEFAULT_DAILY_QUOTA = 5000
+
+    key, _ = issue_key()
+
+    key.refresh_from_db()
+    assert (key.rate_limit_per_minute, key.daily_quota, key.version) == (120, 5000, 1)
+
+
+def test_if_a_key_is_issued_with_limits_then_it_keeps_them(issue_key):
+    key, _ = issue_key(rate_limit_per_minute=60, daily_quota=1000)
+
+    key.refresh_from_db()
+    assert (key.rate_limit_per_minute, key.daily_quota) == (60, 1000)
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        pytest.param({"rate_limit_per_minute": 0}, id="no-requests-per-minute"),
+        pytest.param({"daily_quota": 0}, id="no-quota"),
+        pytest.param({"daily_quota": -5}, id="negative-quota"),
+    ],
+)
+def test_if_limits_are_not_positive_then_the_key_is_not_issued(issue_key, limits):
+    with pytest.raises(ValidationError):
+        issue_key(**limits)
+
+    assert not ApiKey.objects.exists()
+
+
+def test_if_limits_are_not_positive_in_sql_then_the_database_refuses(api_key):
+    with pytest.raises(DatabaseError, match="apikey_limits_positive"), transaction.atomic():
+        ApiKey.objects.filter(pk=api_key[0].pk).update(daily_quota=0)
+
+
+def test_if_a_key_is_updated_then_its_new_version_is_announced_only_after_commit(
+    api_key, score_table, dynamodb, django_capture_on_commit_callbacks
+):
+    key, _ = api_key
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        api_key_update(
+            api_key=key, name="x", scopes=[Scope.SCORES_READ], expiry_date=None, daily_quota=9
+        )
+    before_commit = counter_item(dynamodb, score_table, key.prefix)
+    for callback in callbacks:
+        callback()
+
+    assert "key_version" not in before_commit
+    assert counter_item(dynamodb, score_table, key.prefix)["key_version"] == {"N": "2"}
+    key.refresh_from_db()
+    assert (key.version, key.daily_quota, key.rate_limit_per_minute) == (2, 9, 600)
+
+
+def test_if_a_key_is_revoked_then_its_new_version_is_announced(
+    api_key, score_table, dynamodb, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        revoked = api_key_revoke(api_key=api_key[0])
+        api_key_revoke(api_key=api_key[0])  # again: nothing changes, nothing announced
+
+    assert revoked.version == 2
+    assert counter_item(dynamodb, score_table, revoked.prefix)["key_version"] == {"N": "2"}
+
+
+def test_if_a_revocation_rolls_back_then_nothing_is_announced_and_the_key_works(
+    api_key, django_capture_on_commit_callbacks
+):
+    def revoke_then_fail():
+        with transaction.atomic():
+            api_key_revoke(api_key=api_key[0])
+            raise RuntimeError("the surrounding work failed")
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+    ):
+        revoke_then_fail()
+
+    assert callbacks == []
+    assert api_key_authenticate(api_key[1]).version == 1
+
+
+def test_if_an_organization_is_deactivated_then_its_live_keys_get_new_versions_announced(
+    issue_key, organization, score_table, dynamodb, django_capture_on_commit_callbacks
+):
+    live, plaintext = issue_key(name="live")
+    revoked, _ = issue_key(name="revoked")
+    api_key_revoke(api_key=revoked)
+    api_key_authenticate(plaintext)  # a recent key of this process
+
+    with django_capture_on_commit_callbacks(execute=True):
+        updated = organization_update(organization=organization, data={"is_active": False})
+
+    live.refresh_from_db()
+    revoked.refresh_from_db()
+    assert (updated.is_active, live.version, revoked.version) == (False, 2, 2)
+    assert counter_item(dynamodb, score_table, live.prefix)["key_version"] == {"N": "2"}
+    with pytest.raises(OrganizationInactive):
+        api_key_authenticate(plaintext)
+
+
+def test_if_an_organization_is_reactivated_then_its_keys_work_again(
+    api_key, organization, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        organization_update(organization=organization, data={"is_active": False})
+        organization_update(organization=organization, data={"is_active": True})
+
+    key = api_key_authenticate(api_key[1])
+
+    assert key.version == 3
+
+
+def test_if_an_organization_is_only_renamed_then_its_keys_keep_their_versions(
+    api_key, organization, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        updated = organization_update(
+            organization=organization, data={"name": "Banco Renomeado", "slug": "ignored-no"}
+        )
+
+    api_key[0].refresh_from_db()
+    assert (updated.name, updated.slug, api_key[0].version) == ("Banco Renomeado", "ignored-no", 1)
+    assert callbacks == []
+
+
+def test_if_an_organization_update_is_invalid_then_nothing_changes(organization):
+    with pytest.raises(ValidationError):
+        organization_update(organization=organization, data={"slug": "not a slug!"})
+
+    organization.refresh_from_db()
+    assert organization.slug == "banco-exemplo"
+
+
+def test_if_issue_api_key_is_given_limits_then_the_key_has_them(organization):
+    out = StringIO()
+
+    call_command(
+        "issue_api_key",
+        organization.slug,
+        "--name",
+        "portfolio",
+        "--rate-limit-per-minute",
+        "300",
+        "--daily-quota",
+        "20000",
+        stdout=out,
+        stderr=StringIO(),
+    )
+
+    key = api_key_authenticate(out.getvalue().strip())
+    assert (key.rate_limit_per_minute, key.daily_quota) == (300, 20000)
+
+
+def test_if_issue_api_key_is_given_a_zero_limit_then_it_refuses(organization):
+    with pytest.raises(CommandError):
+        call_command(
+            "issue_api_key",
+            organization.slug,
+            "--name",
+            "x",
+            "--daily-quota",
+            "0",
+            stdout=StringIO(),
+        )
+
+    assert not ApiKey.objects.exists()

@@ -21,9 +21,14 @@ def create(*args):
 
 
 def set_password_path(output):
-    match = re.search(r"https://<your host>(/admin/password-set/\S+/)", output)
+    match = re.search(r"at: http://127\.0\.0\.1:8000(/admin/password-set/\S+/)", output)
     assert match, output
     return match[1]
+
+
+@pytest.fixture(autouse=True)
+def _public_url(settings):
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"  # what make run's .env says
 
 
 def test_if_a_staff_user_is_created_then_the_printed_link_sets_the_password_once(client):

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import boto3
 import psycopg2
 import pytest
+from botocore.config import Config
 
-from devstack.services import ensure_database, moto_server, throwaway_postgres
+from devstack.__main__ import DOT_ENV, write_dot_env
+from devstack.lambda_package import PROJECT
+from devstack.services import ensure_database, free_port, moto_server, throwaway_postgres
 
 
 @pytest.mark.slow
@@ -45,3 +57,122 @@ def test_if_a_moto_server_is_started_then_it_answers_and_stops_afterwards():
 def _get_status(url):
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback http)
         return response.status
+
+
+def test_if_make_run_wrote_its_dot_env_then_manage_py_next_to_it_uses_the_local_stack():
+    previous = DOT_ENV.read_bytes() if DOT_ENV.exists() else None
+    write_dot_env({"DJANGO_DEBUG": "true", "DJANGO_PUBLIC_URL": "http://127.0.0.1:8000"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE"))}
+    try:
+        shown = subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "shell",
+                "-v",
+                "0",
+                "-c",
+                "from django.conf import settings; print(settings.DEBUG, settings.PUBLIC_BASE_URL)",
+            ],
+            cwd=PROJECT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        ignored = subprocess.run(
+            [sys.executable, "manage.py", "check"],
+            cwd=PROJECT,
+            env={**env, "DJANGO_IGNORE_DOT_ENV": "true"},
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        if previous is None:
+            DOT_ENV.unlink()
+        else:
+            DOT_ENV.write_bytes(previous)
+
+    assert shown.split() == ["True", "http://127.0.0.1:8000"]
+    assert "DJANGO_SECRET_KEY must be set" in ignored.stderr  # production rules without it
+
+
+SERVER_WITH_A_CHILD = """
+import socket, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", '''
+import socket, sys, time
+listener = socket.socket(); listener.bind(("127.0.0.1", int(sys.argv[1]))); listener.listen()
+time.sleep(600)
+''', sys.argv[1]])
+child.wait()
+"""
+
+RUNNER = """
+import signal, sys
+from devstack.__main__ import _interrupt, serve
+signal.signal(signal.SIGTERM, _interrupt)
+sys.exit(serve([sys.executable, "-c", sys.argv[1], sys.argv[2]], {}))
+"""
+
+
+@pytest.mark.slow
+def test_if_make_run_is_terminated_then_the_server_and_its_children_stop(tmp_path):
+    port = free_port()
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, SERVER_WITH_A_CHILD, str(port)], cwd=PROJECT
+    )
+    deadline = time.monotonic() + 10
+    while not _listening(port):
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)  # waiting for another process to start, not for time to pass
+
+    runner.send_signal(signal.SIGTERM)  # as a process manager stops `make run`
+    runner.wait(15)
+
+    assert not _listening(port)
+
+
+def _listening(port):
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.slow
+def test_if_conditional_updates_race_on_the_local_dynamodb_then_each_is_atomic(settings):
+    # DynamoDB's guarantee that the per-key counters stand on; moto alone does not keep it
+    # under concurrent requests (see devstack/moto_server.py).
+    client = boto3.client(
+        "dynamodb",
+        region_name=settings.AWS_REGION,
+        endpoint_url=settings.DYNAMODB_ENDPOINT_URL,
+        config=Config(max_pool_connections=32),
+    )
+    table = f"atomic-{uuid.uuid4().hex[:8]}"
+    client.create_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    def add_one(_):
+        try:
+            client.update_item(
+                TableName=table,
+                Key={"pk": {"S": "counter"}},
+                UpdateExpression="ADD used :one",
+                ConditionExpression="attribute_not_exists(used) OR used < :limit",
+                ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": "500"}},
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return 0
+        return 1
+
+    try:
+        with ThreadPoolExecutor(32) as pool:
+            admitted = sum(pool.map(add_one, range(1200)))
+        stored = client.get_item(TableName=table, Key={"pk": {"S": "counter"}})["Item"]["used"]
+    finally:
+        client.delete_table(TableName=table)
+
+    assert (admitted, stored) == (500, {"N": "500"})

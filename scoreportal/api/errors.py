@@ -17,7 +17,17 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.request import Request
 
-from accounts.exceptions import ApiKeyExpired, ApiKeyInvalid, ApiKeyRevoked, OrganizationInactive
+from accounts.exceptions import (
+    ApiKeyExpired,
+    ApiKeyInvalid,
+    ApiKeyRefused,
+    ApiKeyRevoked,
+    LimitExceeded,
+    OrganizationInactive,
+    QuotaExceeded,
+    RateLimited,
+    RequestExceedsLimits,
+)
 from scoreportal.api.context import request_id_of
 from scoreportal.exceptions import ApplicationError
 from scores.exceptions import AuditUnavailable, NoCreditData
@@ -100,10 +110,15 @@ _CODE_FOR_DRF_EXCEPTION: tuple[tuple[type[exceptions.APIException], ErrorCode], 
 CODE_FOR_APPLICATION_ERROR: dict[type[ApplicationError], ErrorCode] = {
     NoCreditData: ErrorCode.NO_CREDIT_DATA,
     AuditUnavailable: ErrorCode.SERVICE_UNAVAILABLE,
+    ApiKeyRefused: ErrorCode.INVALID_API_KEY,
     ApiKeyInvalid: ErrorCode.INVALID_API_KEY,
     ApiKeyExpired: ErrorCode.API_KEY_EXPIRED,
     ApiKeyRevoked: ErrorCode.API_KEY_REVOKED,
     OrganizationInactive: ErrorCode.INVALID_API_KEY,
+    LimitExceeded: ErrorCode.RATE_LIMITED,
+    RateLimited: ErrorCode.RATE_LIMITED,
+    QuotaExceeded: ErrorCode.QUOTA_EXCEEDED,
+    RequestExceedsLimits: ErrorCode.INVALID_REQUEST,
 }
 
 _UNSUPPORTED_MEDIA_TYPE_MESSAGE = "Send the body as JSON with 'Content-Type: application/json'."
@@ -166,9 +181,14 @@ def as_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, ApplicationError):
+        # A refused request says when to come back (the RateLimit fields come from the view).
+        headers = (
+            {"Retry-After": str(exc.resets_in_seconds)} if isinstance(exc, LimitExceeded) else {}
+        )
         for exc_class in type(exc).__mro__:
             if exc_class in CODE_FOR_APPLICATION_ERROR:
-                return ApiError(CODE_FOR_APPLICATION_ERROR[exc_class], exc.message)
+                code = CODE_FOR_APPLICATION_ERROR[exc_class]
+                return ApiError(code, exc.message, headers=headers)
     if isinstance(exc, Http404):
         return ApiError(ErrorCode.NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):

@@ -135,3 +135,35 @@ def test_if_a_domain_error_carries_a_message_then_the_envelope_shows_it():
         ErrorCode.NO_CREDIT_DATA,
         "There is no credit data for this CPF yet.",
     )
+
+
+@pytest.mark.parametrize("path", ["/nope", "/api/v1/scores/52998224725", "/static/nope.css"])
+def test_if_the_path_is_unknown_then_the_404_keeps_the_security_headers(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param("post", "/api/v1/scores", id="score"),
+        pytest.param("get", "/api/v1/health", id="health"),
+        pytest.param("get", "/api/schema", id="schema"),
+        pytest.param("get", "/nope", id="not-found"),
+    ],
+)
+def test_if_the_api_answers_then_it_says_no_store(client, db, method, path):
+    response = getattr(client, method)(path)
+
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_if_a_static_file_is_served_then_it_may_be_cached(client):
+    response = client.get("/static/admin/css/base.css")
+
+    assert response.status_code == 200
+    assert "no-store" not in response.get("Cache-Control", "")

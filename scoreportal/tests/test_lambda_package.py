@@ -20,7 +20,7 @@ import pytest
 from django.db import connection
 
 from conftest import EXAMPLE_CPF
-from devstack.lambda_invoke import http_api_event, invoke_fresh_process, rest_api_event
+from devstack.lambda_invoke import SOURCE_IP, http_api_event, invoke_fresh_process, rest_api_event
 from devstack.lambda_package import build_package
 from scores.models import Consultation
 
@@ -122,7 +122,12 @@ def test_if_lambda_invokes_the_handler_then_scores_are_served_for_v1_and_v2_even
     _, unzipped = package
     make_profile(EXAMPLE_CPF)
     _, plaintext = issue_key()
-    auth = {"Content-Type": "application/json", "Authorization": f"Api-Key {plaintext}"}
+    # API Gateway appends the real address to whatever X-Forwarded-For the client sent.
+    auth = {
+        "Content-Type": "application/json",
+        "Authorization": f"Api-Key {plaintext}",
+        "X-Forwarded-For": f"1.2.3.4, {SOURCE_IP}",
+    }
     score = json.dumps({"cpf": EXAMPLE_CPF})
 
     responses, log = invoke(
@@ -160,8 +165,10 @@ def test_if_lambda_invokes_the_handler_then_scores_are_served_for_v1_and_v2_even
     assert cpf_in_url["statusCode"] == 404
     assert "[REDACTED-CPF]" in log  # the line was written, and scrubbed
     assert Consultation.objects.count() == 4  # the unknown URL is not a consultation
-    assert set(Consultation.objects.values_list("client_ip", flat=True)) == {"203.0.113.7"}
+    # The address API Gateway saw, never the one the client wrote.
+    assert set(Consultation.objects.values_list("client_ip", flat=True)) == {SOURCE_IP}
     assert "52998224725" not in log
+    assert "ERROR" not in log  # no error at start-up (e.g. a module taken for a handler)
     assert EXAMPLE_CPF not in log
     assert plaintext.split(".")[1] not in log
 
@@ -194,3 +201,8 @@ def test_if_lambda_serves_the_admin_and_health_then_pages_render_with_their_css(
     assert css["headers"]["Content-Type"].startswith("text/css")
     assert "max-age=315360000" in css["headers"]["Cache-Control"]
     assert "body" in css["body"]
+
+
+def test_if_a_build_directory_is_inside_the_project_then_packaging_refuses(tmp_path):
+    with pytest.raises(ValueError, match="outside it"):
+        build_package("dev", tmp_path / "x.zip", work_dir=PROJECT / "build")

@@ -22,6 +22,16 @@ KEY = "Abcd1234." + "x" * 32
             id="other-numbers",
         ),
         pytest.param("id 5299822472", "id 5299822472", id="ten-digits"),
+        pytest.param(
+            "request 0f6f2a3c-5a07-4b8e-9c1e-052998224725 failed",
+            "request 0f6f2a3c-5a07-4b8e-9c1e-052998224725 failed",
+            id="uuid-with-eleven-digits",
+        ),
+        pytest.param(
+            "request 0f6f2a3c-5a07-4b8e-9c1e-e52998224725, cpf 52998224725",
+            "request 0f6f2a3c-5a07-4b8e-9c1e-e52998224725, cpf [REDACTED-CPF]",
+            id="uuid-next-to-a-cpf",
+        ),
     ],
 )
 def test_if_text_holds_a_cpf_or_key_then_redact_masks_it(text, expected):
@@ -52,3 +62,14 @@ def test_if_an_exception_is_logged_then_its_traceback_is_redacted_too():
 
     assert "ValueError" in line
     assert "529.982.247-25" not in line
+
+
+def test_if_many_request_ids_are_logged_then_none_is_damaged():
+    import uuid
+
+    ids = [str(uuid.uuid4()) for _ in range(5000)]
+    ids += ["12345678-1234-4234-8234-012345678901", "00000000-0000-4000-8000-052998224725"]
+
+    assert [redact(f"request {request_id}") for request_id in ids] == [
+        f"request {request_id}" for request_id in ids
+    ]

@@ -109,3 +109,33 @@ def test_if_settings_read_a_variable_then_env_example_documents_it():
 
     assert read
     assert read - documented == set()
+
+
+def test_if_production_settings_are_checked_for_deployment_then_there_is_nothing_to_say():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE"))}
+    env.update(
+        PRODUCTION, DJANGO_ALLOWED_HOSTS="scores.example.com.br", DJANGO_IGNORE_DOT_ENV="true"
+    )
+    env["DJANGO_SECRET_KEY"] = "a-long-random-production-like-secret-" + "Xy7" * 10
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_if_a_page_is_served_over_https_then_it_carries_hsts_and_a_csp(client, db):
+    response = client.get("/admin/login/", secure=True)
+
+    assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy.split("script-src", 1)[1].split(";", 1)[0]

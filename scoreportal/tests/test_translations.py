@@ -25,6 +25,7 @@ SAME_IN_BOTH = {
     "endpoint",
     "Score Portal",
     "POST /api/v1/scores",
+    "POST /api/v1/scores/batch",
     "Português (Brasil)",
     "English",
 }

@@ -1,6 +1,6 @@
 """Writes and workflows of the scores app, one module per job (HackSoft's services package).
 
-- scoring: serving a score (cache first, else computed from the profile)
+- scoring: serving scores, one or a batch (cache first, else computed from the profiles)
 - audit: recording what was answered, and pruning past retention
 - profiles: importing and correcting credit profiles, invalidating their cached scores
 """
@@ -17,7 +17,7 @@ from scores.services.profiles import (
     credit_profile_update,
     credit_profiles_import,
 )
-from scores.services.scoring import ServedScore, score_get
+from scores.services.scoring import ServedScore, score_get, scores_get
 
 __all__ = [
     "ConsultationRequest",
@@ -30,4 +30,5 @@ __all__ = [
     "credit_profile_update",
     "credit_profiles_import",
     "score_get",
+    "scores_get",
 ]

@@ -1,7 +1,15 @@
-"""Serving a score: from the cache when it is fresh, else computed from the profile."""
+"""Serving scores: from the cache when fresh, else computed from the profiles.
+
+One path for one CPF and for a batch. The cache is read on a worker thread while the
+caller's `admit` runs on this one (the API counts the request against its key's limits
+there, one DynamoDB call each, so they do not add up in latency), and nothing is scored
+before `admit` has returned: a refused request costs no profile read and no scorecard.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -13,8 +21,14 @@ from scores import score_cache
 from scores.constants import ScoreSource
 from scores.cpf import Cpf
 from scores.exceptions import NoCreditData
-from scores.scorecard import Reason
-from scores.selectors import active_scorecard, credit_profile_get
+from scores.scorecard import Reason, Scorecard
+from scores.selectors import active_scorecard, credit_profile_versions, credit_profiles_get
+
+# Reads the score cache while the request thread does its own DynamoDB call; boto3 clients
+# are thread-safe, and the workers never touch the database (Django's connections are per
+# thread). A thread is started only when none is idle: one in all on Lambda or a sync
+# worker (a request at a time), one per concurrent request on a threaded server.
+_cache_reader = ThreadPoolExecutor(max_workers=8, thread_name_prefix="score-cache-read")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,21 +45,61 @@ class ServedScore:
     source: ScoreSource
 
 
-def score_get(*, cpf: Cpf) -> ServedScore:
-    """The score of `cpf`: from the cache when it is fresh, else computed and cached.
+def _admit_everything() -> None:
+    return None
 
-    Raises NoCreditData when there is no profile: never a made-up score.
+
+def scores_get(
+    *, cpfs: Iterable[Cpf], admit: Callable[[], None] = _admit_everything
+) -> dict[Cpf, ServedScore | None]:
+    """The score of each CPF (each looked up once), None for a CPF without credit data.
+
+    `admit` runs on this thread while the cache is read; whatever it raises propagates
+    (once the read has ended) and nothing is scored. Cache misses are scored from profiles
+    read in one query, and cached: one conditional PutItem for one score, BatchWriteItem
+    for more (then the profile versions are read again, and a profile that changed
+    meanwhile has its new score's item invalidated).
     """
-    cpf_hash = cpf.lookup_hash(settings.CPF_HASH_KEY)
+    hashes = {cpf: cpf.lookup_hash(settings.CPF_HASH_KEY) for cpf in cpfs}
     scorecard = active_scorecard()
-    cached = score_cache.get(cpf_hash, model_version=scorecard.version)
-    source = ScoreSource.CACHE
-    if cached is None:
-        profile = credit_profile_get(cpf_hash=cpf_hash)
-        if profile is None:
-            raise NoCreditData()
+    distinct = list(dict.fromkeys(hashes.values()))
+    reading = _cache_reader.submit(score_cache.get_many, distinct, model_version=scorecard.version)
+    try:
+        admit()
+    finally:
+        cached = reading.result()
+    misses = [cpf_hash for cpf_hash in distinct if cached[cpf_hash] is None]
+    computed = _computed(misses, scorecard) if misses else {}
+    served: dict[Cpf, ServedScore | None] = {}
+    for cpf, cpf_hash in hashes.items():
+        hit = cached[cpf_hash]
+        if hit is not None:
+            served[cpf] = _served(cpf, hit, ScoreSource.CACHE, scorecard)
+        elif cpf_hash in computed:
+            served[cpf] = _served(cpf, computed[cpf_hash], ScoreSource.COMPUTED, scorecard)
+        else:
+            served[cpf] = None
+    return served
+
+
+def score_get(*, cpf: Cpf, admit: Callable[[], None] = _admit_everything) -> ServedScore:
+    """The score of one CPF (see scores_get). Raises NoCreditData when there is no profile:
+    never a made-up score."""
+    served = scores_get(cpfs=[cpf], admit=admit)[cpf]
+    if served is None:
+        raise NoCreditData()
+    return served
+
+
+def _computed(
+    cpf_hashes: Sequence[str], scorecard: Scorecard
+) -> dict[str, score_cache.CachedScore]:
+    """Score the profiles of these hashes that exist, and cache the scores."""
+    profiles = credit_profiles_get(cpf_hashes=cpf_hashes)
+    computed: dict[str, score_cache.CachedScore] = {}
+    for cpf_hash, profile in profiles.items():
         result = scorecard.score(profile.characteristics())
-        cached = score_cache.CachedScore(
+        computed[cpf_hash] = score_cache.CachedScore(
             score=result.score,
             band=result.band.value,
             probability_of_default=result.probability_of_default,
@@ -54,8 +108,31 @@ def score_get(*, cpf: Cpf) -> ServedScore:
             profile_version=profile.version,
             computed_at=timezone.now(),
         )
-        score_cache.put(cpf_hash, cached)
-        source = ScoreSource.COMPUTED
+    if len(computed) == 1:
+        [(cpf_hash, score)] = computed.items()
+        score_cache.put(cpf_hash, score)  # conditional on the profile version
+    elif computed and score_cache.put_many(computed):
+        _invalidate_changed_since(computed)
+    return computed
+
+
+def _invalidate_changed_since(written: Mapping[str, score_cache.CachedScore]) -> None:
+    """BatchWriteItem cannot be conditional: a profile changed after it was read here may
+    have been invalidated before the batch landed. Read the versions again, after the write,
+    and put the tombstones of those that changed back."""
+    current = credit_profile_versions(cpf_hashes=list(written))
+    changed = {
+        cpf_hash: version
+        for cpf_hash, version in current.items()
+        if version != written[cpf_hash].profile_version
+    }
+    if changed:
+        score_cache.invalidate(changed)
+
+
+def _served(
+    cpf: Cpf, cached: score_cache.CachedScore, source: ScoreSource, scorecard: Scorecard
+) -> ServedScore:
     return ServedScore(
         cpf=cpf,
         score=cached.score,

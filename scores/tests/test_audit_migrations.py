@@ -11,8 +11,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 from scores.models import Consultation
 
-BEFORE_PREFIX = ("scores", "0004_audit_append_only_without_escape")
-WITH_PREFIX = ("scores", "0005_audit_key_by_prefix")
+BEFORE_PREFIX = ("scores", "0005_audit_append_only_without_escape")
+WITH_PREFIX = ("scores", "0006_audit_key_by_prefix")
 
 
 def migrate_to(target):

@@ -58,7 +58,7 @@ def test_if_an_audit_row_is_deleted_then_postgres_refuses(db):
     "session_settings",
     [
         pytest.param([], id="plain"),
-        # The test suite's old escape hatch (scores/migrations/0004 removed it).
+        # The test suite's old escape hatch (scores/migrations/0005 removed it).
         pytest.param(["SET LOCAL scoreportal.allow_audit_truncate = 'on'"], id="old-switch"),
         pytest.param(["SET LOCAL scoreportal.audit_prune = 'on'"], id="prune-switch"),
     ],

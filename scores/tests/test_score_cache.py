@@ -295,3 +295,82 @@ def test_if_the_endpoint_answers_once_then_goes_silent_then_the_next_read_makes_
 
         assert len(endpoint.requests) == 1 + 2
         assert score_cache.cool_down.active() is True
+
+
+# ---------------------------------------------------------------------------------------
+# Many items: BatchGetItem and BatchWriteItem
+# ---------------------------------------------------------------------------------------
+def test_if_many_scores_are_asked_then_one_batch_read_answers_each(score_table, dynamodb_calls):
+    score_cache.put("1" * 64, cached(score=700))
+    score_cache.put("2" * 64, cached(model_version="2025.9"))
+    score_cache.invalidate({"3" * 64: 4})
+    dynamodb_calls.clear()
+
+    found = score_cache.get_many(["1" * 64, "2" * 64, "3" * 64, "4" * 64], model_version="2026.1")
+
+    assert found == {"1" * 64: cached(score=700), "2" * 64: None, "3" * 64: None, "4" * 64: None}
+    assert dynamodb_calls == ["BatchGetItem"]
+
+
+def test_if_more_than_100_keys_are_read_then_they_take_one_batch_read_per_100(
+    score_table, dynamodb_calls
+):
+    hashes = [f"{n:064x}" for n in range(101)]
+    score_cache.put_many({cpf_hash: cached() for cpf_hash in hashes})
+    dynamodb_calls.clear()
+
+    found = score_cache.get_many(hashes, model_version="2026.1")
+
+    assert set(found.values()) == {cached()}
+    assert dynamodb_calls == ["BatchGetItem", "BatchGetItem"]
+
+
+def test_if_items_are_read_by_key_then_any_item_of_the_table_can_be_asked(score_table, dynamodb):
+    # Not only scores: the read is general (a list of keys in, items by key out).
+    dynamodb.put_item(TableName=score_table, Item={"pk": {"S": "meta#generation"}, "n": {"N": "7"}})
+    score_cache.put(CPF_HASH, cached())
+
+    items = score_cache.read_items(["meta#generation", CPF_HASH, "b" * 64])
+
+    assert set(items) == {"meta#generation", CPF_HASH}
+    assert items["meta#generation"]["n"] == {"N": "7"}
+
+
+def test_if_many_scores_are_put_then_each_is_stored_25_a_call(score_table, dynamodb_calls):
+    scores = {f"{n:064x}": cached(score=n) for n in range(30)}
+
+    assert score_cache.put_many(scores) is True
+
+    assert dynamodb_calls == ["BatchWriteItem", "BatchWriteItem"]
+    assert score_cache.get_many(list(scores), model_version="2026.1") == scores
+
+
+def test_if_dynamodb_is_unreachable_then_many_scores_are_misses_and_nothing_is_written(
+    unreachable_dynamodb, dynamodb_calls, log_output
+):
+    found = score_cache.get_many(["1" * 64, "2" * 64], model_version="2026.1")
+    written = score_cache.put_many({"1" * 64: cached()})
+
+    assert (found, written) == ({"1" * 64: None, "2" * 64: None}, False)
+    assert dynamodb_calls == ["BatchGetItem", "BatchGetItem"]  # two attempts, then cool-down
+    assert warnings_logged(log_output) == [
+        ("score cache read failed; skipping the cache for 5.0s", "EndpointConnectionError")
+    ]
+
+
+@pytest.mark.parametrize(("behaviour", "logged_error"), GARBAGE_ANSWERS)
+def test_if_the_endpoint_answers_garbage_then_batch_operations_are_logged_failures(
+    settings, log_output, behaviour, logged_error
+):
+    with faulty_endpoint(behaviour) as endpoint:
+        settings.DYNAMODB_ENDPOINT_URL = endpoint.url
+
+        found = score_cache.get_many(["1" * 64, "2" * 64], model_version="2026.1")
+        score_cache.cool_down.reset()
+        written = score_cache.put_many({"1" * 64: cached(), "2" * 64: cached()})
+
+    assert (set(found.values()), written) == ({None}, False)
+    assert warnings_logged(log_output) == [
+        (f"score cache {operation} failed; skipping the cache for 5.0s", logged_error)
+        for operation in ("read", "write")
+    ]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import default_token_generator
@@ -24,6 +25,11 @@ class Command(BaseCommand):
         parser.add_argument("--superuser", action="store_true", help="All permissions.")
         parser.add_argument(
             "--group", action="append", default=[], help="Staff group to join (repeatable)."
+        )
+        parser.add_argument(
+            "--base-url",
+            default=None,
+            help="The admin's public address for the link (default: DJANGO_PUBLIC_URL).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -53,5 +59,12 @@ class Command(BaseCommand):
                 "token": default_token_generator.make_token(user),
             },
         )
+        base_url = (options["base_url"] or settings.PUBLIC_BASE_URL).rstrip("/")
         self.stdout.write(self.style.SUCCESS(f"Created staff user {user.username!r}."))
-        self.stdout.write(f"Set the password once, at: https://<your host>{link}")
+        if base_url:
+            self.stdout.write(f"Set the password once, at: {base_url}{link}")
+        else:
+            self.stdout.write(
+                f"Set the password once, at this path of the portal's address: {link} "
+                "(set DJANGO_PUBLIC_URL or pass --base-url to print the whole link)"
+            )

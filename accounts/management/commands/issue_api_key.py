@@ -31,6 +31,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--expires-in-days", type=int, default=None, help="Default: never expires."
         )
+        parser.add_argument(
+            "--rate-limit-per-minute",
+            type=int,
+            default=None,
+            help="CPFs per minute. Default: API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE.",
+        )
+        parser.add_argument(
+            "--daily-quota",
+            type=int,
+            default=None,
+            help="CPFs per day (São Paulo time). Default: API_KEY_DEFAULT_DAILY_QUOTA.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -46,11 +58,14 @@ class Command(BaseCommand):
                 name=options["name"],
                 scopes=sorted(set(options["scopes"] or DEFAULT_SCOPES)),
                 expiry_date=timezone.now() + timedelta(days=days) if days else None,
+                rate_limit_per_minute=options["rate_limit_per_minute"],
+                daily_quota=options["daily_quota"],
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
         self.stderr.write(
             f"Issued key {api_key.prefix} ({api_key.name}) for {organization}, "
-            f"scopes {', '.join(api_key.scopes)}. It is shown once:"
+            f"scopes {', '.join(api_key.scopes)}, {api_key.rate_limit_per_minute} CPFs a minute, "
+            f"{api_key.daily_quota} a day. It is shown once:"
         )
         self.stdout.write(plaintext)

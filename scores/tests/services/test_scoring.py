@@ -10,7 +10,7 @@ from scores import score_cache
 from scores.constants import ScoreSource
 from scores.cpf import Cpf
 from scores.exceptions import NoCreditData
-from scores.services import credit_profile_update, score_get
+from scores.services import credit_profile_update, score_get, scores_get
 
 pytestmark = pytest.mark.usefixtures("score_table")
 
@@ -75,3 +75,81 @@ def test_if_the_cache_is_unreachable_then_the_score_is_computed(make_profile, se
 
     assert (first.source, second.source) == (ScoreSource.COMPUTED, ScoreSource.COMPUTED)
     assert score_cache.cool_down.active()
+
+
+# ---------------------------------------------------------------------------------------
+# Many CPFs, and what runs beside the cache read
+# ---------------------------------------------------------------------------------------
+def test_if_many_cpfs_are_asked_then_each_distinct_one_is_looked_up_once(
+    make_profile, dynamodb_calls, django_assert_num_queries
+):
+    make_profile(EXAMPLE_CPF)
+    make_profile(OTHER_EXAMPLE_CPF)
+    unknown = Cpf.parse("390.533.447-05")
+    cpfs = [Cpf.parse(EXAMPLE_CPF), unknown, Cpf.parse(OTHER_EXAMPLE_CPF), Cpf.parse(EXAMPLE_CPF)]
+
+    with django_assert_num_queries(2):  # the profiles; their versions after the write
+        served = scores_get(cpfs=cpfs)
+
+    assert served[unknown] is None
+    assert {score.source for score in served.values() if score} == {ScoreSource.COMPUTED}
+    assert dynamodb_calls == ["BatchGetItem", "BatchWriteItem"]
+
+
+def test_if_admit_refuses_then_nothing_is_scored_and_the_refusal_propagates(
+    make_profile, django_assert_num_queries, dynamodb_calls
+):
+    make_profile()
+
+    def refuse():
+        raise RuntimeError("not now")
+
+    with django_assert_num_queries(0), pytest.raises(RuntimeError, match="not now"):
+        score_get(cpf=Cpf.parse(EXAMPLE_CPF), admit=refuse)
+
+    assert dynamodb_calls == ["GetItem"]  # the concurrent read ended before it propagated
+
+
+def test_if_admit_runs_then_it_runs_on_this_thread_while_the_cache_is_read_on_another(
+    make_profile,
+):
+    import threading
+
+    make_profile()
+    threads = []
+
+    served = score_get(
+        cpf=Cpf.parse(EXAMPLE_CPF), admit=lambda: threads.append(threading.current_thread())
+    )
+
+    assert threads == [threading.current_thread()]
+    assert served.source == ScoreSource.COMPUTED
+
+
+def test_if_a_profile_changes_while_a_batch_is_scored_then_its_stale_score_is_not_left_cached(
+    make_profile, settings
+):
+    # Another instance corrects a profile right after this batch read it, and invalidates
+    # its cache item before this batch's unconditional BatchWriteItem lands.
+    from django.db import connection
+
+    changed = make_profile(EXAMPLE_CPF)
+    make_profile(OTHER_EXAMPLE_CPF)
+    cpfs = [Cpf.parse(EXAMPLE_CPF), Cpf.parse(OTHER_EXAMPLE_CPF)]
+    elsewhere = {"done": False}
+
+    def change_after_the_profiles_are_read(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not elsewhere["done"] and 'FROM "scores_creditprofile"' in sql:
+            elsewhere["done"] = True
+            credit_profile_update(profile=changed, values={"active_negative_records": 2})
+            score_cache.invalidate({changed.cpf_hash: 2})  # what its commit would trigger
+        return result
+
+    with connection.execute_wrapper(change_after_the_profiles_are_read):
+        stale = scores_get(cpfs=cpfs)[cpfs[0]]
+
+    assert stale is not None
+    assert (stale.score, elsewhere["done"]) == (975, True)  # computed from what was read
+    assert score_cache.get(changed.cpf_hash, model_version="2026.1") is None
+    assert score_get(cpf=cpfs[0]).score == 975 - 120

@@ -90,7 +90,7 @@ class AlterFieldExceptOnPostgres(migrations.AlterField):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("scores", "0004_audit_append_only_without_escape")]
+    dependencies = [("scores", "0005_audit_append_only_without_escape")]
 
     operations = [
         run_vendor_sql(

@@ -44,7 +44,7 @@ def sqlite_triggers(table: str) -> list[str]:
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scores', '0006_audit_indexes'),
+        ('scores', '0007_audit_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -83,7 +83,7 @@ def sqlite_no_delete(days: str) -> str:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("scores", "0003_labels")]
+    dependencies = [("scores", "0004_consultation_batch_endpoint")]
 
     operations = [
         run_vendor_sql(

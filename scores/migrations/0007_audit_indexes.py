@@ -25,7 +25,7 @@ NOT_SCORED = models.Q(("outcome", "scored"), _negated=True)
 
 class Migration(migrations.Migration):
 
-    dependencies = [("scores", "0005_audit_key_by_prefix")]
+    dependencies = [("scores", "0006_audit_key_by_prefix")]
 
     operations = [
         *(
