@@ -435,7 +435,12 @@ def main(argv: list[str]) -> int:
             cursor.execute("SHOW server_version")
             (server_version,) = cursor.fetchone()
         measured = pages(settings.ADMIN_URL)
-        server = AppServer(environment, workers=1, log_name="bench-audit-gunicorn")
+        # A million-row export streams for longer than gunicorn's default 30 s worker timeout.
+        server = AppServer(
+            {**environment, "GUNICORN_CMD_ARGS": "--timeout 600"},
+            workers=1,
+            log_name="bench-audit-gunicorn",
+        )
         try:
             server.wait_until_ready()
             session = AuditorSession(server.port)
