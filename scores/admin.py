@@ -21,7 +21,12 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from scores import admin_views
-from scores.audit_changelist import ApiKeyListFilter, AuditTrailChangeList, OccurredBetweenFilter
+from scores.audit_changelist import (
+    ApiKeyListFilter,
+    AuditTrailChangeList,
+    OccurredBetweenFilter,
+    OrganizationListFilter,
+)
 from scores.cpf import Cpf, InvalidCpf
 from scores.models import (
     AuditExport,
@@ -81,7 +86,7 @@ class ConsultationAdmin(CpfSearchMixin, admin.ModelAdmin[Consultation]):
     list_display_links = ["occurred_at", "request_id"]
     list_filter = [
         OccurredBetweenFilter,
-        "organization",
+        ("organization", OrganizationListFilter),
         ("api_key", ApiKeyListFilter),
         "outcome",
         "purpose",

@@ -130,6 +130,32 @@ def test_if_the_audit_trail_is_filtered_then_only_matching_rows_show(
     assert set(shown(response)) == {rows[name] for name in expected}
 
 
+@pytest.mark.parametrize("same_organization", [True, False], ids=["its-own", "another-one"])
+def test_if_a_key_and_an_organization_are_both_chosen_then_the_key_decides_without_reading_rows(
+    auditor_client, record, two_keys, same_organization
+):
+    first_key, second_key = two_keys
+    mine = record(EXAMPLE_CPF, at=NOON, api_key=first_key)[0]
+    record(EXAMPLE_CPF, at=NOON, api_key=second_key)
+    organization = (first_key if same_organization else second_key).organization_id
+
+    with CaptureQueriesContext(connection) as queries:
+        response = auditor_client.get(
+            CONSULTATIONS,
+            {"organization__id__exact": organization, "api_key__prefix__exact": first_key.prefix},
+        )
+
+    assert shown(response) == ([mine] if same_organization else [])
+    audit_queries = [
+        q["sql"] for q in queries.captured_queries if "scores_consultation" in q["sql"]
+    ]
+    # The key alone filters (the planner reads its index); a mismatch reads nothing.
+    assert not any(
+        re.search(r'"scores_consultation"\."organization_id" = \d', sql) for sql in audit_queries
+    )
+    assert bool(audit_queries) == same_organization
+
+
 def test_if_keys_are_offered_as_a_filter_then_they_go_by_prefix_and_never_by_their_hash(
     auditor_client, record, two_keys
 ):
