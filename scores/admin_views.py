@@ -253,7 +253,7 @@ def _usage_csv_query(form: UsageReportForm) -> str:
 
 def _usage_charts(report: Any) -> dict[str, Any]:
     """What the charts draw (scores/static/scores/usage_report.js reads it as JSON)."""
-    days = [formats.date_format(day, "d/m") for day, _figures in report.by_day]
+    days = [formats.date_format(day, "MONTH_DAY_FORMAT") for day, _figures in report.by_day]
     figures: list[UsageFigures] = [figures for _day, figures in report.by_day]
 
     def rounded(value: float | None, places: int = 1) -> float | None:

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 
 from accounts.staff import StaffRole
 from conftest import browser_sign_in, screenshot, wait_for
@@ -158,4 +158,10 @@ def test_if_the_usage_report_is_read_in_english_then_charts_and_tables_are_engli
         ".map(d => d.label)"
     )
     assert outcomes[0] == "Scores served"
+    labels = browser.execute_script(
+        "return Chart.getChart(document.getElementById('chart-outcomes')).data.labels"
+    )
+    with translation.override("en"):
+        assert labels[-1] == formats.date_format(timezone.localdate(), "MONTH_DAY_FORMAT")
+    assert "." in labels[-1] or labels[-1].split()[0].isalpha()  # "Nov. 22", not "22/11"
     screenshot(browser, "usage-report-en")
