@@ -55,7 +55,7 @@ def _flush_as_superuser_past_the_audit_triggers() -> Iterator[None]:
     audit tables' append-only triggers refuse, as they must for anyone. The suite connects
     as a superuser, so its flush alone runs with triggers off for its own transaction
     (`SET LOCAL session_replication_role = replica`, a superuser's privilege that no
-    application role has; scores/migrations/0005)."""
+    application role has)."""
     from django.db.backends.postgresql.operations import DatabaseOperations
 
     flush = DatabaseOperations.sql_flush
@@ -147,6 +147,34 @@ def sign_in(client: Client, user: Any) -> Client:
     return client
 
 
+STAFF_PASSWORD = "a-Long-and-Unusual-passphrase-42"  # noqa: S105 (test users only)
+
+
+@pytest.fixture
+def staff_user(django_user_model: Any) -> Callable[..., tuple[Any, Any]]:
+    """Make a staff user (password STAFF_PASSWORD) in a role, or a superuser, with a
+    confirmed authenticator when `totp`; returns (user, TOTP device or None)."""
+    from django.contrib.auth.models import Group
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    def make(
+        username: str = "ana",
+        *,
+        role: str | None = None,
+        superuser: bool = False,
+        totp: bool = False,
+    ) -> tuple[Any, Any]:
+        user = django_user_model.objects.create_user(
+            username=username, password=STAFF_PASSWORD, is_staff=True, is_superuser=superuser
+        )
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        device = TOTPDevice.objects.create(user=user, name="phone") if totp else None
+        return user, device
+
+    return make
+
+
 def totp_code(secret: bytes) -> str:
     """The code an authenticator app shows now for this secret (raw bytes)."""
     from django_otp.oath import TOTP
@@ -168,6 +196,46 @@ def admin_sign_in(client: Client, username: str, password: str, code: str = "") 
 def admin_client(db: None, admin_user: Any) -> Client:
     """pytest-django's admin client, signed in with the second factor superusers need."""
     return sign_in(Client(), admin_user)
+
+
+@pytest.fixture
+def start_servers(score_table: str, settings: Any) -> Iterator[Callable[..., list[Any]]]:
+    """Start `count` app servers (gunicorn, one sync worker each) on the test stores: the
+    test database (data they must see must be committed: transactional tests) and this
+    test's score table. Stopped afterwards."""
+    from django.db import connection
+
+    from devstack.services import AppServer
+
+    started: list[AppServer] = []
+    db = connection.settings_dict
+    database_url = (
+        f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    )
+
+    def start(count: int, **environment: str) -> list[AppServer]:
+        servers = [
+            AppServer(
+                {
+                    "DJANGO_SETTINGS_MODULE": "scoreportal.settings_test",
+                    "DATABASE_URL": database_url,
+                    "DYNAMODB_ENDPOINT_URL": settings.DYNAMODB_ENDPOINT_URL,
+                    "SCORE_CACHE_TABLE": score_table,
+                    **environment,
+                },
+                workers=1,
+                log_name=f"test-server-{n}",
+            )
+            for n in range(count)
+        ]
+        started.extend(servers)
+        for server in servers:
+            server.wait_until_ready()
+        return servers
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 # ---------------------------------------------------------------------------------------
@@ -204,6 +272,7 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
     ):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for CSP
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.implicitly_wait(0)
     yield driver
@@ -211,12 +280,28 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture
-def browser(chromium: Any, live_server: Any) -> Any:
-    """The session's Chromium with no cookies left from another test."""
+def browser(chromium: Any, live_server: Any) -> Iterator[Any]:
+    """The session's Chromium with no cookies left from another test. Afterwards, the test
+    fails if a page it opened broke the Content-Security-Policy, logged a script error or
+    missed a static file (the browser's console: what a person does not see)."""
     chromium.delete_all_cookies()
     chromium.get(live_server.url + "/static/admin/css/base.css")  # a page of this origin
     chromium.delete_all_cookies()
-    return chromium
+    chromium.get_log("browser")  # forget what earlier tests left
+    yield chromium
+    problems = [
+        entry["message"]
+        for entry in chromium.get_log("browser")
+        if "Content Security Policy" in entry["message"]
+        or (entry["level"] == "SEVERE" and not _a_page_s_own_status(entry["message"]))
+    ]
+    assert not problems, problems
+
+
+def _a_page_s_own_status(message: str) -> bool:
+    """A console line saying a page (not a script, style or image) answered 4xx: the
+    browser logs the lockout page's 403 too, which a test may mean to reach."""
+    return "Failed to load resource" in message and "/static/" not in message
 
 
 def wait_for(browser: Any, css: str, timeout: float = 10) -> Any:

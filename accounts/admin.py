@@ -1,55 +1,168 @@
-"""Staff screens for organizations and API keys.
+"""Staff screens for organizations, API keys and their lifecycle record (SPEC §8).
 
-Keys are issued through `api_key_issue` and revoked through `api_key_revoke`, like
-everywhere else. The plaintext key is rendered once, in the response to the add form;
-it is never put in a message (messages live in cookies or the session table).
+Every change goes through the services in accounts/services (issue, change, rotate,
+revoke, organizations), which record it in the lifecycle record. A new key is issued on a
+POST and shown on the GET it redirects to, once (accounts/services/handoff.py): the
+plaintext is never put in a message, the session or a table.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import quote, unquote
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from rest_framework_api_key.models import APIKey
 
-from accounts.constants import DEFAULT_SCOPES, Scope
+from accounts.constants import DEFAULT_ROTATION_GRACE, DEFAULT_SCOPES, KeyStatus, Scope
 from accounts.models import (
     ApiKey,
+    KeyLifecycleEvent,
     Organization,
     StaffLockout,
     StaffSignIn,
     StaffSignInFailure,
 )
-from accounts.services import api_key_issue, api_key_revoke, api_key_update, organization_update
-
-_ISSUED_PLAINTEXT = "_scoreportal_issued_api_key"
+from accounts.selectors import api_keys_with_status
+from accounts.services import (
+    api_key_issue,
+    api_key_revoke,
+    api_key_rotate,
+    api_key_update,
+    key_handoff_create,
+    key_handoff_take,
+    organization_create,
+    organization_update,
+)
+from accounts.services.handoff import HANDOFF_SECONDS
+from scoreportal.exceptions import ApplicationError
+from scores.selectors import consultations_count_by_key, consultations_count_for_organization
 
 # djangorestframework-api-key registers its own concrete APIKey; we use ApiKey instead.
 if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
 
+RECENT = timedelta(hours=24)
+_HANDOFF_COOKIE = "key_handoff"
+
+
+def _staff(request: HttpRequest) -> User:
+    """The signed-in staff member (the admin lets no one else in)."""
+    return cast(User, request.user)
+
+
+def _short(moment: datetime | None) -> str:
+    """A time in the list's short form (to the minute, São Paulo time)."""
+    return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT") if moment else "-"
+
+
+def status_badge(api_key: ApiKey) -> str:
+    """The key's status as one readable badge (templates/admin styles in staff.css)."""
+    status = api_key.status
+    return format_html(
+        '<span class="key-status key-status-{}">{}</span>', status.value, status.label
+    )
+
+
+# ==============================================================================
+# Organizations
+# ==============================================================================
+class OrganizationKeyInline(admin.TabularInline[ApiKey, Organization]):
+    """An organization's keys, with their status: read-only (keys have their own page)."""
+
+    model = ApiKey
+    fk_name = "organization"
+    fields = readonly_fields = ("key_link", "name", "key_status", "expiry_date", "last_used_at")
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    verbose_name_plural = _("API keys")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
+        return super().get_queryset(request).select_related("replaced_by")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("prefix"))
+    def key_link(self, obj: ApiKey) -> str:
+        url = reverse("admin:accounts_apikey_change", args=[quote(obj.pk)])
+        return format_html('<a href="{}"><code>{}</code></a>', url, obj.prefix)
+
+    @admin.display(description=_("status"))
+    def key_status(self, obj: ApiKey) -> str:
+        return status_badge(obj)
+
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin[Organization]):
-    list_display = ["name", "slug", "is_active", "contact_email", "created_at"]
+    list_display = ["name", "slug", "is_active", "keys", "contact_email", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug", "contact_email"]
     prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["requests_last_24h", "created_at", "updated_at"]
+    inlines = [OrganizationKeyInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
+        return super().get_queryset(request).annotate(key_count=Count("api_keys"))
+
+    def get_fields(self, request: HttpRequest, obj: Organization | None = None) -> Any:
+        fields = ["name", "slug", "is_active", "contact_name", "contact_email"]
+        return fields if obj is None else [*fields, *self.readonly_fields]
+
+    @admin.display(description=_("keys"), ordering="key_count")
+    def keys(self, obj: Organization) -> int:
+        return int(getattr(obj, "key_count", 0))
+
+    @admin.display(description=_("requests in the last 24 h"))
+    def requests_last_24h(self, obj: Organization) -> int:
+        return consultations_count_for_organization(obj.pk, since=timezone.now() - RECENT)
 
     def has_delete_permission(self, request: HttpRequest, obj: Organization | None = None) -> bool:
         return False  # organizations are deactivated: their audit trail must stay linked
 
     def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
-        if change:  # through the service: a deactivation must reach every instance at once
-            organization_update(organization=obj, data=form.cleaned_data)
-            return
-        super().save_model(request, obj, form, change)
+        data = {name: form.cleaned_data[name] for name in form.cleaned_data}
+        if change:  # a deactivation reaches every instance at once, and is recorded
+            saved = organization_update(organization=obj, data=data, actor=_staff(request))
+        else:
+            saved = organization_create(data=data, actor=_staff(request))
+        obj.pk = saved.pk
+
+
+# ==============================================================================
+# API keys
+# ==============================================================================
+class NetworksField(forms.CharField):
+    """Allowed networks, one CIDR per line, as the list the model keeps."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 40})
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        return [line.strip() for line in text.replace(",", "\n").splitlines() if line.strip()]
 
 
 class ApiKeyAdminForm(forms.ModelForm[ApiKey]):
@@ -59,86 +172,415 @@ class ApiKeyAdminForm(forms.ModelForm[ApiKey]):
         widget=forms.CheckboxSelectMultiple,
         initial=list(DEFAULT_SCOPES),
     )
+    allowed_networks = NetworksField(
+        label=_("allowed networks"),
+        required=False,
+        help_text=_(
+            "One CIDR network per line, IPv4 or IPv6 (192.0.2.0/24, 2001:db8::/32). "
+            "Empty: any address."
+        ),
+    )
 
     class Meta:
         model = ApiKey
-        fields = ["name", "organization", "scopes", "expiry_date"]
+        fields = [
+            "name",
+            "organization",
+            "scopes",
+            "expiry_date",
+            "rate_limit_per_minute",
+            "daily_quota",
+            "allowed_networks",
+            "default_purpose",
+        ]
+
+
+class KeyStatusFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return list(KeyStatus.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
+        value = self.value()
+        return api_keys_with_status(queryset, KeyStatus(value)) if value else queryset
+
+
+class RotateForm(forms.Form):
+    grace_hours = forms.IntegerField(
+        label=_("The current key keeps working for (hours)"),
+        min_value=0,
+        max_value=24 * 30,
+        initial=int(DEFAULT_ROTATION_GRACE.total_seconds() // 3600),
+        help_text=_("Time for the partner to switch to the new key; then the old one expires."),
+    )
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     form = ApiKeyAdminForm
+    change_form_template = "admin/accounts/apikey/change_form.html"
+    # Seven narrow columns: the whole row fits a 1400 px screen beside both sidebars.
     list_display = [
-        "prefix",
-        "name",
+        "key",
         "organization",
-        "scopes",
-        "created",
-        "expiry_date",
-        "_has_expired",
-        "revoked",
-        "last_used_at",
+        "readable_scopes",
+        "key_status",
+        "expires",
+        "last_used",
+        "requests_24h",
     ]
-    list_filter = ["revoked", "organization", "created"]
-    list_select_related = ["organization"]
-    search_fields = ["name", "prefix", "organization__name"]
+    list_display_links = ["key"]
+    list_filter = [KeyStatusFilter, "organization"]
+    list_select_related = ["organization", "replaced_by"]
+    search_fields = ["prefix", "name"]
+    search_help_text = _("Prefix or name of the key.")
     actions = ["revoke_keys"]
-    readonly_fields = ["prefix", "created_by", "revoked_at", "revoked_by", "last_used_at"]
+    readonly_fields = [
+        "prefix",
+        "key_status",
+        "rotation",
+        "created",
+        "created_by",
+        "revoked_at",
+        "revoked_by",
+        "last_used_at",
+        "requests_last_24h",
+        "lifecycle",
+    ]
+
+    # --- list ---------------------------------------------------------------------
+    @admin.display(description=_("key"), ordering="prefix")
+    def key(self, obj: ApiKey) -> str:
+        return format_html("<code>{}</code><br>{}", obj.prefix, obj.name)
+
+    @admin.display(description=_("expires"), ordering="expiry_date")
+    def expires(self, obj: ApiKey) -> str:
+        return _short(obj.expiry_date)
+
+    @admin.display(description=_("last used"), ordering="last_used_at")
+    def last_used(self, obj: ApiKey) -> str:
+        return _short(obj.last_used_at)
+
+    @admin.display(description=_("scopes"))
+    def readable_scopes(self, obj: ApiKey) -> str:
+        return obj.scope_labels()
+
+    @admin.display(description=_("status"))
+    def key_status(self, obj: ApiKey) -> str:
+        return status_badge(obj)
+
+    @admin.display(description=_("requests in the last 24 h"))
+    def requests_last_24h(self, obj: ApiKey) -> int:
+        counted = getattr(obj, "_requests_last_24h", None)  # the list's page: one query
+        if counted is None:
+            since = timezone.now() - RECENT
+            counted = consultations_count_by_key([obj.prefix], since=since).get(obj.prefix, 0)
+        return int(counted)
+
+    @admin.display(description=_("requests (24 h)"))
+    def requests_24h(self, obj: ApiKey) -> int:
+        return self.requests_last_24h(obj)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            keys = list(changelist.result_list)
+            counts = consultations_count_by_key(
+                [key.prefix for key in keys], since=timezone.now() - RECENT
+            )
+            for key in keys:
+                key._requests_last_24h = counts.get(key.prefix, 0)
+        return response
+
+    # --- the key's page -------------------------------------------------------------
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        editable = list(ApiKeyAdminForm.Meta.fields)
+        if obj is None:
+            return editable
+        return [
+            "prefix",
+            "key_status",
+            "rotation",
+            *editable,
+            "created",
+            "created_by",
+            "revoked_at",
+            "revoked_by",
+            "last_used_at",
+            "requests_last_24h",
+            "lifecycle",
+        ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         if obj is None:
-            return ["prefix"]
-        fields = [*self.readonly_fields, "organization"]
-        if obj.revoked:
-            fields += ["name", "scopes", "expiry_date"]
-        return fields
+            return []
+        return [*self.readonly_fields, "organization"]
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        if obj is not None and obj.revoked:
+            return False  # a revoked key is read-only, for good
+        return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
         return False  # keys are revoked, never deleted: the audit trail references them
 
-    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
-        if change:
-            api_key_update(
-                api_key=obj, name=obj.name, scopes=obj.scopes, expiry_date=obj.expiry_date
+    @admin.display(description=_("rotation"))
+    def rotation(self, obj: ApiKey) -> str:
+        parts = []
+        if obj.replaces_id:
+            url = reverse("admin:accounts_apikey_change", args=[quote(obj.replaces_id)])
+            parts.append(
+                format_html(
+                    '{} <a href="{}"><code>{}</code></a>',
+                    gettext("Replaces"),
+                    url,
+                    obj.replaces.prefix if obj.replaces else "",
+                )
             )
+        successor = getattr(obj, "replaced_by", None)
+        if successor is not None:
+            url = reverse("admin:accounts_apikey_change", args=[quote(successor.pk)])
+            parts.append(
+                format_html(
+                    '{} <a href="{}"><code>{}</code></a>',
+                    gettext("Replaced by"),
+                    url,
+                    successor.prefix,
+                )
+            )
+        return format_html_join(" · ", "{}", ((part,) for part in parts)) or "-"
+
+    @admin.display(description=_("lifecycle"))
+    def lifecycle(self, obj: ApiKey) -> str:
+        events = obj.lifecycle_events.order_by("-occurred_at")[:10]
+        rows = format_html_join(
+            "",
+            "<li>{} — {} — {}</li>",
+            (
+                (
+                    date_format(timezone.localtime(event.occurred_at), "DATETIME_FORMAT"),
+                    event.get_action_display(),
+                    event.actor_name or "-",
+                )
+                for event in events
+            ),
+        )
+        url = reverse("admin:accounts_keylifecycleevent_changelist") + f"?api_key={obj.prefix}"
+        return format_html(
+            '<ul class="lifecycle">{}</ul><a href="{}">{}</a>', rows, url, gettext("All changes")
+        )
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        settings = {
+            "scopes": data["scopes"],
+            "expiry_date": data.get("expiry_date"),
+            "rate_limit_per_minute": data["rate_limit_per_minute"],
+            "daily_quota": data["daily_quota"],
+            "allowed_networks": data["allowed_networks"],
+            "default_purpose": data["default_purpose"],
+        }
+        if change:
+            api_key_update(api_key=obj, name=data["name"], actor=_staff(request), **settings)
             return
         issued, plaintext = api_key_issue(
-            organization=obj.organization,
-            name=obj.name,
-            scopes=obj.scopes,
-            expiry_date=obj.expiry_date,
-            created_by=request.user,  # type: ignore[arg-type]
+            organization=data["organization"],
+            name=data["name"],
+            actor=_staff(request),
+            **settings,
         )
         obj.pk, obj.prefix = issued.pk, issued.prefix
-        # Request-scoped (the ModelAdmin instance is shared by all requests).
-        setattr(request, _ISSUED_PLAINTEXT, plaintext)
+        handoff = key_handoff_create(api_key=issued, plaintext=plaintext, issued_to=_staff(request))
+        request._key_handoff = handoff  # type: ignore[attr-defined]  # this request's only
 
     def response_add(
         self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None
     ) -> HttpResponse:
-        """Show the new key once, on this response only, instead of redirecting."""
-        plaintext = getattr(request, _ISSUED_PLAINTEXT, None)
-        if plaintext is None:
-            return super().response_add(request, obj, post_url_continue)
+        return _redirect_to_handoff(request)
+
+    # --- issue once, rotate, revoke ------------------------------------------------
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "issued/<uuid:handoff_id>/",
+                self.admin_site.admin_view(self.issued_view),
+                name="accounts_apikey_issued",
+            ),
+            path(
+                "<path:object_id>/rotate/",
+                self.admin_site.admin_view(self.rotate_view),
+                name="accounts_apikey_rotate",
+            ),
+            path(
+                "<path:object_id>/revoke/",
+                self.admin_site.admin_view(self.revoke_view),
+                name="accounts_apikey_revoke",
+            ),
+            *super().get_urls(),
+        ]
+
+    def issued_view(self, request: HttpRequest, handoff_id: uuid.UUID) -> HttpResponseBase:
+        """The new key, once: the hand-off row is gone after this request."""
+        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
+        taken = key_handoff_take(
+            handoff_id=handoff_id,
+            pad=request.COOKIES.get(_HANDOFF_COOKIE),
+            user=_staff(request),
+        )
+        api_key, plaintext = taken if taken else (None, None)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "api_key": obj,
+            "api_key": api_key,
             "plaintext": plaintext,
-            "title": _("API key issued"),
+            "title": _("API key issued") if plaintext else _("API key already shown"),
         }
         response = TemplateResponse(request, "admin/accounts/apikey/issued.html", context)
         response["Cache-Control"] = "no-store"
+        response.delete_cookie(_HANDOFF_COOKIE, path=request.path, samesite="Strict")
         return response
 
-    @admin.action(description=_("Revoke selected API keys (permanent)"))
-    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        revoked = 0
-        for api_key in queryset.filter(revoked=False):
-            api_key_revoke(api_key=api_key, revoked_by=request.user)  # type: ignore[arg-type]
-            revoked += 1
-        message = ngettext("Revoked %(count)d API key.", "Revoked %(count)d API keys.", revoked)
-        self.message_user(request, message % {"count": revoked}, messages.SUCCESS)
+    def rotate_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        api_key = get_object_or_404(
+            ApiKey.objects.select_related("organization"), pk=unquote(object_id)
+        )
+        if not self.has_change_permission(request, api_key):
+            messages.error(request, gettext("This key cannot be rotated."))
+            return redirect("admin:accounts_apikey_change", quote(api_key.pk))
+        form = RotateForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            grace = timedelta(hours=form.cleaned_data["grace_hours"])
+            try:
+                new, plaintext = api_key_rotate(api_key=api_key, grace=grace, actor=_staff(request))
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+                return redirect("admin:accounts_apikey_change", quote(api_key.pk))
+            request._key_handoff = key_handoff_create(  # type: ignore[attr-defined]
+                api_key=new,
+                plaintext=plaintext,
+                issued_to=_staff(request),
+            )
+            return _redirect_to_handoff(request)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "api_key": api_key,
+            "form": form,
+            "title": _("Rotate API key"),
+        }
+        return TemplateResponse(request, "admin/accounts/apikey/rotate_confirmation.html", context)
+
+    def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        api_key = get_object_or_404(
+            ApiKey.objects.select_related("organization"), pk=unquote(object_id)
+        )
+        return self._confirm_revocation(request, ApiKey.objects.filter(pk=api_key.pk))
+
+    @admin.action(description=_("Revoke selected API keys (permanent)"), permissions=["change"])
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> HttpResponseBase:
+        return self._confirm_revocation(request, queryset)
+
+    def _confirm_revocation(
+        self, request: HttpRequest, queryset: QuerySet[ApiKey]
+    ) -> HttpResponseBase:
+        """A confirmation page first; the revocation on its POST."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        keys = list(queryset.filter(revoked=False).select_related("organization"))
+        if request.method == "POST" and request.POST.get("confirmed") == "yes":
+            for api_key in keys:
+                api_key_revoke(api_key=api_key, actor=_staff(request))
+            message = ngettext(
+                "Revoked %(count)d API key.", "Revoked %(count)d API keys.", len(keys)
+            )
+            self.message_user(request, message % {"count": len(keys)}, messages.SUCCESS)
+            if len(keys) == 1:
+                return redirect("admin:accounts_apikey_change", quote(keys[0].pk))
+            return redirect("admin:accounts_apikey_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "keys": keys,
+            "selected": [key.pk for key in keys],
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "title": _("Revoke API keys"),
+        }
+        return TemplateResponse(request, "admin/accounts/apikey/revoke_confirmation.html", context)
+
+
+def _redirect_to_handoff(request: HttpRequest) -> HttpResponse:
+    """Redirect to the page that shows the new key once, with the pad in a cookie scoped
+    to that page and to this staff member's browser, for HANDOFF_SECONDS."""
+    handoff = request._key_handoff  # type: ignore[attr-defined]
+    url = reverse("admin:accounts_apikey_issued", args=[handoff.id])
+    response = redirect(url)
+    response.set_cookie(
+        _HANDOFF_COOKIE,
+        handoff.pad,
+        max_age=HANDOFF_SECONDS,
+        path=url,
+        secure=request.is_secure(),
+        httponly=True,
+        samesite="Strict",
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# ==============================================================================
+# The lifecycle record, read-only
+# ==============================================================================
+@admin.register(KeyLifecycleEvent)
+class KeyLifecycleEventAdmin(admin.ModelAdmin[KeyLifecycleEvent]):
+    list_display = ["occurred_at", "action", "organization", "api_key", "actor_name", "changes"]
+    list_filter = ["action", "organization"]
+    list_select_related = ["organization"]
+    search_fields = ["api_key__prefix", "actor_name"]
+    search_help_text = _("Key prefix or the name of who made the change.")
+    fields = readonly_fields = (
+        "occurred_at",
+        "action",
+        "organization",
+        "api_key",
+        "actor_name",
+        "changes",
+    )
+
+    @admin.display(description=_("changes"))
+    def changes(self, obj: KeyLifecycleEvent) -> str:
+        names = sorted(obj.before.keys() | obj.after.keys())
+        return format_html_join(
+            "",
+            "<div><code>{}</code>: {} → {}</div>",
+            ((name, _shown(obj.before.get(name)), _shown(obj.after.get(name))) for name in names),
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "-"
+    return str(value)
 
 
 # ==============================================================================

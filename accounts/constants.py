@@ -1,6 +1,7 @@
-"""Vocabulary of the accounts app: API key scopes."""
+"""Vocabulary of the accounts app: API key scopes and statuses, lifecycle actions."""
 
 import re
+from datetime import timedelta
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -25,3 +26,32 @@ LAST_USED_RESOLUTION_SECONDS = 60
 
 # The session key holding a signed-in staff member's language (scoreportal/language.py).
 STAFF_LANGUAGE_SESSION_KEY = "staff_language"
+
+
+class KeyStatus(models.TextChoices):
+    """A key's state at a glance (ApiKey.status)."""
+
+    ACTIVE = "active", _("Active")
+    EXPIRING = "expiring", _("Expiring within 7 days")
+    EXPIRED = "expired", _("Expired")
+    REVOKED = "revoked", _("Revoked")
+    ROTATED_OUT = "rotated_out", _("Rotated out")
+
+
+# A key whose expiry is this close is shown as expiring.
+EXPIRING_WITHIN = timedelta(days=7)
+# After a rotation the old key keeps working this long, unless the rotation says otherwise.
+DEFAULT_ROTATION_GRACE = timedelta(hours=24)
+
+
+class LifecycleAction(models.TextChoices):
+    """What a KeyLifecycleEvent records."""
+
+    KEY_ISSUED = "key_issued", _("Key issued")
+    KEY_ROTATED = "key_rotated", _("Key rotated")
+    KEY_REVOKED = "key_revoked", _("Key revoked")
+    KEY_CHANGED = "key_changed", _("Key settings changed")
+    ORGANIZATION_CREATED = "organization_created", _("Organization created")
+    ORGANIZATION_CHANGED = "organization_changed", _("Organization changed")
+    ORGANIZATION_DEACTIVATED = "organization_deactivated", _("Organization deactivated")
+    ORGANIZATION_ACTIVATED = "organization_activated", _("Organization activated")

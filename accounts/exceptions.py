@@ -72,3 +72,15 @@ class RequestExceedsLimits(ApplicationError):
     """A request larger than its key's limit per minute or per day: it could never pass."""
 
     default_message = "The request has more CPFs than this API key may score per minute or day."
+
+
+class KeyNotChangeable(ApplicationError):
+    """A revoked key cannot be changed or rotated."""
+
+    default_message = "A revoked API key cannot be changed or rotated."
+
+
+class KeyAlreadyRotated(ApplicationError):
+    """The key was rotated already: rotate its replacement instead."""
+
+    default_message = "This API key was already rotated; rotate its replacement instead."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import uuid
 from typing import Any
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -9,10 +11,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
-from accounts.constants import Scope
+from accounts.constants import EXPIRING_WITHIN, KeyStatus, LifecycleAction, Scope
+from scores.constants import DEFAULT_PURPOSE, Purpose
 
 
 class Organization(models.Model):
@@ -55,6 +59,26 @@ def validate_scopes(value: Any) -> None:
         )
     if len(set(value)) != len(value):
         raise ValidationError(_("Scopes must not repeat."))
+
+
+def validate_networks(value: Any) -> None:
+    """Allowed networks are a list of distinct IPv4 or IPv6 networks in CIDR notation, with
+    no host bits set (192.0.2.0/24, 2001:db8::/32; a single address is /32 or /128)."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError(_("Allowed networks must be a list of CIDR strings."))
+    bad = []
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=True)
+        except ValueError:
+            bad.append(item[:45])
+    if bad:
+        raise ValidationError(
+            _("Not a network in CIDR notation (like 192.0.2.0/24 or 2001:db8::/32): %(bad)s"),
+            params={"bad": ", ".join(bad)},
+        )
+    if len({str(ipaddress.ip_network(item)) for item in value}) != len(value):
+        raise ValidationError(_("Allowed networks must not repeat."))
 
 
 def default_rate_limit_per_minute() -> int:
@@ -137,6 +161,33 @@ class ApiKey(AbstractAPIKey):
         validators=[MinValueValidator(1)],
         help_text=_("CPFs per day (São Paulo time), across all servers."),
     )
+    allowed_networks = models.JSONField(
+        _("allowed networks"),
+        default=list,
+        blank=True,
+        validators=[validate_networks],
+        help_text=_(
+            "Addresses the key may be used from, as CIDR networks (192.0.2.0/24, "
+            "2001:db8::/32). Empty: any address."
+        ),
+    )
+    default_purpose = models.CharField(
+        _("default purpose"),
+        max_length=32,
+        choices=Purpose.choices,
+        default=DEFAULT_PURPOSE,
+        help_text=_("Recorded for a request that does not say why it consults a score."),
+    )
+    replaces = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="replaced_by",
+        verbose_name=_("replaces"),
+        help_text=_("The key this one replaced when it was rotated."),
+    )
     version = models.PositiveIntegerField(
         _("version"),
         default=1,
@@ -164,6 +215,33 @@ class ApiKey(AbstractAPIKey):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def scope_labels(self) -> str:
+        """The scopes as staff read them ("Score one CPF, Score CPFs in batches")."""
+        labels = dict(Scope.choices)
+        return ", ".join(str(labels.get(scope, scope)) for scope in self.scopes)
+
+    def allows_address(self, address: str | None) -> bool:
+        """Whether a request from `address` may use the key (no allowlist: any address)."""
+        if not self.allowed_networks:
+            return True
+        if address is None:
+            return False
+        ip = ipaddress.ip_address(address)
+        return any(ip in ipaddress.ip_network(network) for network in self.allowed_networks)
+
+    @property
+    def status(self) -> KeyStatus:
+        """One word for the key's state, as the admin shows it."""
+        now = timezone.now()
+        if self.revoked:
+            return KeyStatus.REVOKED
+        if self.expiry_date is not None and self.expiry_date <= now:
+            rotated = hasattr(self, "replaced_by") if self.pk else False
+            return KeyStatus.ROTATED_OUT if rotated else KeyStatus.EXPIRED
+        if self.expiry_date is not None and self.expiry_date <= now + EXPIRING_WITHIN:
+            return KeyStatus.EXPIRING
+        return KeyStatus.ACTIVE
 
 
 class StaffProfile(models.Model):
@@ -213,3 +291,102 @@ class StaffLockout(AccessAttempt):  # type: ignore[misc]  # axes is untyped
         proxy = True
         verbose_name = _("sign-in lockout")
         verbose_name_plural = _("sign-in lockouts")
+
+
+class KeyLifecycleEvent(models.Model):
+    """A change to a key or an organization: who, when, what, the values before and after.
+
+    Append-only, like the audit trail (the database refuses UPDATE, DELETE and TRUNCATE);
+    written only by the services in accounts/services.py. Keys and organizations are
+    referenced with PROTECT, and the actor's username is copied: the record outlives
+    renames.
+    """
+
+    occurred_at = models.DateTimeField(_("time"), default=timezone.now, editable=False)
+    action = models.CharField(
+        _("action"), max_length=32, choices=LifecycleAction.choices, editable=False
+    )
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="lifecycle_events",
+        editable=False,
+        verbose_name=_("organization"),
+    )
+    api_key = models.ForeignKey(
+        ApiKey,
+        to_field="prefix",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="lifecycle_events",
+        editable=False,
+        verbose_name=_("API key"),
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("by"),
+    )
+    actor_name = models.CharField(
+        _("by (name)"),
+        max_length=150,
+        blank=True,
+        editable=False,
+        help_text=_("The staff member's username, or the command that made the change."),
+    )
+    before = models.JSONField(_("before"), default=dict, blank=True, editable=False)
+    after = models.JSONField(_("after"), default=dict, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("key lifecycle event")
+        verbose_name_plural = _("key lifecycle record")
+        indexes = [
+            models.Index(fields=["api_key", "-occurred_at"], name="lifecycle_key_idx"),
+            models.Index(fields=["organization", "-occurred_at"], name="lifecycle_org_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.api_key_id or self.organization}"
+
+
+class KeyHandoff(models.Model):
+    """A just-issued key on its way to the staff member who issued it, for a minute.
+
+    The admin issues a key on a POST and shows it on the GET it redirects to (so a reload
+    cannot issue a second key). In between, the key is split in two: this row holds it
+    XORed with a random one-time pad, and the pad travels only in a short-lived cookie to
+    the issuer's browser. Neither half alone reveals anything; the page that shows the key
+    deletes the row, so it is shown once (accounts/services/handoff.py).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    api_key = models.ForeignKey(
+        ApiKey,
+        to_field="prefix",
+        on_delete=models.CASCADE,
+        related_name="+",
+        editable=False,
+        verbose_name=_("API key"),
+    )
+    issued_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        editable=False,
+        verbose_name=_("issued to"),
+    )
+    masked_key = models.BinaryField(_("masked key"), editable=False)
+    expires_at = models.DateTimeField(_("expires at"), editable=False)
+
+    class Meta:
+        verbose_name = _("key hand-off")
+        verbose_name_plural = _("key hand-offs")
+
+    def __str__(self) -> str:
+        return str(self.api_key_id)

@@ -1,4 +1,5 @@
-"""DRF permission: a valid API key holding every scope the view requires."""
+"""DRF permissions: a valid API key, used from an address it allows, holding every scope
+the view requires."""
 
 from __future__ import annotations
 
@@ -9,6 +10,23 @@ from rest_framework.request import Request
 
 from accounts.models import ApiKey
 from scoreportal.api.errors import ApiError, ErrorCode
+from scoreportal.client_ip import client_ip
+
+
+class FromAllowedNetwork(BasePermission):
+    """Allow a key only from the networks it lists (none listed: any address).
+
+    The address is the one no client can forge (scoreportal.client_ip). Refused: 403
+    ip_not_allowed. Without a key it answers False (401 missing_api_key).
+    """
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        api_key = request.auth
+        if not isinstance(api_key, ApiKey):
+            return False
+        if not api_key.allows_address(client_ip(request)):
+            raise ApiError(ErrorCode.IP_NOT_ALLOWED)
+        return True
 
 
 class HasRequiredScopes(BasePermission):

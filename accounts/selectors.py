@@ -5,12 +5,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.signals import setting_changed
+from django.db.models import Q, QuerySet
 from django.dispatch import receiver
+from django.utils import timezone
 
+from accounts.constants import EXPIRING_WITHIN, KeyStatus
 from accounts.models import ApiKey
 
 
@@ -79,3 +83,24 @@ def api_key_get_by_prefix(prefix: str, *, fresh: bool = False) -> ApiKey | None:
         return None
     recent_keys.put(found)
     return found
+
+
+def api_keys_with_status(
+    queryset: QuerySet[ApiKey], status: KeyStatus, *, now: datetime | None = None
+) -> QuerySet[ApiKey]:
+    """The keys of `queryset` whose ApiKey.status is `status` now, as one filter."""
+    now = now or timezone.now()
+    usable = queryset.filter(revoked=False)
+    expired = usable.filter(expiry_date__lte=now)
+    filters: dict[KeyStatus, QuerySet[ApiKey]] = {
+        KeyStatus.REVOKED: queryset.filter(revoked=True),
+        KeyStatus.EXPIRED: expired.filter(replaced_by__isnull=True),
+        KeyStatus.ROTATED_OUT: expired.filter(replaced_by__isnull=False),
+        KeyStatus.EXPIRING: usable.filter(
+            expiry_date__gt=now, expiry_date__lte=now + EXPIRING_WITHIN
+        ),
+        KeyStatus.ACTIVE: usable.filter(
+            Q(expiry_date__isnull=True) | Q(expiry_date__gt=now + EXPIRING_WITHIN)
+        ),
+    }
+    return filters[status]

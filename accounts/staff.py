@@ -36,12 +36,14 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "add_apikey",
             "change_apikey",
             "view_apikey",
+            "view_keylifecycleevent",
         ],
     },
     StaffRole.AUDITORS: {  # read-only
         "accounts": [
             "view_organization",
             "view_apikey",
+            "view_keylifecycleevent",
             "view_staffsignin",
             "view_staffsigninfailure",
             "view_stafflockout",

@@ -259,7 +259,10 @@ STORAGES = {
 # ==============================================================================
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasRequiredScopes"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "accounts.permissions.FromAllowedNetwork",
+        "accounts.permissions.HasRequiredScopes",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["scoreportal.api.parsers.BoundedJSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "scoreportal.api.negotiation.JsonOnlyContentNegotiation",

@@ -71,6 +71,15 @@ class CpfField(serializers.Field):  # type: ignore[type-arg]
 
 
 _PURPOSE_ERROR = f"Not a valid purpose; use one of: {', '.join(Purpose.values)}."
+_PURPOSE_HELP = "Why the score is consulted. Default: the API key's default purpose."
+
+
+def _purpose(request: Request, validated: dict[str, Any]) -> str:
+    """The purpose the request gives, else its key's default (SPEC §8)."""
+    if "purpose" in validated:
+        return str(validated["purpose"])
+    api_key = _authenticated_key(request)
+    return api_key.default_purpose if api_key else str(DEFAULT_PURPOSE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +264,8 @@ class ScoreQueryApi(ConsultationApi):
         cpf = CpfField(help_text="11 digits, bare or formatted (000.000.000-00).")
         purpose = serializers.ChoiceField(
             choices=Purpose.choices,
-            default=DEFAULT_PURPOSE,
+            required=False,
+            help_text=_PURPOSE_HELP,
             error_messages={"invalid_choice": _PURPOSE_ERROR},
         )
 
@@ -266,7 +276,7 @@ class ScoreQueryApi(ConsultationApi):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         cpf: Cpf = serializer.validated_data["cpf"]
-        purpose: str = serializer.validated_data["purpose"]
+        purpose = _purpose(request, serializer.validated_data)
         try:
             served = score_get(cpf=cpf, admit=lambda: self.charge(request, units=1))
         except Exception as exc:  # recorded with the CPF, whatever it was
@@ -308,7 +318,8 @@ class ScoreBatchApi(ConsultationApi):
         )
         purpose = serializers.ChoiceField(
             choices=Purpose.choices,
-            default=DEFAULT_PURPOSE,
+            required=False,
+            help_text=_PURPOSE_HELP,
             error_messages={"invalid_choice": _PURPOSE_ERROR},
         )
 
@@ -336,7 +347,7 @@ class ScoreBatchApi(ConsultationApi):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         items: list[Any] = serializer.validated_data["cpfs"]
-        purpose: str = serializer.validated_data["purpose"]
+        purpose = _purpose(request, serializer.validated_data)
         parsed = [_parsed(item) for item in items]
         cpfs = [item for item in parsed if isinstance(item, Cpf)]
         try:

@@ -76,7 +76,7 @@ class ScoreQueryApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call
                     **error_responses(
                         (400, "invalid_cpf, invalid_request"),
                         (401, _KEY_ERRORS),
-                        (403, "insufficient_scope"),
+                        (403, "insufficient_scope, ip_not_allowed"),
                         (404, "no_credit_data"),
                         (413, "payload_too_large"),
                         (429, "rate_limited, quota_exceeded"),
@@ -112,7 +112,7 @@ class ScoreBatchApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call
                     **error_responses(
                         (400, "invalid_request (the body, or more CPFs than the key's limits)"),
                         (401, _KEY_ERRORS),
-                        (403, "insufficient_scope"),
+                        (403, "insufficient_scope, ip_not_allowed"),
                         (413, "payload_too_large"),
                         (429, "rate_limited, quota_exceeded"),
                         (503, "service_unavailable"),
@@ -138,10 +138,12 @@ class UsageApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
                     "The calling key's limits, what it used this minute and today (São Paulo "
                     "time), and when each resets. Any valid key; counts nothing."
                 ),
-                parameters=rate_limit_headers(200),
+                parameters=rate_limit_headers(200, 403),
                 responses={
                     200: view.OutputSerializer,
-                    **error_responses((401, _KEY_ERRORS), (503, "service_unavailable")),
+                    **error_responses(
+                        (401, _KEY_ERRORS), (403, "ip_not_allowed"), (503, "service_unavailable")
+                    ),
                 },
             )
             def get(self, request: Request) -> Response:

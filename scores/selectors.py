@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from accounts.models import ApiKey, Organization
@@ -318,3 +318,21 @@ def daily_usage_rows(
     if organization is not None:
         rows = rows.filter(organization=organization)
     return rows.order_by("day", "organization__name", "api_key_id")
+
+
+def consultations_count_by_key(prefixes: Sequence[str], *, since: datetime) -> dict[str, int]:
+    """How many audit rows each key (by prefix) has since `since`: one grouped query."""
+    counts = (
+        Consultation.objects.filter(api_key__prefix__in=prefixes, occurred_at__gte=since)
+        .values_list("api_key__prefix")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return dict(counts)
+
+
+def consultations_count_for_organization(organization_id: int, *, since: datetime) -> int:
+    """How many audit rows an organization has since `since`."""
+    return Consultation.objects.filter(
+        organization_id=organization_id, occurred_at__gte=since
+    ).count()

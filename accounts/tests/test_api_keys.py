@@ -14,13 +14,14 @@ from django.utils import timezone
 from rest_framework.test import APIRequestFactory
 
 from accounts.authentication import presented_key, presented_key_prefix
-from accounts.constants import Scope
+from accounts.constants import LifecycleAction, Scope
 from accounts.exceptions import ApiKeyExpired, ApiKeyInvalid, ApiKeyRevoked, OrganizationInactive
-from accounts.models import ApiKey
+from accounts.models import ApiKey, KeyLifecycleEvent
 from accounts.selectors import recent_keys
 from accounts.services import (
     api_key_authenticate,
     api_key_revoke,
+    api_key_rotate,
     api_key_update,
     organization_update,
 )
@@ -165,7 +166,7 @@ def test_if_a_recently_used_key_expires_then_it_is_refused_at_once(issue_key):
 
 
 def test_if_a_key_is_revoked_then_it_records_who_and_when(api_key, admin_user):
-    revoked = api_key_revoke(api_key=api_key[0], revoked_by=admin_user)
+    revoked = api_key_revoke(api_key=api_key[0], actor=admin_user)
 
     assert revoked.revoked
     assert revoked.revoked_by == admin_user
@@ -441,3 +442,101 @@ def test_if_issue_api_key_is_given_a_zero_limit_then_it_refuses(organization):
         )
 
     assert not ApiKey.objects.exists()
+
+
+def test_if_issue_api_key_gets_every_setting_then_the_key_has_them_and_it_is_recorded(
+    organization,
+):
+    out, err = StringIO(), StringIO()
+
+    call_command(
+        "issue_api_key",
+        organization.slug,
+        "--name",
+        "card issuing",
+        "--allowed-network",
+        "192.0.2.0/24",
+        "--allowed-network",
+        "2001:db8::/32",
+        "--default-purpose",
+        "fraud_prevention",
+        "--rate-limit-per-minute",
+        "30",
+        "--daily-quota",
+        "900",
+        stdout=out,
+        stderr=err,
+    )
+
+    key = ApiKey.objects.get()
+    assert key.allowed_networks == ["192.0.2.0/24", "2001:db8::/32"]
+    assert (key.default_purpose, key.rate_limit_per_minute, key.daily_quota) == (
+        "fraud_prevention",
+        30,
+        900,
+    )
+    event = KeyLifecycleEvent.objects.get()
+    assert (event.action, event.actor, event.actor_name) == (
+        LifecycleAction.KEY_ISSUED,
+        None,
+        "manage.py issue_api_key",
+    )
+
+
+def test_if_issue_api_key_gets_a_bad_network_then_it_refuses_naming_it(organization):
+    with pytest.raises(CommandError, match="CIDR"):
+        call_command(
+            "issue_api_key",
+            organization.slug,
+            "--name",
+            "x",
+            "--allowed-network",
+            "10.0.0.1/8",
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
+
+    assert not ApiKey.objects.exists()
+
+
+def test_if_rotate_api_key_runs_then_it_prints_a_new_working_key_and_the_old_expires(api_key):
+    old, old_plaintext = api_key
+    out, err = StringIO(), StringIO()
+
+    call_command("rotate_api_key", old.prefix, "--grace-hours", "2", stdout=out, stderr=err)
+
+    new_plaintext = out.getvalue().strip()
+    new = api_key_authenticate(new_plaintext)
+    assert new.replaces_id == old.pk
+    assert api_key_authenticate(old_plaintext) == old  # still works, for 2 hours
+    old.refresh_from_db()
+    assert timedelta(hours=1, minutes=59) < old.expiry_date - timezone.now() <= timedelta(hours=2)
+    assert new_plaintext not in err.getvalue()
+    assert KeyLifecycleEvent.objects.filter(
+        action=LifecycleAction.KEY_ROTATED, actor_name="manage.py rotate_api_key"
+    ).exists()
+
+
+@pytest.mark.parametrize(
+    ("prepare", "message"),
+    [
+        pytest.param(lambda key: api_key_revoke(api_key=key), "revoked", id="revoked"),
+        pytest.param(lambda key: api_key_rotate(api_key=key), "already rotated", id="rotated"),
+    ],
+)
+def test_if_a_key_cannot_be_rotated_then_rotate_api_key_says_why(api_key, prepare, message):
+    prepare(api_key[0])
+
+    with pytest.raises(CommandError, match=message):
+        call_command("rotate_api_key", api_key[0].prefix, stdout=StringIO(), stderr=StringIO())
+
+
+def test_if_the_lifecycle_record_is_changed_in_sql_then_the_database_refuses(api_key):
+    event = KeyLifecycleEvent.objects.get()
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        KeyLifecycleEvent.objects.filter(pk=event.pk).update(actor_name="someone else")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        KeyLifecycleEvent.objects.filter(pk=event.pk).delete()
+
+    assert KeyLifecycleEvent.objects.get().actor_name == ""

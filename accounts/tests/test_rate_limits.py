@@ -21,6 +21,17 @@ SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 NOON = datetime(2026, 11, 23, 12, 0, 15, tzinfo=SAO_PAULO)
 
 
+@pytest.fixture(autouse=True)
+def _away_from_a_minute_boundary():
+    """Start every test at NOON with the clock running (45 s before the minute turns).
+
+    Tests that do not pin the time themselves would otherwise fail when the real minute
+    turns between two counts; those that do travel elsewhere override this.
+    """
+    with time_machine.travel(NOON, tick=True):
+        yield
+
+
 def at(*args):
     """Freeze the wall clock at a São Paulo time (args as for datetime)."""
     return time_machine.travel(datetime(*args).replace(tzinfo=SAO_PAULO), tick=False)

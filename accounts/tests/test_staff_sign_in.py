@@ -11,7 +11,6 @@ from decimal import Decimal
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import StaffProfile
@@ -24,25 +23,12 @@ from conftest import (
     totp_code,
     wait_for,
 )
+from conftest import (
+    STAFF_PASSWORD as PASSWORD,
+)
 from scoreportal.api.errors import ErrorCode
 from scores.constants import Endpoint
 from scores.models import Consultation
-
-PASSWORD = "a-Long-and-Unusual-passphrase-42"
-
-
-@pytest.fixture
-def staff_user(django_user_model):
-    def make(username="ana", *, role=None, superuser=False, totp=False):
-        user = django_user_model.objects.create_user(
-            username=username, password=PASSWORD, is_staff=True, is_superuser=superuser
-        )
-        if role:
-            user.groups.add(Group.objects.get(name=role))
-        device = TOTPDevice.objects.create(user=user, name="phone") if totp else None
-        return user, device
-
-    return make
 
 
 # ---------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from accounts.exceptions import (
     ApiKeyInvalid,
     ApiKeyRefused,
     ApiKeyRevoked,
+    KeyAlreadyRotated,
+    KeyNotChangeable,
     LimitExceeded,
     OrganizationInactive,
     QuotaExceeded,
@@ -119,6 +121,9 @@ CODE_FOR_APPLICATION_ERROR: dict[type[ApplicationError], ErrorCode] = {
     RateLimited: ErrorCode.RATE_LIMITED,
     QuotaExceeded: ErrorCode.QUOTA_EXCEEDED,
     RequestExceedsLimits: ErrorCode.INVALID_REQUEST,
+    # Staff-side refusals (the admin shows them); never raised on the API's path.
+    KeyNotChangeable: ErrorCode.INVALID_REQUEST,
+    KeyAlreadyRotated: ErrorCode.INVALID_REQUEST,
 }
 
 _UNSUPPORTED_MEDIA_TYPE_MESSAGE = "Send the body as JSON with 'Content-Type: application/json'."

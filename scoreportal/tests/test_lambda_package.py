@@ -122,6 +122,9 @@ def test_if_lambda_invokes_the_handler_then_scores_are_served_for_v1_and_v2_even
     _, unzipped = package
     make_profile(EXAMPLE_CPF)
     _, plaintext = issue_key()
+    # Keys allowed only the forged address's network, or only the real one.
+    _, for_forged = issue_key(name="forged network", allowed_networks=["1.2.3.0/24"])
+    _, for_real = issue_key(name="real network", allowed_networks=[f"{SOURCE_IP}/32"])
     # API Gateway appends the real address to whatever X-Forwarded-For the client sent.
     auth = {
         "Content-Type": "application/json",
@@ -129,6 +132,9 @@ def test_if_lambda_invokes_the_handler_then_scores_are_served_for_v1_and_v2_even
         "X-Forwarded-For": f"1.2.3.4, {SOURCE_IP}",
     }
     score = json.dumps({"cpf": EXAMPLE_CPF})
+
+    def key(plaintext):
+        return {**auth, "Authorization": f"Api-Key {plaintext}"}
 
     responses, log = invoke(
         unzipped,
@@ -144,11 +150,15 @@ def test_if_lambda_invokes_the_handler_then_scores_are_served_for_v1_and_v2_even
             ),
             # A client putting the CPF in the URL: Zappa's access log line names the path.
             rest_api_event("GET", "/api/v1/scores/529.982.247-25", headers=auth),
+            rest_api_event("POST", "/api/v1/scores", headers=key(for_forged), body=score),
+            http_api_event("POST", "/api/v1/scores", headers=key(for_forged), body=score),
+            rest_api_event("POST", "/api/v1/scores", headers=key(for_real), body=score),
+            http_api_event("POST", "/api/v1/scores", headers=key(for_real), body=score),
         ],
         tmp_path,
     )
 
-    v1, v2, bad_cpf, no_key, cpf_in_url = responses
+    v1, v2, bad_cpf, no_key, cpf_in_url, *allowlist = responses
     assert v1["statusCode"] == 200
     assert body(v1)["score"] == 975
     assert body(v1)["source"] == "computed"
@@ -164,7 +174,14 @@ def test_if_lambda_invokes_the_handler_then_scores_are_served_for_v1_and_v2_even
     assert body(no_key)["error"]["code"] == "missing_api_key"
     assert cpf_in_url["statusCode"] == 404
     assert "[REDACTED-CPF]" in log  # the line was written, and scrubbed
-    assert Consultation.objects.count() == 4  # the unknown URL is not a consultation
+    # The allowlist decides on the same address: the forged one opens nothing.
+    assert [(r["statusCode"], body(r).get("error", {}).get("code")) for r in allowlist] == [
+        (403, "ip_not_allowed"),
+        (403, "ip_not_allowed"),
+        (200, None),
+        (200, None),
+    ]
+    assert Consultation.objects.count() == 8  # the unknown URL is not a consultation
     # The address API Gateway saw, never the one the client wrote.
     assert set(Consultation.objects.values_list("client_ip", flat=True)) == {SOURCE_IP}
     assert "52998224725" not in log

@@ -25,7 +25,7 @@ def test_if_the_schema_is_fetched_then_it_describes_the_score_api(client, db, pa
     [
         ("/api/v1/scores", "post", {"200", "400", "401", "403", "404", "413", "429", "503"}),
         ("/api/v1/scores/batch", "post", {"200", "400", "401", "403", "413", "429", "503"}),
-        ("/api/v1/usage", "get", {"200", "401", "503"}),
+        ("/api/v1/usage", "get", {"200", "401", "403", "503"}),
     ],
 )
 # The RateLimit fields are on every answer to a valid key; a 401 has no valid key, and

@@ -15,52 +15,16 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 
 from accounts.constants import Scope
 from accounts.services import api_key_revoke, organization_update
 from conftest import EXAMPLE_CPF
-from devstack.services import AppServer
 from scores.models import Consultation
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 # The servers' wall clock, stopped: all their requests fall in one minute of one day.
 STOPPED_CLOCK = "2026-11-23T12:00:30-03:00"
-
-
-@pytest.fixture
-def start_servers(score_table, settings):
-    """Start `count` servers (one sync worker each) on the test stores; stopped afterwards."""
-    started: list[AppServer] = []
-    db = connection.settings_dict
-    database_url = (
-        f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    )
-
-    def start(count, **environment):
-        servers = [
-            AppServer(
-                {
-                    "DJANGO_SETTINGS_MODULE": "scoreportal.settings_test",
-                    "DATABASE_URL": database_url,
-                    "DYNAMODB_ENDPOINT_URL": settings.DYNAMODB_ENDPOINT_URL,
-                    "SCORE_CACHE_TABLE": score_table,
-                    **environment,
-                },
-                workers=1,
-                log_name=f"test-server-{n}",
-            )
-            for n in range(count)
-        ]
-        started.extend(servers)
-        for server in servers:
-            server.wait_until_ready()
-        return servers
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def score(server, plaintext, cpf=EXAMPLE_CPF):

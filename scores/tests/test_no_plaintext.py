@@ -11,6 +11,7 @@ import subprocess
 from io import StringIO
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.core.management import call_command
 from django.db import connection
 from rest_framework.test import APIClient
@@ -80,3 +81,48 @@ def test_if_traffic_was_served_then_no_dump_scan_or_log_holds_a_cpf_or_key(
         assert secret not in items, secret
         assert secret not in logs, secret
     assert Cpf.parse(EXAMPLE_CPF).lookup_hash(b"x" * 32) not in dump  # sanity: hashes are keyed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_if_keys_are_issued_rotated_and_revoked_in_the_admin_then_no_dump_or_log_holds_them(
+    admin_client, organization, score_table, log_output
+):
+    import re
+
+    from django.urls import reverse
+
+    from accounts.models import ApiKey
+
+    def shown(page):
+        found = re.search(r'id="issued-api-key"[^>]*value="([^"]+)"', page.content.decode())
+        assert found, "the issued page shows the key"
+        return found[1]
+
+    posted = admin_client.post(
+        reverse("admin:accounts_apikey_add"),
+        {
+            "name": "core banking",
+            "organization": organization.pk,
+            "scopes": ["scores:read"],
+            "rate_limit_per_minute": "60",
+            "daily_quota": "1000",
+            "default_purpose": "credit_analysis",
+        },
+    )
+    parked = pg_dump()  # between the POST and the page that shows the key
+    first = shown(admin_client.get(posted["Location"]))
+    key = ApiKey.objects.get()
+    rotated = admin_client.post(
+        reverse("admin:accounts_apikey_rotate", args=[quote(key.pk)]), {"grace_hours": "1"}
+    )
+    second = shown(admin_client.get(rotated["Location"]))
+    admin_client.post(
+        reverse("admin:accounts_apikey_revoke", args=[quote(key.pk)]), {"confirmed": "yes"}
+    )
+
+    dump, logs = pg_dump(), json.dumps(log_output())
+    assert "accounts_keylifecycleevent" in dump
+    for plaintext in (first, second):
+        secret = plaintext.split(".", 1)[1]
+        for where in (parked, dump, logs):
+            assert secret not in where

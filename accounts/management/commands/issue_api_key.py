@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.constants import DEFAULT_SCOPES, Scope
 from accounts.models import Organization
 from accounts.services import api_key_issue
+from scores.constants import DEFAULT_PURPOSE, Purpose
 
 
 class Command(BaseCommand):
@@ -43,6 +44,19 @@ class Command(BaseCommand):
             default=None,
             help="CPFs per day (São Paulo time). Default: API_KEY_DEFAULT_DAILY_QUOTA.",
         )
+        parser.add_argument(
+            "--allowed-network",
+            action="append",
+            default=[],
+            dest="allowed_networks",
+            help="CIDR the key may be used from (repeatable; IPv4 or IPv6). Default: any.",
+        )
+        parser.add_argument(
+            "--default-purpose",
+            choices=Purpose.values,
+            default=None,
+            help=f"Recorded when a request gives none. Default: {DEFAULT_PURPOSE}.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -60,6 +74,9 @@ class Command(BaseCommand):
                 expiry_date=timezone.now() + timedelta(days=days) if days else None,
                 rate_limit_per_minute=options["rate_limit_per_minute"],
                 daily_quota=options["daily_quota"],
+                allowed_networks=options["allowed_networks"],
+                default_purpose=options["default_purpose"],
+                actor="manage.py issue_api_key",
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
