@@ -18,6 +18,7 @@ that need real server processes (limits and revocations shared across instances)
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import signal
@@ -31,9 +32,13 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+PROJECT = Path(__file__).resolve().parent.parent
 LOCAL_POSTGRES = ("127.0.0.1", 5432)
-DATABASE_NAME = "scoreportal"
-LOG_DIR = Path(__file__).resolve().parent.parent / ".devstack"
+# One database name per checkout: two checkouts testing at once on the same server (git
+# worktrees, two clones) would otherwise share, flush and drop each other's test database
+# (pytest-django's test_<name>).
+DATABASE_NAME = f"scoreportal_{hashlib.sha256(str(PROJECT).encode()).hexdigest()[:8]}"
+LOG_DIR = PROJECT / ".devstack"
 
 
 def free_port() -> int:
