@@ -272,6 +272,7 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
     ):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for CSP
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.implicitly_wait(0)
     yield driver
@@ -279,12 +280,28 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture
-def browser(chromium: Any, live_server: Any) -> Any:
-    """The session's Chromium with no cookies left from another test."""
+def browser(chromium: Any, live_server: Any) -> Iterator[Any]:
+    """The session's Chromium with no cookies left from another test. Afterwards, the test
+    fails if a page it opened broke the Content-Security-Policy, logged a script error or
+    missed a static file (the browser's console: what a person does not see)."""
     chromium.delete_all_cookies()
     chromium.get(live_server.url + "/static/admin/css/base.css")  # a page of this origin
     chromium.delete_all_cookies()
-    return chromium
+    chromium.get_log("browser")  # forget what earlier tests left
+    yield chromium
+    problems = [
+        entry["message"]
+        for entry in chromium.get_log("browser")
+        if "Content Security Policy" in entry["message"]
+        or (entry["level"] == "SEVERE" and not _a_page_s_own_status(entry["message"]))
+    ]
+    assert not problems, problems
+
+
+def _a_page_s_own_status(message: str) -> bool:
+    """A console line saying a page (not a script, style or image) answered 4xx: the
+    browser logs the lockout page's 403 too, which a test may mean to reach."""
+    return "Failed to load resource" in message and "/static/" not in message
 
 
 def wait_for(browser: Any, css: str, timeout: float = 10) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import DatabaseError
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
@@ -59,8 +60,11 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         try:
             return None, api_key_authenticate(key)
-        except ApplicationError as exc:
-            # DRF records a failed authentication only for its own exception type.
+        except (ApplicationError, DatabaseError) as exc:
+            # DRF records a failed authentication only for its own exception type; any other
+            # leaves it unrecorded, and the next read of request.auth (the audit's) would
+            # query the unreachable database again and escape as a 500. A database error
+            # becomes the 503 it is everywhere else.
             raise as_api_error(exc) from exc
 
     def authenticate_header(self, request: Request) -> str:

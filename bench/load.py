@@ -3,7 +3,8 @@
 Each of `concurrency` threads sends a request, waits for the answer, and sends the next,
 for `duration` seconds after a warm-up: a bounded load, so latency is service time rather
 than queueing. Server CPU is read from /proc for the gunicorn workers, so the client's own
-CPU use does not count.
+CPU use does not count. `drive` sends any mix of requests and keeps every exchange (the
+audit ledger's load, bench/ledger.py); `run_load` is the benchmark's phases on top of it.
 """
 
 from __future__ import annotations
@@ -73,19 +74,51 @@ def children_of(pid: int) -> list[int]:
     return [int(child) for child in children.read_text().split()] if children.exists() else []
 
 
-def run_load(
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A request to send."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """A request sent and what came back: status 0 when no answer came (the connection
+    failed or timed out). `measured` is False for the warm-up's exchanges."""
+
+    n: int
+    request: Planned
+    status: int
+    headers: dict[str, str]
+    content: bytes
+    latency_ms: float
+    measured: bool
+
+
+@dataclass
+class Drive:
+    """What a closed-loop run sent and got, and the measured period's length and CPU."""
+
+    exchanges: list[Exchange]
+    seconds: float
+    server_cpu_seconds: float | None
+
+
+def drive(
     *,
     port: int,
-    path: str,
-    body: Callable[[int], bytes],
-    headers: dict[str, str],
+    plan: Callable[[int], Planned],
     concurrency: int,
     duration: float,
-    warmup: float,
+    warmup: float = 0.0,
     server_pid: int | None = None,
-) -> Sample:
-    """Closed-loop POSTs of body(n) to path; measure after `warmup` seconds for `duration`."""
-    sample = Sample()
+) -> Drive:
+    """Closed-loop requests plan(0), plan(1), … by `concurrency` threads, each sending its
+    next request when the previous one is answered, for `warmup` + `duration` seconds."""
+    exchanges: list[Exchange] = []
     lock = threading.Lock()
     counter = iter(range(10**9))
     start_measuring = time.monotonic() + warmup
@@ -99,23 +132,26 @@ def run_load(
                 break
             with lock:
                 n = next(counter)
+            request = plan(n)
             started = time.perf_counter()
-            connection.request("POST", path, body=body(n), headers=headers)
-            response = connection.getresponse()
-            content = response.read()
+            try:
+                connection.request(
+                    request.method, request.path, body=request.body, headers=request.headers
+                )
+                response = connection.getresponse()
+                content = response.read()
+                status, headers = response.status, dict(response.getheaders())
+                will_close = response.will_close
+            except (OSError, http.client.HTTPException):
+                status, headers, content, will_close = 0, {}, b"", True
             elapsed_ms = (time.perf_counter() - started) * 1000
-            if response.will_close:
+            if will_close:
                 connection.close()
-            if now < start_measuring:
-                continue
-            source = None
-            if response.status == 200 and b'"source"' in content:
-                source = json.loads(content).get("source")
+            exchange = Exchange(
+                n, request, status, headers, content, elapsed_ms, measured=now >= start_measuring
+            )
             with lock:
-                sample.latencies_ms.append(elapsed_ms)
-                sample.statuses[response.status] += 1
-                if source:
-                    sample.sources[source] += 1
+                exchanges.append(exchange)
         connection.close()
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
@@ -127,7 +163,39 @@ def run_load(
     measured_from = time.monotonic()
     for thread in threads:
         thread.join()
-    sample.seconds = time.monotonic() - measured_from
-    if workers:
-        sample.server_cpu_seconds = sum(process_cpu_seconds(pid) for pid in workers) - cpu_before
+    seconds = time.monotonic() - measured_from
+    cpu = sum(process_cpu_seconds(pid) for pid in workers) - cpu_before if workers else None
+    return Drive(exchanges, seconds, cpu)
+
+
+def run_load(
+    *,
+    port: int,
+    path: str,
+    body: Callable[[int], bytes],
+    headers: dict[str, str],
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    server_pid: int | None = None,
+) -> Sample:
+    """Closed-loop POSTs of body(n) to path; measure after `warmup` seconds for `duration`."""
+    driven = drive(
+        port=port,
+        plan=lambda n: Planned("POST", path, headers, body(n)),
+        concurrency=concurrency,
+        duration=duration,
+        warmup=warmup,
+        server_pid=server_pid,
+    )
+    sample = Sample(seconds=driven.seconds, server_cpu_seconds=driven.server_cpu_seconds)
+    for exchange in driven.exchanges:
+        if not exchange.measured:
+            continue
+        sample.latencies_ms.append(exchange.latency_ms)
+        sample.statuses[exchange.status] += 1
+        if exchange.status == 200 and b'"source"' in exchange.content:
+            source = json.loads(exchange.content).get("source")
+            if source:
+                sample.sources[source] += 1
     return sample

@@ -4,6 +4,10 @@ Real sockets and real HTTP, so the application's real client (boto3, urllib3) me
 exactly as it would meet a broken dependency: an endpoint that accepts connections and
 never answers, one that answers garbage, one that answers a few requests and then goes
 silent. Each counts the requests it received.
+
+`http_proxy` stands in front of a real endpoint (the moto server) and passes its answers on,
+each after a delay, or answers garbage instead; both can be changed while it serves, so a
+server process pointed at it meets a DynamoDB that turns slow or broken and then recovers.
 """
 
 from __future__ import annotations
@@ -102,10 +106,85 @@ def faulty_endpoint(behaviour: Behaviour) -> Iterator[FaultyEndpoint]:
         thread.join()
 
 
+@dataclass
+class Proxy:
+    """A proxy's settings, changed by the test while it serves, and what it has seen.
+
+    `delay`: seconds to hold each answer of the endpoint before passing it on (the request
+    reaches the endpoint at once: a slow DynamoDB that applied a write still answers late).
+    `garbage`: answer every request with `garbage` instead of forwarding it.
+    """
+
+    url: str
+    delay: float = 0.0
+    garbage: bool = False
+    requests: int = 0
+
+
+@contextlib.contextmanager
+def http_proxy(upstream: str) -> Iterator[Proxy]:
+    """Serve a proxy to the HTTP endpoint `upstream` (http://host:port) on a free loopback
+    port until the block ends: one connection to the endpoint per client connection, one
+    request at a time, as keep-alive HTTP/1.1 clients (botocore) use them."""
+    host, _, port = upstream.removeprefix("http://").partition(":")
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            conn: socket.socket = self.request
+            conn.settimeout(0.1)
+            buffer = b""
+            with contextlib.ExitStack() as stack:
+                endpoint: socket.socket | None = None
+                while not stop.is_set():
+                    request, buffer = _read_request(conn, buffer, stop)
+                    if request is None:
+                        return
+                    with lock:
+                        n = proxy.requests
+                        proxy.requests += 1
+                    if proxy.garbage:
+                        answer = garbage(n)
+                    else:
+                        try:
+                            if endpoint is None:
+                                endpoint = stack.enter_context(
+                                    socket.create_connection((host, int(port)), timeout=5)
+                                )
+                                endpoint.settimeout(0.1)
+                            endpoint.sendall(request)
+                            answer, _ = _read_request(endpoint, b"", stop)
+                        except OSError:
+                            answer = None
+                        if stop.wait(proxy.delay):
+                            return
+                    if answer is None:  # the endpoint went away: so does this connection
+                        return
+                    try:
+                        conn.sendall(answer)
+                    except OSError:  # the client gave up waiting
+                        return
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    proxy = Proxy(url=f"http://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
 def _read_request(
     conn: socket.socket, buffer: bytes, stop: threading.Event
 ) -> tuple[bytes | None, bytes]:
-    """One whole HTTP request (head and Content-Length body) from `conn`, and what is left."""
+    """One whole HTTP message (head and Content-Length body) from `conn`, and what is left:
+    a request, or the endpoint's answer to one (the proxy reads those too)."""
     while b"\r\n\r\n" not in buffer:
         chunk = _recv(conn, stop)
         if not chunk:

@@ -5,7 +5,8 @@ own, such as a DynamoDB endpoint to stop). Nothing here ships to Lambda.
 
 Postgres, in order of preference: DATABASE_URL if set; the server on 127.0.0.1:5432 if one
 answers; else a throwaway cluster (initdb + postgres on a free port, as the `postgres` user
-when we are root, since initdb refuses to run as root), removed afterwards.
+when we are root, since initdb refuses to run as root), removed afterwards. The fault
+tests start a cluster of their own (`PostgresCluster`) to stop and restart it.
 
 DynamoDB: moto's AWS emulator over HTTP on a free loopback port, served by gunicorn with
 keep-alive connections (see devstack/moto_server.py).
@@ -17,6 +18,7 @@ that need real server processes (limits and revocations shared across instances)
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import signal
@@ -30,9 +32,13 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+PROJECT = Path(__file__).resolve().parent.parent
 LOCAL_POSTGRES = ("127.0.0.1", 5432)
-DATABASE_NAME = "scoreportal"
-LOG_DIR = Path(__file__).resolve().parent.parent / ".devstack"
+# One database name per checkout: two checkouts testing at once on the same server (git
+# worktrees, two clones) would otherwise share, flush and drop each other's test database
+# (pytest-django's test_<name>).
+DATABASE_NAME = f"scoreportal_{hashlib.sha256(str(PROJECT).encode()).hexdigest()[:8]}"
+LOG_DIR = PROJECT / ".devstack"
 
 
 def free_port() -> int:
@@ -209,60 +215,97 @@ def postgres_bindir() -> Path:
 @contextlib.contextmanager
 def throwaway_postgres() -> Iterator[str]:
     """initdb a cluster in a temporary directory, serve it on a free port, then remove it."""
-    bindir = postgres_bindir()
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    root = Path(tempfile.mkdtemp(prefix="scoreportal-pg-"))
-    data, sockets = root / "data", root / "sockets"
-    sockets.mkdir()
-    if as_postgres:
-        shutil.chown(root, user="postgres")
-        shutil.chown(sockets, user="postgres")
-    port = free_port()
-    LOG_DIR.mkdir(exist_ok=True)
-    log_path = root / "postgres.log"
+    with postgres_cluster() as cluster:
+        yield cluster.url
+
+
+@contextlib.contextmanager
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A started throwaway cluster (see PostgresCluster), removed when the block ends."""
+    cluster = PostgresCluster()
     try:
-        subprocess.run(
-            [
-                *as_postgres,
-                str(bindir / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            [
-                *as_postgres,
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(log_path),
-                "-w",
-                "-o",
-                f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off",
-                "start",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        yield f"postgres://postgres@127.0.0.1:{port}/{DATABASE_NAME}"
+        cluster.initdb()
+        cluster.start()
+        yield cluster
     finally:
-        if (data / "postmaster.pid").exists():
-            subprocess.run(
-                [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                capture_output=True,
-            )
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.remove()
+
+
+class PostgresCluster:
+    """A throwaway Postgres cluster: initdb in a temporary directory, served on a free
+    loopback port (as the `postgres` user when we are root, since initdb refuses root).
+
+    It can be stopped and started again on the same port, as an operator or a failover
+    would: the fault-injection tests stop the database under a running application.
+    """
+
+    def __init__(self) -> None:
+        self.bindir = postgres_bindir()
+        self._as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.root = Path(tempfile.mkdtemp(prefix="scoreportal-pg-"))
+        self.data = self.root / "data"
+        self.sockets = self.root / "sockets"
+        self.log_path = self.root / "postgres.log"
+        self.port = free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/{DATABASE_NAME}"
+
+    def initdb(self) -> None:
+        self.sockets.mkdir()
+        if self._as_postgres:
+            shutil.chown(self.root, user="postgres")
+            shutil.chown(self.sockets, user="postgres")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        options = f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-w", "-o", options, "start"
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server and wait until it has (`fast`: sessions are ended at once)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    @property
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def remove(self) -> None:
+        if self.running:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _run(self, program: str, *args: str) -> None:
+        subprocess.run(
+            [*self._as_postgres, str(self.bindir / program), *args], check=True, capture_output=True
+        )
+
+
+def copy_database(source_url: str, target_url: str) -> None:
+    """Copy a database (schema and rows) into another, existing and empty, with pg_dump."""
+    dump = subprocess.run(
+        [str(postgres_bindir() / "pg_dump"), "--no-owner", "--no-privileges", source_url],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(
+        [str(postgres_bindir() / "psql"), "--quiet", "-v", "ON_ERROR_STOP=1", target_url],
+        input=dump,
+        capture_output=True,
+        check=True,
+    )
 
 
 def ensure_database(url: str) -> None:

@@ -8,8 +8,15 @@ from django.core.management import call_command
 
 # Leave room under the function's 29-second timeout for start-up and the final count.
 PRUNE_MAX_SECONDS = 20
+SUMMARIZE_MAX_SECONDS = 20
 
 
 def prune_audit(event: dict[str, Any], context: Any) -> None:
     """Daily: remove audit rows past AUDIT_RETENTION_DAYS, within one invocation's time."""
     call_command("prune_audit", "--max-seconds", str(PRUNE_MAX_SECONDS))
+
+
+def summarize_usage(event: dict[str, Any], context: Any) -> None:
+    """Every 15 minutes: bring the usage report's daily summary up to date (a backlog, such
+    as the first run's, continues at the next run)."""
+    call_command("summarize_usage", "--max-seconds", str(SUMMARIZE_MAX_SECONDS))

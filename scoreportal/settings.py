@@ -13,6 +13,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from scoreportal.secrets_manager import load_secrets_into_environ
+from scores import retention
 
 # Django's generic classes (ModelAdmin[Model], QuerySet[Model]) subscriptable at run time.
 django_stubs_ext.monkeypatch()
@@ -342,13 +343,20 @@ DYNAMODB_MAX_ATTEMPTS = env.int("DYNAMODB_MAX_ATTEMPTS", default=2)
 DYNAMODB_FAILURE_COOLDOWN_SECONDS = env.float("DYNAMODB_FAILURE_COOLDOWN_SECONDS", default=5.0)
 
 # Audit rows older than this may be removed by `manage.py prune_audit`. The law asks for at
-# least six months of consultation history; the database enforces that floor too.
-AUDIT_RETENTION_MIN_DAYS = 184
+# least six months of consultation history (scores/retention.py); the database enforces
+# that floor too.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=5 * 365)
-if AUDIT_RETENTION_DAYS < AUDIT_RETENTION_MIN_DAYS:
+if AUDIT_RETENTION_DAYS < retention.AUDIT_RETENTION_MIN_DAYS:
     raise ImproperlyConfigured(
-        f"AUDIT_RETENTION_DAYS must be at least {AUDIT_RETENTION_MIN_DAYS} (six months)."
+        f"AUDIT_RETENTION_DAYS must be at least {retention.AUDIT_RETENTION_MIN_DAYS} days "
+        "(six months)."
     )
+
+# The most rows one CSV export of the audit trail may have; unset means no limit. On
+# Lambda a response is buffered and capped at 6 MB (about 30,000 rows), so the deployed
+# stages set it (zappa_settings.json) and a larger export is refused with a message
+# instead of failing at API Gateway (docs/audit.md).
+AUDIT_EXPORT_MAX_ROWS: int | None = env.int("AUDIT_EXPORT_MAX_ROWS", default=0) or None
 
 # ==============================================================================
 # LOGGING: one JSON object per line on stdout (CloudWatch), CPFs and keys redacted

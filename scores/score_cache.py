@@ -105,6 +105,11 @@ def _failed(operation: str, exc: DynamoDBCallFailed) -> None:
     )
 
 
+def available() -> bool:
+    """Whether the cache is in use now: not skipped for a cool-down after a failure."""
+    return not cool_down.active()
+
+
 def get(cpf_hash: str, *, model_version: str) -> CachedScore | None:
     """The cached score for `cpf_hash`, or None on a miss, a stale item or any failure."""
     if cool_down.active():

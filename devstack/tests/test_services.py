@@ -21,7 +21,13 @@ from botocore.config import Config
 
 from devstack.__main__ import DOT_ENV, write_dot_env
 from devstack.lambda_package import PROJECT
-from devstack.services import ensure_database, free_port, moto_server, throwaway_postgres
+from devstack.services import (
+    DATABASE_NAME,
+    ensure_database,
+    free_port,
+    moto_server,
+    throwaway_postgres,
+)
 
 
 @pytest.mark.slow
@@ -41,7 +47,7 @@ def test_if_no_postgres_runs_then_a_throwaway_cluster_serves_and_is_removed():
         name, version = row
         connection.close()
 
-    assert (name, version.split()[0]) == ("scoreportal", "PostgreSQL")
+    assert (name, version.split()[0]) == (DATABASE_NAME, "PostgreSQL")
     assert len(during) == 1
     assert not (set(clusters("scoreportal-pg-*")) - before)
 

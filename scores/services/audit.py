@@ -16,8 +16,16 @@ from scoreportal.api.errors import ErrorCode
 from scores.constants import OUTCOME_SCORED, Endpoint
 from scores.cpf import Cpf
 from scores.exceptions import AuditUnavailable
-from scores.models import Consultation
+from scores.models import AuditExport, Consultation, CpfReportRun
+from scores.retention import AUDIT_RETENTION_MIN_DAYS
 from scores.services.scoring import ServedScore
+
+# The append-only tables prune_audit may remove old rows from.
+AUDIT_MODELS: tuple[type[Consultation] | type[AuditExport] | type[CpfReportRun], ...] = (
+    Consultation,
+    AuditExport,
+    CpfReportRun,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,30 +90,35 @@ def consultations_record(
 def consultations_prune(
     *, retention_days: int, batch_size: int = 10_000, max_seconds: float | None = None
 ) -> int:
-    """Delete audit rows older than `retention_days`: the one sanctioned deletion.
+    """Delete audit rows older than `retention_days`: the one sanctioned deletion. Audit
+    rows are consultations and the records of who read them (exports, per-CPF reports).
 
     Batches keep each transaction short; with `max_seconds` it stops between batches once
     that time is spent (a Lambda invocation has a hard limit), and the next run goes on.
     On Postgres the append-only trigger lets a DELETE through only inside a transaction
-    that set `scoreportal.audit_prune`, and only for rows older than six months.
+    that set `scoreportal.audit_prune`, and only for rows older than
+    AUDIT_RETENTION_MIN_DAYS (six months).
     """
-    if retention_days < settings.AUDIT_RETENTION_MIN_DAYS:
-        raise ValueError(f"retention must be at least {settings.AUDIT_RETENTION_MIN_DAYS} days")
+    if retention_days < AUDIT_RETENTION_MIN_DAYS:
+        raise ValueError(f"retention must be at least {AUDIT_RETENTION_MIN_DAYS} days")
     cutoff = timezone.now() - timedelta(days=retention_days)
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     deleted = 0
-    while deadline is None or time.monotonic() < deadline:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL scoreportal.audit_prune = 'on'")
-            batch = list(
-                Consultation.objects.filter(occurred_at__lt=cutoff)
-                .order_by("occurred_at")
-                .values_list("pk", flat=True)[:batch_size]
-            )
-            if not batch:
+    for model in AUDIT_MODELS:
+        while True:
+            if deadline is not None and time.monotonic() >= deadline:
                 return deleted
-            Consultation.objects.filter(pk__in=batch).delete()
-            deleted += len(batch)
+            with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL scoreportal.audit_prune = 'on'")
+                batch = list(
+                    model.objects.filter(occurred_at__lt=cutoff)
+                    .order_by("occurred_at")
+                    .values_list("pk", flat=True)[:batch_size]
+                )
+                if not batch:
+                    break
+                model.objects.filter(pk__in=batch).delete()
+                deleted += len(batch)
     return deleted

@@ -63,13 +63,17 @@ def scores_get(
     hashes = {cpf: cpf.lookup_hash(settings.CPF_HASH_KEY) for cpf in cpfs}
     scorecard = active_scorecard()
     distinct = list(dict.fromkeys(hashes.values()))
+    # Decided once: if the cache is cooling down now, this call does not write to it either.
+    # A cool-down that ends while `admit` waits on DynamoDB (and times out) must not add the
+    # write's own timeout to the same request.
+    cache_in_use = score_cache.available()
     reading = _cache_reader.submit(score_cache.get_many, distinct, model_version=scorecard.version)
     try:
         admit()
     finally:
         cached = reading.result()
     misses = [cpf_hash for cpf_hash in distinct if cached[cpf_hash] is None]
-    computed = _computed(misses, scorecard) if misses else {}
+    computed = _computed(misses, scorecard, cache=cache_in_use) if misses else {}
     served: dict[Cpf, ServedScore | None] = {}
     for cpf, cpf_hash in hashes.items():
         hit = cached[cpf_hash]
@@ -92,9 +96,9 @@ def score_get(*, cpf: Cpf, admit: Callable[[], None] = _admit_everything) -> Ser
 
 
 def _computed(
-    cpf_hashes: Sequence[str], scorecard: Scorecard
+    cpf_hashes: Sequence[str], scorecard: Scorecard, *, cache: bool
 ) -> dict[str, score_cache.CachedScore]:
-    """Score the profiles of these hashes that exist, and cache the scores."""
+    """Score the profiles of these hashes that exist, and cache the scores if `cache`."""
     profiles = credit_profiles_get(cpf_hashes=cpf_hashes)
     computed: dict[str, score_cache.CachedScore] = {}
     for cpf_hash, profile in profiles.items():
@@ -108,6 +112,8 @@ def _computed(
             profile_version=profile.version,
             computed_at=timezone.now(),
         )
+    if not cache:
+        return computed
     if len(computed) == 1:
         [(cpf_hash, score)] = computed.items()
         score_cache.put(cpf_hash, score)  # conditional on the profile version

@@ -12,7 +12,8 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from scores.constants import Endpoint
-from scores.models import Consultation
+from scores.models import Consultation, CpfReportRun
+from scores.retention import AUDIT_RETENTION_MIN_DAYS
 
 pytestmark = pytest.mark.django_db
 
@@ -53,19 +54,32 @@ def test_if_an_audit_row_is_deleted_then_postgres_refuses(db):
 
 
 @pytest.mark.django_db(transaction=True)  # committed rows: no pending FK trigger events
-def test_if_the_audit_table_is_truncated_then_postgres_refuses():
+@pytest.mark.parametrize(
+    "session_settings",
+    [
+        pytest.param([], id="plain"),
+        # The test suite's old escape hatch (scores/migrations/0005 removed it).
+        pytest.param(["SET LOCAL scoreportal.allow_audit_truncate = 'on'"], id="old-switch"),
+        pytest.param(["SET LOCAL scoreportal.audit_prune = 'on'"], id="prune-switch"),
+    ],
+)
+def test_if_the_audit_table_is_truncated_then_postgres_refuses(session_settings):
     consultation()
 
     with transaction.atomic():
-        execute("SET LOCAL scoreportal.allow_audit_truncate = 'off'")
+        for statement in session_settings:
+            execute(statement)
         with pytest.raises(DatabaseError, match="append-only"):
             execute("TRUNCATE scores_consultation")
 
     assert Consultation.objects.count() == 1
 
 
-def test_if_the_prune_flag_is_set_by_hand_then_young_rows_still_cannot_be_deleted(db):
-    row = consultation(age_days=30)
+@pytest.mark.parametrize(
+    "age_days", [0, 30, AUDIT_RETENTION_MIN_DAYS - 1], ids=lambda days: f"{days}-days-old"
+)
+def test_if_the_prune_flag_is_set_by_hand_then_young_rows_still_cannot_be_deleted(db, age_days):
+    row = consultation(age_days=age_days)
 
     with transaction.atomic():
         execute("SET LOCAL scoreportal.audit_prune = 'on'")
@@ -73,6 +87,16 @@ def test_if_the_prune_flag_is_set_by_hand_then_young_rows_still_cannot_be_delete
             execute("DELETE FROM scores_consultation WHERE id = %s", [row.pk])
 
     assert Consultation.objects.filter(pk=row.pk).exists()
+
+
+def test_if_the_prune_flag_is_set_and_a_row_is_past_the_floor_then_postgres_lets_it_go(db):
+    row = consultation(age_days=AUDIT_RETENTION_MIN_DAYS + 1)
+
+    with transaction.atomic():
+        execute("SET LOCAL scoreportal.audit_prune = 'on'")
+        execute("DELETE FROM scores_consultation WHERE id = %s", [row.pk])
+
+    assert not Consultation.objects.filter(pk=row.pk).exists()
 
 
 def test_if_prune_audit_runs_then_only_rows_past_retention_go(db, settings):
@@ -102,7 +126,7 @@ def test_if_prune_audit_is_a_dry_run_then_it_counts_and_deletes_nothing(db):
 def test_if_prune_audit_is_asked_for_less_than_six_months_then_it_refuses(db):
     consultation(age_days=100)
 
-    with pytest.raises(CommandError, match="at least 184"):
+    with pytest.raises(CommandError, match=f"at least {AUDIT_RETENTION_MIN_DAYS} days"):
         call_command("prune_audit", "--days", "90", stdout=StringIO())
 
     assert Consultation.objects.count() == 1
@@ -137,3 +161,83 @@ def test_if_the_scheduled_lambda_task_runs_then_old_rows_go(db, settings):
     prune_audit({"source": "aws.events"}, None)
 
     assert list(Consultation.objects.values_list("pk", flat=True)) == [young.pk]
+
+
+# ---------------------------------------------------------------------------------------
+# The records of exports and of per-CPF report runs are audit data too
+# ---------------------------------------------------------------------------------------
+@pytest.fixture
+def access_records(admin_user):
+    from scores.cpf import Cpf
+    from scores.services.audit_reports import audit_export_record, cpf_report_record
+
+    export = audit_export_record(
+        actor=admin_user, filters={"outcome__exact": ["scored"]}, row_count=3
+    )
+    run = cpf_report_record(
+        actor=admin_user,
+        cpf=Cpf.parse("529.982.247-25"),
+        period_start=timezone.localdate(),
+        period_end=timezone.localdate(),
+        output=CpfReportRun.Output.PAGE,
+        row_count=0,
+    )
+    return {"scores_auditexport": export, "scores_cpfreportrun": run}
+
+
+@pytest.mark.parametrize("table", ["scores_auditexport", "scores_cpfreportrun"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        pytest.param("UPDATE {table} SET row_count = 99 WHERE id = %s", id="update"),
+        pytest.param("DELETE FROM {table} WHERE id = %s", id="delete"),
+    ],
+)
+def test_if_an_access_record_is_changed_or_deleted_then_postgres_refuses(
+    access_records, table, statement
+):
+    record = access_records[table]
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        execute(statement.format(table=table), [record.pk])
+
+    assert type(record).objects.get(pk=record.pk).row_count == record.row_count
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("table", ["scores_auditexport", "scores_cpfreportrun"])
+def test_if_an_access_records_table_is_truncated_then_postgres_refuses(access_records, table):
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        execute(f"TRUNCATE {table}")
+
+    assert type(access_records[table]).objects.count() == 1
+
+
+def test_if_prune_audit_runs_then_old_records_of_exports_and_reports_go_too(
+    db, settings, admin_user
+):
+    import time_machine
+
+    from scores.cpf import Cpf
+    from scores.models import AuditExport
+    from scores.services.audit_reports import audit_export_record, cpf_report_record
+
+    settings.AUDIT_RETENTION_DAYS = 365
+    with time_machine.travel(timezone.now() - timedelta(days=400)):
+        audit_export_record(actor=admin_user, filters={}, row_count=1)
+        cpf_report_record(
+            actor=admin_user,
+            cpf=Cpf.parse("529.982.247-25"),
+            period_start=timezone.localdate(),
+            period_end=timezone.localdate(),
+            output=CpfReportRun.Output.PAGE,
+            row_count=0,
+        )
+    young = audit_export_record(actor=admin_user, filters={}, row_count=2)
+    out = StringIO()
+
+    call_command("prune_audit", stdout=out)
+
+    assert list(AuditExport.objects.all()) == [young]
+    assert not CpfReportRun.objects.exists()
+    assert "Deleted 2 audit rows" in out.getvalue()

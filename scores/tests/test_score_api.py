@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from accounts.constants import Scope
 from accounts.services import api_key_revoke
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
-from devstack.services import moto_server
+from devstack.services import free_port, moto_server
 from scoreportal.api.errors import ErrorCode
 from scores import score_cache
 from scores.constants import Purpose
@@ -509,6 +509,43 @@ def test_if_the_audit_table_is_unwritable_then_the_answer_is_503_without_a_score
     assert "975" not in response.content.decode()
     request_line = next(line for line in log_output() if line["logger"] == "scoreportal.request")
     assert (request_line["status"], request_line["outcome"]) == (503, "service_unavailable")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        pytest.param("POST", URL, {"cpf": EXAMPLE_CPF}, id="score"),
+        pytest.param("POST", "/api/v1/scores/batch", {"cpfs": [EXAMPLE_CPF]}, id="batch"),
+        pytest.param("GET", "/api/v1/usage", None, id="usage"),
+    ],
+)
+def test_if_the_database_is_down_when_the_key_must_be_read_then_the_answer_is_503(
+    api_key, method, path, body, log_output
+):
+    from django.db import connection
+
+    from accounts.selectors import recent_keys
+
+    recent_keys.clear()  # authenticating the key needs the database
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}")
+    connection.close()
+    original = connection.settings_dict["PORT"]
+    connection.settings_dict["PORT"] = str(free_port())  # nothing listens there
+    try:
+        response = client.generic(method, path, json.dumps(body), content_type="application/json")
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = original
+
+    # Not a 500: authentication's database error is a failed authentication to DRF, so the
+    # audit's second look at the key does not query the database again.
+    assert response.status_code == 503
+    assert error_code(response) == ErrorCode.SERVICE_UNAVAILABLE
+    assert not [
+        line for line in log_output() if line["logger"] == "django.request" and "exception" in line
+    ]
 
 
 # ---------------------------------------------------------------------------------------

@@ -5,3 +5,5 @@ TIME_FORMAT = "H:i:s"
 DATETIME_FORMAT = "d/m/Y H:i:s"
 SHORT_DATE_FORMAT = "d/m/Y"
 SHORT_DATETIME_FORMAT = "d/m/Y H:i"  # lists: to the minute
+# A day without its year, short enough for a chart's axis: 22/11.
+MONTH_DAY_FORMAT = "d/m"

@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from scores.retention import AUDIT_RETENTION_MIN_DAYS
 from scores.selectors import consultations_prunable_count
 from scores.services import consultations_prune
 
@@ -22,7 +23,7 @@ class Command(BaseCommand):
             type=int,
             default=None,
             help=f"Retention in days (default AUDIT_RETENTION_DAYS; at least "
-            f"{settings.AUDIT_RETENTION_MIN_DAYS}).",
+            f"{AUDIT_RETENTION_MIN_DAYS}).",
         )
         parser.add_argument("--batch-size", type=int, default=10_000)
         parser.add_argument(
@@ -35,9 +36,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         days = options["days"] or settings.AUDIT_RETENTION_DAYS
-        if days < settings.AUDIT_RETENTION_MIN_DAYS:
+        if days < AUDIT_RETENTION_MIN_DAYS:
             raise CommandError(
-                f"--days must be at least {settings.AUDIT_RETENTION_MIN_DAYS} (six months)."
+                f"--days must be at least {AUDIT_RETENTION_MIN_DAYS} days (six months)."
             )
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")

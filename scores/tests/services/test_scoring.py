@@ -77,6 +77,22 @@ def test_if_the_cache_is_unreachable_then_the_score_is_computed(make_profile, se
     assert score_cache.cool_down.active()
 
 
+def test_if_the_cache_was_cooling_down_when_scoring_began_then_the_score_is_not_written_to_it(
+    make_profile, monotonic, dynamodb_calls
+):
+    make_profile()
+    score_cache.cool_down.start(1.0)  # a DynamoDB call failed a moment ago
+
+    def admit():  # the request's own DynamoDB call (the key's counter) outlasts the cool-down
+        monotonic.advance(2.0)
+
+    served = score_get(cpf=Cpf.parse(EXAMPLE_CPF), admit=admit)
+
+    # A request meets at most one DynamoDB timeout: a write after the counter's would add one.
+    assert served.source == ScoreSource.COMPUTED
+    assert "PutItem" not in dynamodb_calls
+
+
 # ---------------------------------------------------------------------------------------
 # Many CPFs, and what runs beside the cache read
 # ---------------------------------------------------------------------------------------

@@ -1,0 +1,75 @@
+"""CSV downloads of the auditors' pages, streamed: constant memory, whatever the rows.
+
+Spreadsheets are where these files go, so they are written for the reader's language:
+headers translated, and in Portuguese the separator is `;` because the decimal separator
+is `,` (what a Brazilian spreadsheet expects). A byte-order mark tells spreadsheets the
+file is UTF-8. Times are local (`2026-11-22 15:25:07`, the time zone named in the header):
+every spreadsheet reads that form as a time.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from django.utils import formats, timezone, translation
+
+# Rows written to the response per chunk: few writes, little memory.
+ROWS_PER_CHUNK = 1000
+BYTE_ORDER_MARK = "\ufeff"
+# Where the decimal separator is a comma, the fields are separated by semicolons.
+_SEMICOLON_LANGUAGES = {"pt-br"}
+
+
+class _Line:
+    """A file-like object whose write returns what was written (csv.writer's output)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def delimiter() -> str:
+    """The field separator for the active language."""
+    return ";" if translation.get_language() in _SEMICOLON_LANGUAGES else ","
+
+
+def csv_time(value: datetime | None) -> str:
+    """A time as local `YYYY-MM-DD HH:MM:SS`."""
+    return "" if value is None else timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def csv_decimal(value: float | None, places: int = 1) -> str:
+    """A number with the active language's decimal separator and no grouping."""
+    if value is None:
+        return ""
+    return f"{value:.{places}f}".replace(".", str(formats.get_format("DECIMAL_SEPARATOR")))
+
+
+def csv_response(
+    *, filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> StreamingHttpResponse:
+    """A streamed CSV attachment of `rows` under `header`."""
+    writer = csv.writer(_Line(), delimiter=delimiter())
+    # The rows are produced while the server sends the response, after the view returned:
+    # in the language of the request that asked for them.
+    language = translation.get_language()
+
+    def lines() -> Iterator[str]:
+        with translation.override(language):
+            yield BYTE_ORDER_MARK + writer.writerow([str(title) for title in header])
+            chunk: list[str] = []
+            for row in rows:
+                chunk.append(writer.writerow(row))
+                if len(chunk) == ROWS_PER_CHUNK:
+                    yield "".join(chunk)
+                    chunk = []
+            if chunk:
+                yield "".join(chunk)
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"  # audit data: no copies in caches
+    return response

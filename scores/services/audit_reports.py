@@ -1,0 +1,85 @@
+"""Records of the auditors' accesses to audit data: CSV exports of the audit trail and
+runs of the per-CPF report. Both are audit data themselves (append-only in the database),
+written before the data they describe is shown or sent."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import date
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth.models import User
+
+from scores.cpf import Cpf, InvalidCpf
+from scores.models import AuditExport, CpfReportRun
+
+SEARCH_VAR = "q"  # the admin changelist's search parameter
+
+
+def audit_export_record(
+    *, actor: User, filters: Mapping[str, Sequence[str]], row_count: int
+) -> AuditExport:
+    """Record an export of the audit trail before its first row is sent.
+
+    `filters` are the changelist's query parameters. A search for a CPF is kept as its
+    hash and masked form, never the CPF; any other search that is not a request id is
+    kept as "…" (it matched nothing, and may be a mistyped CPF).
+    """
+    kept: list[tuple[str, str]] = []
+    cpf: Cpf | None = None
+    for name in sorted(filters):
+        for value in filters[name]:
+            if name == SEARCH_VAR:
+                value, cpf = _search_kept(value.strip(), cpf)
+            kept.append((name, value))
+    export = AuditExport(
+        actor=actor,
+        actor_name=actor.get_username(),
+        filters=urlencode(kept),
+        cpf_hash=cpf.lookup_hash(settings.CPF_HASH_KEY) if cpf else "",
+        cpf_masked=cpf.masked if cpf else "",
+        row_count=row_count,
+    )
+    export.full_clean()
+    export.save()
+    return export
+
+
+def _search_kept(term: str, cpf: Cpf | None) -> tuple[str, Cpf | None]:
+    try:
+        parsed = Cpf.parse(term)
+    except InvalidCpf:
+        pass
+    else:
+        return parsed.masked, parsed
+    try:
+        return str(uuid.UUID(term)), cpf
+    except ValueError:
+        return ("…" if term else ""), cpf
+
+
+def cpf_report_record(
+    *,
+    actor: User,
+    cpf: Cpf,
+    period_start: date,
+    period_end: date,
+    output: CpfReportRun.Output,
+    row_count: int,
+) -> CpfReportRun:
+    """Record a run of the consultation report for `cpf` before it is shown or sent."""
+    run = CpfReportRun(
+        actor=actor,
+        actor_name=actor.get_username(),
+        cpf_hash=cpf.lookup_hash(settings.CPF_HASH_KEY),
+        cpf_masked=cpf.masked,
+        period_start=period_start,
+        period_end=period_end,
+        output=output,
+        row_count=row_count,
+    )
+    run.full_clean()
+    run.save()
+    return run
