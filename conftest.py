@@ -97,6 +97,21 @@ def score_table(settings: Any, dynamodb: Any) -> Iterator[str]:
 
 
 @pytest.fixture
+def operations_bucket(settings: Any) -> Iterator[str]:
+    """A fresh, empty operations bucket (OPERATIONS_BUCKET) on the local S3 endpoint."""
+    bucket = settings.OPERATIONS_BUCKET = f"operations-test-{uuid.uuid4().hex[:12]}"
+    s3 = aws_clients.s3()
+    s3.create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": settings.AWS_REGION}
+    )
+    yield bucket
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
+    s3.delete_bucket(Bucket=bucket)
+
+
+@pytest.fixture
 def dynamodb_calls(settings: Any) -> Iterator[list[str]]:
     """The DynamoDB requests the application sends while the test runs (one per attempt).
 

@@ -59,6 +59,7 @@ def test(pytest_args: Sequence[str]) -> int:
             **TEST_ENVIRONMENT,
             "DATABASE_URL": database_url,
             "DYNAMODB_ENDPOINT_URL": dynamodb_url,
+            "S3_ENDPOINT_URL": dynamodb_url,  # moto serves every AWS service on one port
         }
         print(f"devstack: Postgres {database_url.rsplit('@', 1)[-1]}, DynamoDB {dynamodb_url}")
         # In CI the test database is built afresh by running every migration (a data

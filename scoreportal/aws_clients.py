@@ -41,6 +41,7 @@ from django.conf import settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
 
 _creation_lock = threading.Lock()
 # Held while the cached client is looked up or created: two threads of one request (the
@@ -87,6 +88,22 @@ def _dynamodb(
     )
     client: DynamoDBClient = create_client(
         "dynamodb", region_name=region, endpoint_url=endpoint_url, config=config
+    )
+    return client
+
+
+def s3() -> S3Client:
+    """The process's S3 client, for the operations bucket (OPERATIONS_BUCKET): files staff
+    upload for import and secrets handed to operators. Not on the score path; botocore's
+    default timeouts and standard retries. S3_ENDPOINT_URL, if set, is a local endpoint."""
+    return _s3(settings.S3_ENDPOINT_URL, settings.AWS_REGION)
+
+
+@lru_cache(maxsize=4)
+def _s3(endpoint_url: str | None, region: str) -> S3Client:
+    config = Config(retries={"mode": "standard"}, s3={"addressing_style": "path"})
+    client: S3Client = create_client(
+        "s3", region_name=region, endpoint_url=endpoint_url, config=config
     )
     return client
 

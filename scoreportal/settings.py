@@ -335,6 +335,11 @@ SCORE_CACHE_TTL_SECONDS = env.int("SCORE_CACHE_TTL_SECONDS", default=86400)
 # Unset means real AWS; make run/test point it at a local moto server.
 DYNAMODB_ENDPOINT_URL: str | None = env.str("DYNAMODB_ENDPOINT_URL", default="") or None
 AWS_REGION = env.str("AWS_REGION", default="sa-east-1")
+# The operations bucket (infra/): files uploaded for import under imports/, secrets handed
+# to operators under handoff/. Unset on a laptop, where both stay on local disk.
+OPERATIONS_BUCKET = env.str("OPERATIONS_BUCKET", default="")
+# Unset means real AWS; tests point it at the local moto server.
+S3_ENDPOINT_URL: str | None = env.str("S3_ENDPOINT_URL", default="") or None
 # Bounded so a slow or unreachable DynamoDB costs a request well under a second.
 DYNAMODB_CONNECT_TIMEOUT_SECONDS = env.float("DYNAMODB_CONNECT_TIMEOUT_SECONDS", default=0.25)
 DYNAMODB_READ_TIMEOUT_SECONDS = env.float("DYNAMODB_READ_TIMEOUT_SECONDS", default=0.3)
