@@ -20,6 +20,7 @@ import boto3
 import pytest
 from django.db import connection
 
+from accounts.models import ApiKey
 from conftest import EXAMPLE_CPF
 from devstack.lambda_invoke import SOURCE_IP, http_api_event, invoke_fresh_process, rest_api_event
 from devstack.lambda_package import build_package
@@ -310,6 +311,36 @@ def test_if_lambda_serves_the_admin_and_health_then_pages_render_with_their_css(
     assert css["headers"]["Content-Type"].startswith("text/css")
     assert "max-age=315360000" in css["headers"]["Cache-Control"]
     assert "body" in css["body"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_if_an_operator_issues_a_key_with_zappa_manage_then_the_log_holds_only_its_location(
+    package, lambda_environment, operations_bucket, organization, settings, tmp_path
+):
+    _, unzipped = package
+    environment = {
+        **lambda_environment,
+        "OPERATIONS_BUCKET": operations_bucket,
+        "S3_ENDPOINT_URL": settings.S3_ENDPOINT_URL,
+    }
+
+    # `zappa manage dev "issue_api_key …"` invokes the function with this event.
+    (answer,), log = invoke(
+        unzipped,
+        environment,
+        [{"manage": f"issue_api_key {organization.slug} --name core-banking"}],
+        tmp_path,
+    )
+
+    assert answer == {}
+    location = re.search(r"aws s3 cp s3://[^/\s]+/(handoff/api-key/\S+) -", log)
+    assert location, log
+    s3 = boto3.client("s3", region_name="sa-east-1", endpoint_url=settings.S3_ENDPOINT_URL)
+    plaintext = s3.get_object(Bucket=operations_bucket, Key=location[1])["Body"].read().decode()
+    key = ApiKey.objects.get(prefix=plaintext.split(".")[0])
+    assert key.organization == organization
+    assert plaintext.strip().split(".")[1] not in log
+    assert "ERROR" not in log
 
 
 def test_if_a_build_directory_is_inside_the_project_then_packaging_refuses(tmp_path):

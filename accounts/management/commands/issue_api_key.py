@@ -5,18 +5,21 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.constants import DEFAULT_SCOPES, Scope
 from accounts.models import Organization
 from accounts.services import api_key_issue
+from scoreportal.operator_handoff import SecretKind, secret_hand_over
 from scores.constants import DEFAULT_PURPOSE, Purpose
 
 
 class Command(BaseCommand):
     help = (
-        "Issue an API key for an organization and print it. The key is shown this once; "
-        "only its hash is stored."
+        "Issue an API key for an organization and print it; with OPERATIONS_BUCKET set (a "
+        "deployed stage) put it in the bucket's handoff/ prefix and print where. The key is "
+        "shown this once; only its hash is stored."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -67,22 +70,24 @@ class Command(BaseCommand):
         if days is not None and days < 1:
             raise CommandError("--expires-in-days must be at least 1.")
         try:
-            api_key, plaintext = api_key_issue(
-                organization=organization,
-                name=options["name"],
-                scopes=sorted(set(options["scopes"] or DEFAULT_SCOPES)),
-                expiry_date=timezone.now() + timedelta(days=days) if days else None,
-                rate_limit_per_minute=options["rate_limit_per_minute"],
-                daily_quota=options["daily_quota"],
-                allowed_networks=options["allowed_networks"],
-                default_purpose=options["default_purpose"],
-                actor="manage.py issue_api_key",
-            )
+            with transaction.atomic():
+                api_key, plaintext = api_key_issue(
+                    organization=organization,
+                    name=options["name"],
+                    scopes=sorted(set(options["scopes"] or DEFAULT_SCOPES)),
+                    expiry_date=timezone.now() + timedelta(days=days) if days else None,
+                    rate_limit_per_minute=options["rate_limit_per_minute"],
+                    daily_quota=options["daily_quota"],
+                    allowed_networks=options["allowed_networks"],
+                    default_purpose=options["default_purpose"],
+                    actor="manage.py issue_api_key",
+                )
+                handed = secret_hand_over(kind=SecretKind.API_KEY, secret=plaintext)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
         self.stderr.write(
             f"Issued key {api_key.prefix} ({api_key.name}) for {organization}, "
             f"scopes {', '.join(api_key.scopes)}, {api_key.rate_limit_per_minute} CPFs a minute, "
-            f"{api_key.daily_quota} a day. It is shown once:"
+            f"{api_key.daily_quota} a day.{' It is shown once:' if handed is None else ''}"
         )
-        self.stdout.write(plaintext)
+        self.stdout.write(plaintext if handed is None else handed.instructions)
