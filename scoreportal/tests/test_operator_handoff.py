@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from accounts.models import ApiKey, KeyLifecycleEvent
-from accounts.services import api_key_authenticate
+from accounts.services import api_key_authenticate, api_key_issue
 from scoreportal import aws_clients
 
 pytestmark = pytest.mark.django_db
@@ -86,20 +86,26 @@ def test_if_a_staff_user_is_created_on_a_stage_then_the_link_is_in_the_bucket_on
     "command",
     [
         pytest.param(("issue_api_key", "banco-exemplo", "--name", "x"), id="issue_api_key"),
+        pytest.param(("rotate_api_key", "{prefix}"), id="rotate_api_key"),
         pytest.param(("create_staff_user", "ops", "--email", "o@bank.example"), id="staff"),
     ],
 )
 def test_if_the_bucket_cannot_be_written_then_nothing_is_issued(
     organization, operations_bucket, settings, command
 ):
+    existing, _ = api_key_issue(organization=organization, name="in use")
+    events = KeyLifecycleEvent.objects.count()
+    command = tuple(arg.format(prefix=existing.prefix) for arg in command)
     settings.OPERATIONS_BUCKET = f"{operations_bucket}-missing"
 
     with pytest.raises(CommandError, match="nothing was issued") as raised:
         run(*command)
 
     assert "NoSuchBucket" in str(raised.value)
-    assert not ApiKey.objects.exists()
-    assert not KeyLifecycleEvent.objects.exists()
+    assert list(ApiKey.objects.all()) == [existing]
+    existing.refresh_from_db()
+    assert existing.expiry_date is None  # a failed rotation left the key as it was
+    assert KeyLifecycleEvent.objects.count() == events
     assert not get_user_model().objects.filter(username="ops").exists()
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
+from accounts.staff import StaffRole
+from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, sign_in
 from scores import score_cache
 from scores.models import Consultation, CreditProfile
 
@@ -23,8 +24,15 @@ def consultations(client_with_key, make_profile, score_table):
     return Consultation.objects.all()
 
 
-def test_if_an_auditor_opens_the_audit_trail_then_rows_are_listed(admin_client, consultations):
-    response = admin_client.get(CONSULTATIONS)
+@pytest.fixture
+def auditor_client(client, staff_user):
+    """Signed in as a member of the Auditors group (not a superuser)."""
+    auditor, _ = staff_user("auditora", role=StaffRole.AUDITORS)
+    return sign_in(client, auditor)
+
+
+def test_if_an_auditor_opens_the_audit_trail_then_rows_are_listed(auditor_client, consultations):
+    response = auditor_client.get(CONSULTATIONS)
 
     assert response.status_code == 200
     assert response.content.decode().count("***.982.247-**") == 2
@@ -32,9 +40,9 @@ def test_if_an_auditor_opens_the_audit_trail_then_rows_are_listed(admin_client, 
 
 @pytest.mark.parametrize("term", [EXAMPLE_CPF, "52998224725", " 529.982.247-25 "])
 def test_if_the_audit_trail_is_searched_by_cpf_then_exactly_its_rows_show(
-    admin_client, consultations, term
+    auditor_client, consultations, term
 ):
-    response = admin_client.get(CONSULTATIONS, {"q": term})
+    response = auditor_client.get(CONSULTATIONS, {"q": term})
 
     shown = list(response.context["cl"].result_list)
     assert len(shown) == 2
@@ -42,19 +50,19 @@ def test_if_the_audit_trail_is_searched_by_cpf_then_exactly_its_rows_show(
 
 
 def test_if_the_audit_trail_is_searched_by_request_id_then_that_row_shows(
-    admin_client, consultations
+    auditor_client, consultations
 ):
     row = consultations.last()
 
-    response = admin_client.get(CONSULTATIONS, {"q": str(row.request_id)})
+    response = auditor_client.get(CONSULTATIONS, {"q": str(row.request_id)})
 
     assert list(response.context["cl"].result_list) == [row]
 
 
 def test_if_the_search_is_neither_cpf_nor_request_id_then_nothing_shows(
-    admin_client, consultations
+    auditor_client, consultations
 ):
-    response = admin_client.get(CONSULTATIONS, {"q": "529982"})
+    response = auditor_client.get(CONSULTATIONS, {"q": "529982"})
 
     assert list(response.context["cl"].result_list) == []
 
