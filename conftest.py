@@ -330,6 +330,19 @@ def wait_for(browser: Any, css: str, timeout: float = 10) -> Any:
     )
 
 
+def follow(browser: Any, target: Any) -> None:
+    """Click `target` (a CSS selector or an element) and wait until the next page replaced
+    this one: a `wait_for` right after a click could otherwise find the old page's copy
+    of an element both pages have."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = browser.find_element("css selector", "html")
+    element = browser.find_element("css selector", target) if isinstance(target, str) else target
+    element.click()
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(page))
+
+
 def browser_sign_in(
     browser: Any, base_url: str, username: str, password: str, code: str = ""
 ) -> None:
@@ -341,7 +354,7 @@ def browser_sign_in(
     browser.find_element("css selector", "#id_password").send_keys(password)
     if code:
         browser.find_element("css selector", "#id_otp_token").send_keys(code)
-    browser.find_element("css selector", "#login-form [type=submit]").click()
+    follow(browser, "#login-form [type=submit]")
 
 
 def screenshot(browser: Any, name: str) -> None:

@@ -18,6 +18,7 @@ from conftest import (
     EXAMPLE_CPF,
     STAFF_PASSWORD,
     browser_sign_in,
+    follow,
     screenshot,
     totp_code,
     wait_for,
@@ -62,7 +63,7 @@ def test_if_a_key_manager_issues_rotates_and_revokes_keys_then_each_key_works_ex
     browser.find_element(
         "css selector", "#id_default_purpose option[value='credit_analysis']"
     ).click()
-    browser.find_element("css selector", "input[name=_save]").click()
+    follow(browser, "input[name=_save]")
     first = issued_key(browser)
     screenshot(browser, "key-issued-once-pt-br")
     assert ApiKey.objects.count() == 1
@@ -88,13 +89,13 @@ def test_if_a_key_manager_issues_rotates_and_revokes_keys_then_each_key_works_ex
     # Rotate from the key's page, with a one-hour grace period chosen on the confirmation.
     old = ApiKey.objects.get()
     browser.get(f"{admin}accounts/apikey/{old.pk}/change/")
-    wait_for(browser, "a.rotatelink").click()
+    follow(browser, wait_for(browser, "a.rotatelink"))
     grace = wait_for(browser, "#id_grace_hours")
     assert grace.get_attribute("value") == "24"  # the default
     grace.clear()
     grace.send_keys("1")
     screenshot(browser, "key-rotation-confirmation-pt-br")
-    browser.find_element("css selector", "#rotate-form [type=submit]").click()
+    follow(browser, "#rotate-form [type=submit]")
     second = issued_key(browser)
     new = ApiKey.objects.get(replaces=old)
     assert second.startswith(new.prefix + ".")
@@ -119,9 +120,9 @@ def test_if_a_key_manager_issues_rotates_and_revokes_keys_then_each_key_works_ex
 
     # Revoke the successor from its page, through the confirmation: refused at once.
     browser.get(f"{admin}accounts/apikey/{new.pk}/change/")
-    wait_for(browser, "a.revokelink").click()
+    follow(browser, wait_for(browser, "a.revokelink"))
     assert new.prefix in wait_for(browser, "#revoke-form").find_element("xpath", "..").text
-    browser.find_element("css selector", "#revoke-form [type=submit]").click()
+    follow(browser, "#revoke-form [type=submit]")
     wait_for(browser, ".messagelist")
     assert score(live_server.url, second) == (401, "api_key_revoked")
     browser.get(f"{admin}accounts/apikey/{new.pk}/change/")

@@ -19,6 +19,7 @@ from conftest import (
     EXAMPLE_CPF,
     admin_sign_in,
     browser_sign_in,
+    follow,
     screenshot,
     totp_code,
     wait_for,
@@ -71,7 +72,7 @@ def test_if_staff_sign_in_with_password_and_totp_then_the_admin_is_portuguese_un
 
     language = browser.find_element("css selector", "#language-form select")
     language.find_element("css selector", "option[value=en]").click()
-    browser.find_element("css selector", "#language-form button").click()
+    follow(browser, "#language-form button")
     wait_for(browser, "#site-name")
     assert browser.find_element("css selector", "html").get_attribute("lang") == "en"
     browser.get(f"{live_server.url}/{settings.ADMIN_URL}scores/consultation/")
@@ -80,7 +81,7 @@ def test_if_staff_sign_in_with_password_and_totp_then_the_admin_is_portuguese_un
     assert "1,234" in row
     assert StaffProfile.objects.get(user=user).language == "en"
 
-    browser.find_element("css selector", "#logout-form button").click()
+    follow(browser, "#logout-form button")
     assert "Logged out" in wait_for(browser, "#content").text
     assert AccessLog.objects.get(username=user.username).logout_time is not None
 
@@ -124,7 +125,7 @@ def test_if_a_key_manager_has_no_authenticator_then_they_enrol_one_before_seeing
     assert browser.current_url.endswith("/staff/totp/enrol/")  # nothing else until enrolled
     device = TOTPDevice.objects.get(user=user, confirmed=False)
     wait_for(browser, "#id_otp_token").send_keys(totp_code(device.bin_key))
-    browser.find_element("css selector", "#totp-enrol-form [type=submit]").click()
+    follow(browser, "#totp-enrol-form [type=submit]")
 
     assert "cadastrado" in wait_for(browser, ".messagelist").text
     browser.get(f"{live_server.url}/{settings.ADMIN_URL}accounts/apikey/")

@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.utils import formats, timezone, translation
 
 from accounts.staff import StaffRole
-from conftest import browser_sign_in, screenshot, wait_for
+from conftest import browser_sign_in, follow, screenshot, wait_for
 from scores.models import Consultation, CpfReportRun
 from scores.services.usage import usage_summarize
 from scores.tests.conftest import STAFF_PASSWORD
@@ -81,7 +81,7 @@ def test_if_an_auditor_runs_the_report_for_a_cpf_then_the_organizations_show_and
     browser.get(admin_url(live_server, "scores/cpfreport/"))
 
     wait_for(browser, "#id_cpf").send_keys("529.982.247-25")
-    browser.find_element("css selector", "#cpf-report-form button[value=page]").click()
+    follow(browser, "#cpf-report-form button[value=page]")
 
     report = wait_for(browser, "#cpf-report")
     assert "Consultas ao score do CPF ***.982.247-**" in report.text
@@ -100,7 +100,7 @@ def test_if_an_auditor_types_a_wrong_cpf_then_the_report_says_so(
     browser.get(admin_url(live_server, "scores/cpfreport/"))
 
     wait_for(browser, "#id_cpf").send_keys("529.982.247-26")
-    browser.find_element("css selector", "#cpf-report-form button[value=page]").click()
+    follow(browser, "#cpf-report-form button[value=page]")
 
     assert "Informe um CPF válido" in wait_for(browser, ".errorlist").text
     assert not CpfReportRun.objects.exists()
@@ -123,17 +123,17 @@ def test_if_an_auditor_narrows_the_audit_trail_to_days_then_pages_older_and_open
         browser.execute_script(
             "arguments[0].value = arguments[1]", wait_for(browser, field), day.isoformat()
         )
-    browser.find_element("css selector", "#occurred-between-filter button").click()
+    follow(browser, "#occurred-between-filter button")
 
     wait_for(browser, "#result_list tbody tr")
     assert "occurred_from=" in browser.current_url
     assert "outcome__exact=scored" in browser.current_url
     assert "consultas" in browser.find_element("css selector", "#audit-pages").text
     screenshot(browser, "audit-trail-pt-br")
-    browser.find_element("css selector", "#audit-pages .audit-older").click()
+    follow(browser, "#audit-pages .audit-older")
     wait_for(browser, "#audit-pages .audit-newer")
     assert "before=" in browser.current_url
-    browser.find_element("css selector", "#result_list tbody tr th a").click()
+    follow(browser, "#result_list tbody tr th a")
 
     detail = wait_for(browser, "#content-main").text
     row = Consultation.objects.get(pk=int(urlparse(browser.current_url).path.split("/")[-3]))
@@ -149,7 +149,7 @@ def test_if_the_usage_report_is_read_in_english_then_charts_and_tables_are_engli
     browser.get(admin_url(live_server, "scores/usagereport/"))
     language = wait_for(browser, "#language-form select")
     language.find_element("css selector", "option[value=en]").click()
-    browser.find_element("css selector", "#language-form button").click()
+    follow(browser, "#language-form button")
 
     wait_for(browser, "#chart-outcomes[data-drawn='true']")
     assert browser.find_element("css selector", "h1").text == "Usage report"
