@@ -72,6 +72,13 @@ def _flush_as_superuser_past_the_audit_triggers() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Path) -> None:
+    """Files a test uploads (credit-profile imports) land in its own directory, never in
+    the checkout."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache_cool_down() -> None:
     """No test inherits a cool-down (score cache, counters) or per-process counts."""
     score_cache.cool_down.reset()

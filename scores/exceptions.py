@@ -15,3 +15,10 @@ class AuditUnavailable(ApplicationError):
     """The audit rows could not be written, so no personal data may be served."""
 
     default_message = "The query could not be recorded, so no score is served. Retry later."
+
+
+class ImportNotConfirmable(ApplicationError):
+    """Only an admin import whose check has finished, and that nobody confirmed yet, can be
+    confirmed."""
+
+    default_message = "This import cannot be confirmed: it is not waiting for confirmation."

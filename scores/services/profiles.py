@@ -1,9 +1,10 @@
-"""Credit profiles: importing them from CSV and correcting one, with cache invalidation."""
+"""Credit profiles: importing them from CSV and correcting one, with cache invalidation, and
+invalidating cached scores by hand (the admin's cache control)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TextIO
@@ -142,3 +143,26 @@ def _invalidate_after_commit(profile_versions: dict[str, int]) -> None:
     failed = score_cache.invalidate(profile_versions)
     if failed:
         logger.error("could not invalidate %d cached score(s) after a profile change", failed)
+
+
+# ---------------------------------------------------------------------------------------
+# Cache control (the admin's "Invalidate cached scores"). Stand-ins with tiny bodies: the
+# score cache's outbox and generations replace them (docs/credit-data.md).
+# ---------------------------------------------------------------------------------------
+def cached_scores_invalidate(*, profiles: Iterable[CreditProfile]) -> int:
+    """Make the cached scores of these profiles misses; returns how many could not be
+    invalidated (those are served until they expire)."""
+    return score_cache.invalidate({profile.cpf_hash: profile.version for profile in profiles})
+
+
+def cached_scores_invalidate_all() -> int:
+    """Make every cached score a miss; returns how many could not be invalidated.
+
+    A tombstone per profile, a chunk at a time: as slow as there are profiles. The cache
+    generation (one write, whatever the size) takes its place.
+    """
+    failed = 0
+    rows = CreditProfile.objects.order_by().values_list("cpf_hash", "version").iterator(10_000)
+    while chunk := dict(islice(rows, 10_000)):
+        failed += score_cache.invalidate(chunk)
+    return failed

@@ -1,0 +1,379 @@
+"""Credit-profile imports as records: the admin's upload, check and confirm, run as a task in
+steps, and the record `manage.py import_profiles` leaves (SPEC §11, issue 14).
+
+The rows themselves go through the one import engine (`credit_profiles_import`, with the
+CSV validation of scores.profile_import); this module adds what a web request needs around
+it:
+
+- The uploaded file is kept where a later invocation can read it: the operations bucket
+  (`imports/<id>.csv`, OPERATIONS_BUCKET) when set, else a file under MEDIA_ROOT, which no
+  URL serves. The record keeps its name, SHA-256 and size, never its contents.
+- An admin import is a check (the engine's dry run: what would be created, updated, left
+  unchanged, and every bad row by line and reason) and, once a person confirms it, the
+  import. With `strict`, a file with any bad row is refused at confirmation.
+- Both phases run as a Zappa asynchronous task (`profile_import_step`): on Lambda a new
+  invocation of the function, elsewhere a plain call in the same process. A step works for
+  about PROFILE_IMPORT_STEP_SECONDS, records where it stopped (bytes and lines read, the
+  counts so far) and hands on to the next step, so a file of a million rows never holds
+  one invocation past the function's 29-second timeout, and the admin shows its progress.
+  A step stops at a line boundary; the next one reads the file from that byte on (an S3
+  ranged GET) and gives the engine the lines before it as blank lines, so every line
+  number it reports is the file's own.
+
+Known limit: a CPF repeated in a file is caught when both rows fall in one step; across
+steps, the later row updates the earlier one's profile (docs/credit-data.md).
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import itertools
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any, cast
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+from zappa.asynchronous import task
+
+from scoreportal import aws_clients
+from scores.exceptions import ImportNotConfirmable
+from scores.models import ProfileImport
+from scores.profile_import import ProfileFileError
+from scores.services.profiles import ProfileImportReport, credit_profiles_import
+
+logger = logging.getLogger(__name__)
+
+IMPORTS_PREFIX = "imports/"
+_READ_SIZE = 1024 * 1024
+_S3_SCHEME = "s3://"
+
+
+# ---------------------------------------------------------------------------------------
+# Where uploaded files live
+# ---------------------------------------------------------------------------------------
+def _local_path(profile_import: ProfileImport) -> Path:
+    return Path(settings.MEDIA_ROOT) / IMPORTS_PREFIX / f"{profile_import.pk}.csv"
+
+
+def _stored(profile_import: ProfileImport, upload: IO[bytes]) -> tuple[str, str, int]:
+    """Keep the upload for the task; its (location, SHA-256, size)."""
+    digest = hashlib.sha256()
+    size = 0
+    for block in iter(lambda: upload.read(_READ_SIZE), b""):
+        digest.update(block)
+        size += len(block)
+    upload.seek(0)
+    if settings.OPERATIONS_BUCKET:
+        key = f"{IMPORTS_PREFIX}{profile_import.pk}.csv"
+        aws_clients.s3().upload_fileobj(
+            upload, settings.OPERATIONS_BUCKET, key, ExtraArgs={"ContentType": "text/csv"}
+        )
+        location = f"{_S3_SCHEME}{settings.OPERATIONS_BUCKET}/{key}"
+    else:
+        path = _local_path(profile_import)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with path.open("wb") as file:
+            for block in iter(lambda: upload.read(_READ_SIZE), b""):
+                file.write(block)
+        path.chmod(0o600)
+        location = str(path)
+    return location, digest.hexdigest(), size
+
+
+def _blocks(profile_import: ProfileImport, offset: int) -> Iterator[bytes]:
+    """The stored file's bytes from `offset` on, a block at a time."""
+    location = profile_import.file_location
+    if location.startswith(_S3_SCHEME):
+        bucket, _slash, key = location.removeprefix(_S3_SCHEME).partition("/")
+        if offset >= profile_import.file_size:
+            return
+        body = aws_clients.s3().get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"]
+        yield from body.iter_chunks(_READ_SIZE)
+        return
+    with Path(location).open("rb") as file:
+        file.seek(offset)
+        yield from iter(lambda: file.read(_READ_SIZE), b"")
+
+
+def _lines(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """Physical lines, each with its line break (the last one may have none)."""
+    pending = b""
+    for block in blocks:
+        pending += block
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line + b"\n"
+    if pending:
+        yield pending
+
+
+def _header(profile_import: ProfileImport) -> bytes:
+    return next(_lines(_blocks(profile_import, 0)), b"")
+
+
+class _StepFeed:
+    """The lines one step gives the engine, from where the last step stopped until the
+    step's time is up (at a line boundary outside quotes) or the file ends."""
+
+    def __init__(self, lines: Iterator[bytes], *, offset: int, line: int, deadline: float):
+        self._lines = lines
+        self.offset = offset  # bytes of the file consumed
+        self.line = line  # the next line's number
+        self.finished = False
+        self._deadline = deadline
+        self._in_quotes = False
+
+    def __iter__(self) -> Iterator[str]:
+        started = False
+        for raw in self._lines:
+            if started and not self._in_quotes and time.monotonic() >= self._deadline:
+                return  # this line is the next step's first
+            started = True
+            # Decoded line by line: a line break is never inside a UTF-8 sequence.
+            text = raw.decode("utf-8")
+            self.offset += len(raw)
+            self.line += 1
+            self._in_quotes ^= raw.count(b'"') % 2 == 1
+            yield text
+        self.finished = True
+
+
+# ---------------------------------------------------------------------------------------
+# The admin's import: upload (and check), confirm
+# ---------------------------------------------------------------------------------------
+def profile_import_start(
+    *, actor: User, upload: IO[bytes], file_name: str, strict: bool
+) -> ProfileImport:
+    """Record an upload, keep its file, and start checking it (the preview)."""
+    profile_import = ProfileImport(
+        source=ProfileImport.Source.ADMIN,
+        actor=actor,
+        actor_name=actor.get_username(),
+        file_name=Path(file_name).name[:255],
+        strict=strict,
+        status=ProfileImport.Status.CHECKING,
+    )
+    location, sha256, size = _stored(profile_import, upload)
+    profile_import.file_location = location
+    profile_import.file_sha256 = sha256
+    profile_import.file_size = size
+    profile_import.full_clean()
+    profile_import.save()
+    logger.info("profile import %s uploaded: %d bytes, sha256 %s", profile_import.pk, size, sha256)
+    transaction.on_commit(lambda: profile_import_step(str(profile_import.pk)))
+    return profile_import
+
+
+@transaction.atomic
+def profile_import_confirm(*, profile_import: ProfileImport, actor: User) -> ProfileImport:
+    """Import a checked file. A strict import of a file with bad rows is refused (and
+    recorded as refused); nothing is written then."""
+    locked = ProfileImport.objects.select_for_update().get(pk=profile_import.pk)
+    if locked.source != ProfileImport.Source.ADMIN or locked.status != ProfileImport.Status.CHECKED:
+        raise ImportNotConfirmable()
+    locked.confirmed_by = actor.get_username()
+    if locked.strict and locked.bad_rows:
+        locked.status = ProfileImport.Status.REFUSED
+        locked.finished_at = timezone.now()
+        locked.save()
+        return locked
+    locked.status = ProfileImport.Status.IMPORTING
+    locked.bytes_done = 0
+    locked.next_line = 2
+    locked.save()
+    transaction.on_commit(lambda: profile_import_step(str(locked.pk)))
+    return locked
+
+
+def _profile_import_steps(import_id: str) -> None:
+    if profile_import_advance(import_id=import_id):
+        profile_import_step(import_id)
+
+
+# The task: one step of a running import, then the next (a new invocation on Lambda, a
+# plain call elsewhere) until the phase is done. Zappa finds it on Lambda by its module
+# and name (scores.services.profile_imports._profile_import_steps).
+profile_import_step: Callable[[str], None] = task(_profile_import_steps)
+
+
+def profile_import_advance(*, import_id: str) -> bool:
+    """Run one step of the import's current phase; True if another step is needed."""
+    profile_import = ProfileImport.objects.get(pk=import_id)
+    if not profile_import.running:
+        return False
+    checking = profile_import.status == ProfileImport.Status.CHECKING
+    steps_before = profile_import.steps
+    try:
+        header = _header(profile_import).decode("utf-8")
+        offset = max(profile_import.bytes_done, len(header.encode("utf-8")))
+        feed = _StepFeed(
+            _lines(_blocks(profile_import, offset)),
+            offset=offset,
+            line=profile_import.next_line,
+            deadline=time.monotonic() + settings.PROFILE_IMPORT_STEP_SECONDS,
+        )
+        # The lines earlier steps read, as blank lines: the engine skips them, and numbers
+        # every line as the file does.
+        lines = itertools.chain(
+            [header], itertools.repeat("\n", profile_import.next_line - 2), feed
+        )
+        report = credit_profiles_import(file=cast(Any, lines), dry_run=checking)
+    except ProfileFileError as exc:
+        return _failed(profile_import, str(exc))
+    except UnicodeDecodeError:
+        return _failed(profile_import, "the file is not UTF-8 text")
+    except (OSError, BotoCoreError, ClientError):
+        logger.exception("profile import %s: the stored file could not be read", import_id)
+        return _failed(profile_import, "the stored file could not be read")
+    return _after_step(profile_import, report, feed, checking=checking, steps_before=steps_before)
+
+
+def _after_step(
+    profile_import: ProfileImport,
+    report: ProfileImportReport,
+    feed: _StepFeed,
+    *,
+    checking: bool,
+    steps_before: int,
+) -> bool:
+    with transaction.atomic():
+        locked = ProfileImport.objects.select_for_update().get(pk=profile_import.pk)
+        if locked.steps != steps_before:  # another invocation ran this step (a retry)
+            return False
+        locked.steps += 1
+        locked.bytes_done = feed.offset
+        locked.next_line = feed.line
+        if checking:
+            locked.checked_rows += report.rows
+            locked.to_create += report.created
+            locked.to_update += report.updated
+            locked.to_leave += report.unchanged
+            locked.bad_rows += len(report.errors)
+            room = settings.PROFILE_IMPORT_MAX_ERRORS_KEPT - len(locked.row_errors)
+            locked.row_errors += [[e.line, e.message] for e in report.errors[: max(room, 0)]]
+        else:
+            locked.rows += report.rows
+            locked.created += report.created
+            locked.updated += report.updated
+            locked.unchanged += report.unchanged
+            locked.skipped += len(report.errors)
+            locked.invalidation_failures += report.invalidation_failures
+        if feed.finished:
+            if checking:
+                locked.status = ProfileImport.Status.CHECKED
+                locked.checked_at = timezone.now()
+            else:
+                locked.status = ProfileImport.Status.IMPORTED
+                locked.finished_at = timezone.now()
+        locked.save()
+    logger.info(
+        "profile import %s: step %d, %d bytes of %d read",
+        locked.pk,
+        locked.steps,
+        locked.bytes_done,
+        locked.file_size,
+    )
+    return not feed.finished
+
+
+def _failed(profile_import: ProfileImport, reason: str) -> bool:
+    ProfileImport.objects.filter(pk=profile_import.pk).update(
+        status=ProfileImport.Status.FAILED, failure=reason[:500], finished_at=timezone.now()
+    )
+    logger.warning("profile import %s failed: %s", profile_import.pk, reason)
+    return False
+
+
+# ---------------------------------------------------------------------------------------
+# The command line's record
+# ---------------------------------------------------------------------------------------
+def _command_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return "unknown"
+
+
+def profile_import_command_begin(*, path: Path, strict: bool, dry_run: bool) -> ProfileImport:
+    """The record of a `manage.py import_profiles` run, before it starts: the operating
+    system's user, the file's name, SHA-256 and size."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(_READ_SIZE), b""):
+            digest.update(block)
+    profile_import = ProfileImport(
+        source=ProfileImport.Source.COMMAND,
+        actor_name=_command_user(),
+        file_name=path.name[:255],
+        file_sha256=digest.hexdigest(),
+        file_size=path.stat().st_size,
+        strict=strict,
+        status=ProfileImport.Status.CHECKING if dry_run else ProfileImport.Status.IMPORTING,
+    )
+    profile_import.full_clean()
+    profile_import.save()
+    return profile_import
+
+
+def profile_import_command_end(
+    *,
+    profile_import: ProfileImport,
+    report: ProfileImportReport | None,
+    failure: str = "",
+) -> ProfileImport:
+    """Record how a command-line run ended: its counts, or why it failed."""
+    now = timezone.now()
+    profile_import.bytes_done = profile_import.file_size
+    if report is None:
+        profile_import.status = ProfileImport.Status.FAILED
+        profile_import.failure = failure[:500]
+        profile_import.finished_at = now
+    else:
+        kept = [
+            [e.line, e.message] for e in report.errors[: settings.PROFILE_IMPORT_MAX_ERRORS_KEPT]
+        ]
+        profile_import.row_errors = kept
+        if not report.written:  # a dry run, or a strict run refused
+            _count_check(profile_import, report)
+            profile_import.checked_at = now
+            if profile_import.status == ProfileImport.Status.IMPORTING:
+                profile_import.status = ProfileImport.Status.REFUSED
+                profile_import.finished_at = now
+            else:
+                profile_import.status = ProfileImport.Status.CHECKED
+        else:
+            profile_import.rows = report.rows
+            profile_import.created = report.created
+            profile_import.updated = report.updated
+            profile_import.unchanged = report.unchanged
+            profile_import.skipped = len(report.errors)
+            profile_import.invalidation_failures = report.invalidation_failures
+            profile_import.status = ProfileImport.Status.IMPORTED
+            profile_import.finished_at = now
+    profile_import.save()
+    return profile_import
+
+
+def _count_check(profile_import: ProfileImport, report: ProfileImportReport) -> None:
+    profile_import.checked_rows = report.rows
+    profile_import.to_create = report.created
+    profile_import.to_update = report.updated
+    profile_import.to_leave = report.unchanged
+    profile_import.bad_rows = len(report.errors)
+
+
+__all__ = [
+    "profile_import_advance",
+    "profile_import_command_begin",
+    "profile_import_command_end",
+    "profile_import_confirm",
+    "profile_import_start",
+    "profile_import_step",
+]
