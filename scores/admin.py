@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import URLPattern, path, reverse
 from django.utils import formats
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import get_language, gettext, ngettext
+from django.utils.translation import get_language, gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from scores import admin_views, operator_views
@@ -350,7 +350,7 @@ class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
             BAND_LABELS[Band(result.band)],
             gettext("probability of default"),
             formats.localize(result.probability_of_default),
-            gettext("scorecard"),
+            pgettext("profile score", "scorecard"),
             scored.scorecard_version,
             gettext("Reasons") if scored.reasons else gettext("No points lost: no reasons."),
             reasons,

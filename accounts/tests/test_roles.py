@@ -162,9 +162,7 @@ def test_if_a_role_walks_the_admin_then_it_opens_its_pages_and_no_others(data, a
 
 
 @pytest.mark.parametrize("role", [SUPERUSER, KEY_MANAGER, AUDITOR, OPERATOR, NO_ROLE])
-def test_if_a_role_opens_the_pages_that_are_not_lists_then_only_its_own_open(
-    data, as_role, role
-):
+def test_if_a_role_opens_the_pages_that_are_not_lists_then_only_its_own_open(data, as_role, role):
     client = as_role(role)
 
     for name, viewers in VIEWS.items():
@@ -257,7 +255,7 @@ def test_if_a_credit_data_operator_looks_for_keys_then_they_are_not_there(data, 
     assert "Chaves de API" not in index
     assert "Perfis de crédito" in index
     assert "Importações de perfis de crédito" in index
-    assert "Scorecards" in index
+    assert "Tabelas de pontuação (scorecards)" in index
     assert client.get(reverse("admin:accounts_apikey_changelist")).status_code == 403
 
 

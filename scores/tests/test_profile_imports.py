@@ -131,9 +131,10 @@ def test_if_an_operator_uploads_good_and_bad_rows_then_the_preview_shows_them_an
     assert "on_time_payment_ratio" in page and "delinquencies_30d_12m" in page
     assert 'id="import-confirm"' in page
     assert CreditProfile.objects.count() == 1  # the check wrote nothing
-    assert score_cache.get(
-        hash_of(EXAMPLE_CPF, settings), model_version=active_scorecard().version
-    ) == cached_example
+    assert (
+        score_cache.get(hash_of(EXAMPLE_CPF, settings), model_version=active_scorecard().version)
+        == cached_example
+    )
 
     result = confirm(profile_import)
 
@@ -176,9 +177,10 @@ def test_if_the_import_is_strict_and_a_row_is_bad_then_nothing_is_imported(
     assert "nada foi importado" in result.content.decode()
     assert CreditProfile.objects.count() == 1
     assert CreditProfile.objects.get().version == 1
-    assert score_cache.get(
-        hash_of(EXAMPLE_CPF, settings), model_version=active_scorecard().version
-    ) == cached_example
+    assert (
+        score_cache.get(hash_of(EXAMPLE_CPF, settings), model_version=active_scorecard().version)
+        == cached_example
+    )
 
 
 def test_if_the_import_is_strict_and_every_row_is_good_then_it_is_imported(upload, confirm):
@@ -341,9 +343,7 @@ def test_if_the_command_line_writes_nothing_then_the_record_says_what_it_found(
     assert not CreditProfile.objects.exists()
 
 
-def test_if_a_command_line_record_is_opened_then_it_cannot_be_confirmed(
-    tmp_path, operator_client
-):
+def test_if_a_command_line_record_is_opened_then_it_cannot_be_confirmed(tmp_path, operator_client):
     path = tmp_path / "lote.csv"
     path.write_bytes(MIXED_FILE)
     call_command("import_profiles", str(path), "--dry-run", stdout=StringIO())
