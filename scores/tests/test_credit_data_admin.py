@@ -124,7 +124,8 @@ def test_if_an_operator_opens_a_profile_then_its_score_band_and_reasons_show_in_
     assert 'id="profile-score"' in page
     assert f'<strong class="profile-score-value">{expected.score}</strong>' in page
     assert f"score-band-{expected.band.value}" in page
-    assert expected.reason_codes and all(code in page for code in expected.reason_codes)
+    assert expected.reason_codes
+    assert all(code in page for code in expected.reason_codes)
     assert reason in page
     assert dynamodb_calls == []  # computed for the page: the cache is neither read nor written
     assert not CreditProfile.objects.filter(pk=weak.pk, version__gt=1).exists()
@@ -160,7 +161,7 @@ def test_if_an_operator_invalidates_selected_profiles_then_only_theirs_become_mi
     assert response.status_code == 200
     assert cached(example) is None
     assert cached(weak) is not None
-    assert "1" in str(list(response.context["messages"])[0])
+    assert "O score em cache de 1 perfil foi invalidado." in response.content.decode()
 
 
 def test_if_an_operator_confirms_invalidating_all_then_every_cached_score_is_a_miss(

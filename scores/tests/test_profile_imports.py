@@ -128,7 +128,8 @@ def test_if_an_operator_uploads_good_and_bad_rows_then_the_preview_shows_them_an
     ) == (6, 2, 1, 0, 3)
     assert [line for line, _reason in profile_import.row_errors] == [4, 5, 6]
     assert "cpf: same CPF as line 3" in page
-    assert "on_time_payment_ratio" in page and "delinquencies_30d_12m" in page
+    assert "on_time_payment_ratio" in page
+    assert "delinquencies_30d_12m" in page
     assert 'id="import-confirm"' in page
     assert CreditProfile.objects.count() == 1  # the check wrote nothing
     assert (
