@@ -342,7 +342,7 @@ OPERATIONS_BUCKET = env.str("OPERATIONS_BUCKET", default="")
 S3_ENDPOINT_URL: str | None = env.str("S3_ENDPOINT_URL", default="") or None
 # Without an operations bucket, uploaded import files stay under MEDIA_ROOT/imports/. No
 # URL serves MEDIA_ROOT (there is no MEDIA_URL route): the files hold plaintext CPFs.
-MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_ROOT = Path(env.str("DJANGO_MEDIA_ROOT", default="") or BASE_DIR / "media")
 # An admin import (check, then import) runs as a task in steps of about this many seconds;
 # each step hands on to a new one (on Lambda a new invocation: the function's timeout is
 # 29 s). Steps persist where they stopped (scores.services.profile_imports).

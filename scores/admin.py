@@ -425,6 +425,11 @@ class ProfileImportAdmin(admin.ModelAdmin[ProfileImport]):
 
         return [
             path(
+                "uploaded/",
+                view(operator_views.profile_import_uploaded_view),
+                name="scores_profileimport_uploaded",
+            ),
+            path(
                 "<path:object_id>/confirm/",
                 view(operator_views.profile_import_confirm_view),
                 name="scores_profileimport_confirm",

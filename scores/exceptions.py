@@ -22,3 +22,10 @@ class ImportNotConfirmable(ApplicationError):
     confirmed."""
 
     default_message = "This import cannot be confirmed: it is not waiting for confirmation."
+
+
+class UploadNotRecognised(ApplicationError):
+    """The browser came back from a direct upload with a token or file that is not this
+    staff member's upload (tampered, expired, or never uploaded)."""
+
+    default_message = "This upload is not recognised; upload the file again."

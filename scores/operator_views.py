@@ -10,6 +10,7 @@ sign-in policy and the roles' permissions apply.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -22,7 +23,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from scores.exceptions import ImportNotConfirmable
+from scores.exceptions import ImportNotConfirmable, UploadNotRecognised
 from scores.forms import ProfileImportForm
 from scores.models import ProfileImport
 from scores.profile_import import COLUMNS
@@ -30,8 +31,11 @@ from scores.selectors import active_scorecard, shipped_scorecards
 from scores.services import (
     cached_scores_invalidate_all,
     profile_import_confirm,
+    profile_import_direct_upload,
     profile_import_start,
+    profile_import_start_uploaded,
 )
+from scores.services.profile_imports import FILENAME_FIELD, STRICT_FIELD
 
 if TYPE_CHECKING:
     from scores.admin import CreditProfileAdmin, ProfileImportAdmin, ScorecardVersionAdmin
@@ -58,10 +62,20 @@ def profile_import_upload_view(
     request: HttpRequest, model_admin: ProfileImportAdmin
 ) -> HttpResponseBase:
     """Upload a CSV file: it is kept, recorded, and checked (a dry run) before anything is
-    written; the import's page shows the check's progress, then its preview."""
+    written; the import's page shows the check's progress, then its preview.
+
+    With an operations bucket the browser sends the file to S3 itself (a presigned POST)
+    and comes back to `profile_import_uploaded_view`; otherwise the admin receives it."""
     if not request.user.has_perm(IMPORT_PERMISSION):
         raise PermissionDenied
-    if request.method == "POST":
+    direct = None
+    if settings.OPERATIONS_BUCKET:
+        form = ProfileImportForm()
+        direct = profile_import_direct_upload(
+            actor=request.user,  # type: ignore[arg-type]  # the admin's users are signed in
+            return_url=request.build_absolute_uri(reverse("admin:scores_profileimport_uploaded")),
+        )
+    elif request.method == "POST":
         form = ProfileImportForm(request.POST, request.FILES)
         if form.is_valid():
             upload = form.cleaned_data["file"]
@@ -79,10 +93,43 @@ def profile_import_upload_view(
     context = {
         **_context(request, model_admin, _("Import credit profiles")),
         "form": form,
+        "direct": direct,
+        "filename_field": FILENAME_FIELD,
+        "strict_field": STRICT_FIELD,
         "columns": ",".join(COLUMNS),
         "max_size": settings.PROFILE_IMPORT_MAX_UPLOAD_BYTES,
     }
-    return TemplateResponse(request, "admin/scores/profileimport/upload.html", context)
+    response = TemplateResponse(request, "admin/scores/profileimport/upload.html", context)
+    if direct is not None:
+        # The form is sent to the bucket: the CSP's form-action admits its origin here.
+        target = urlsplit(direct.url)
+        response._csp_update = {"form-action": [f"{target.scheme}://{target.netloc}"]}  # type: ignore[attr-defined]
+    return response
+
+
+def profile_import_uploaded_view(
+    request: HttpRequest, model_admin: ProfileImportAdmin
+) -> HttpResponseBase:
+    """Where S3 sends the browser back after a direct upload: record the file and start
+    checking it, then show the import's page."""
+    if not request.user.has_perm(IMPORT_PERMISSION):
+        raise PermissionDenied
+    try:
+        profile_import = profile_import_start_uploaded(
+            actor=request.user,  # type: ignore[arg-type]  # the admin's users are signed in
+            token=request.GET.get("token", ""),
+            key=request.GET.get("key", ""),
+        )
+    except UploadNotRecognised:
+        model_admin.message_user(
+            request,
+            gettext("This upload is not recognised; upload the file again."),
+            messages.ERROR,
+        )
+        return HttpResponseRedirect(reverse("admin:scores_profileimport_add"))
+    return HttpResponseRedirect(
+        reverse("admin:scores_profileimport_change", args=[profile_import.pk])
+    )
 
 
 def profile_import_page_view(

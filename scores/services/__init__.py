@@ -14,11 +14,14 @@ from scores.services.audit import (
     consultations_record,
 )
 from scores.services.profile_imports import (
+    DirectUpload,
     profile_import_advance,
     profile_import_command_begin,
     profile_import_command_end,
     profile_import_confirm,
+    profile_import_direct_upload,
     profile_import_start,
+    profile_import_start_uploaded,
     profile_import_step,
 )
 from scores.services.profiles import (
@@ -34,6 +37,7 @@ from scores.services.scoring import ServedScore, score_get, scores_get
 __all__ = [
     "ConsultationRequest",
     "ConsultedCpf",
+    "DirectUpload",
     "ProfileImportReport",
     "ServedScore",
     "cached_scores_invalidate",
@@ -47,7 +51,9 @@ __all__ = [
     "profile_import_command_begin",
     "profile_import_command_end",
     "profile_import_confirm",
+    "profile_import_direct_upload",
     "profile_import_start",
+    "profile_import_start_uploaded",
     "profile_import_step",
     "score_get",
     "scores_get",

@@ -6,8 +6,10 @@ CSV validation of scores.profile_import); this module adds what a web request ne
 it:
 
 - The uploaded file is kept where a later invocation can read it: the operations bucket
-  (`imports/<id>.csv`, OPERATIONS_BUCKET) when set, else a file under MEDIA_ROOT, which no
-  URL serves. The record keeps its name, SHA-256 and size, never its contents.
+  (`imports/<id>.csv`, OPERATIONS_BUCKET) when set, where the browser sends it directly
+  (a presigned POST: a Lambda request body cannot exceed 6 MB), else a file under
+  MEDIA_ROOT, received by the admin, which no URL serves. The record keeps its name,
+  SHA-256 and size, never its contents.
 - An admin import is a check (the engine's dry run: what would be created, updated, left
   unchanged, and every bad row by line and reason) and, once a person confirms it, the
   import. With `strict`, a file with any bad row is refused at confirmation.
@@ -19,9 +21,8 @@ it:
   A step stops at a line boundary; the next one reads the file from that byte on (an S3
   ranged GET) and gives the engine the lines before it as blank lines, so every line
   number it reports is the file's own.
-
-Known limit: a CPF repeated in a file is caught when both rows fall in one step; across
-steps, the later row updates the earlier one's profile (docs/credit-data.md).
+  The CPFs read so far (their hashes) are kept beside the file between steps, so a CPF
+  repeated anywhere in the file is reported, as the command line reports it.
 """
 
 from __future__ import annotations
@@ -30,20 +31,26 @@ import getpass
 import hashlib
 import itertools
 import logging
+import struct
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, cast
+from urllib.parse import unquote, urlencode
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
-from django.utils import timezone
+from django.core import signing
+from django.db import close_old_connections, transaction
+from django.utils import timezone, translation
 from zappa.asynchronous import task
 
 from scoreportal import aws_clients
-from scores.exceptions import ImportNotConfirmable
+from scores.exceptions import ImportNotConfirmable, UploadNotRecognised
 from scores.models import ProfileImport
 from scores.profile_import import ProfileFileError
 from scores.services.profiles import ProfileImportReport, credit_profiles_import
@@ -63,35 +70,31 @@ def _local_path(profile_import: ProfileImport) -> Path:
 
 
 def _stored(profile_import: ProfileImport, upload: IO[bytes]) -> tuple[str, str, int]:
-    """Keep the upload for the task; its (location, SHA-256, size)."""
+    """Keep an upload the admin received under MEDIA_ROOT (only the owner may read it);
+    its (location, SHA-256, size)."""
     digest = hashlib.sha256()
     size = 0
-    for block in iter(lambda: upload.read(_READ_SIZE), b""):
-        digest.update(block)
-        size += len(block)
-    upload.seek(0)
-    if settings.OPERATIONS_BUCKET:
-        key = f"{IMPORTS_PREFIX}{profile_import.pk}.csv"
-        aws_clients.s3().upload_fileobj(
-            upload, settings.OPERATIONS_BUCKET, key, ExtraArgs={"ContentType": "text/csv"}
-        )
-        location = f"{_S3_SCHEME}{settings.OPERATIONS_BUCKET}/{key}"
-    else:
-        path = _local_path(profile_import)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with path.open("wb") as file:
-            for block in iter(lambda: upload.read(_READ_SIZE), b""):
-                file.write(block)
+    path = _local_path(profile_import)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with path.open("wb") as file:
         path.chmod(0o600)
-        location = str(path)
-    return location, digest.hexdigest(), size
+        for block in iter(lambda: upload.read(_READ_SIZE), b""):
+            digest.update(block)
+            size += len(block)
+            file.write(block)
+    return str(path), digest.hexdigest(), size
+
+
+def _s3_object(location: str) -> tuple[str, str]:
+    bucket, _slash, key = location.removeprefix(_S3_SCHEME).partition("/")
+    return bucket, key
 
 
 def _blocks(profile_import: ProfileImport, offset: int) -> Iterator[bytes]:
     """The stored file's bytes from `offset` on, a block at a time."""
     location = profile_import.file_location
     if location.startswith(_S3_SCHEME):
-        bucket, _slash, key = location.removeprefix(_S3_SCHEME).partition("/")
+        bucket, key = _s3_object(location)
         if offset >= profile_import.file_size:
             return
         body = aws_clients.s3().get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"]
@@ -112,6 +115,47 @@ def _lines(blocks: Iterator[bytes]) -> Iterator[bytes]:
             yield line + b"\n"
     if pending:
         yield pending
+
+
+# The CPFs a phase has read so far, kept between its steps beside the file (never a CPF:
+# its lookup hash, 32 bytes, and its line, 4 bytes, per row), so a CPF repeated across
+# steps is reported like one repeated within a step.
+_SEEN_RECORD = struct.Struct(">32sI")
+
+
+def _seen_location(profile_import: ProfileImport) -> str:
+    return profile_import.file_location.removesuffix(".csv") + ".seen"
+
+
+def _seen_load(profile_import: ProfileImport) -> dict[str, int]:
+    if profile_import.bytes_done == 0:  # a phase's first step
+        return {}
+    location = _seen_location(profile_import)
+    if location.startswith(_S3_SCHEME):
+        bucket, key = _s3_object(location)
+        data = aws_clients.s3().get_object(Bucket=bucket, Key=key)["Body"].read()
+    else:
+        data = Path(location).read_bytes()
+    return {digest.hex(): line for digest, line in _SEEN_RECORD.iter_unpack(data)}
+
+
+def _seen_save(profile_import: ProfileImport, seen: dict[str, int]) -> None:
+    data = b"".join(_SEEN_RECORD.pack(bytes.fromhex(h), line) for h, line in seen.items())
+    location = _seen_location(profile_import)
+    if location.startswith(_S3_SCHEME):
+        bucket, key = _s3_object(location)
+        aws_clients.s3().put_object(Bucket=bucket, Key=key, Body=data)
+    else:
+        Path(location).write_bytes(data)
+
+
+def _seen_delete(profile_import: ProfileImport) -> None:
+    location = _seen_location(profile_import)
+    if location.startswith(_S3_SCHEME):
+        bucket, key = _s3_object(location)
+        aws_clients.s3().delete_object(Bucket=bucket, Key=key)
+    else:
+        Path(location).unlink(missing_ok=True)
 
 
 def _header(profile_import: ProfileImport) -> bytes:
@@ -171,6 +215,93 @@ def profile_import_start(
     return profile_import
 
 
+# A direct upload's form is valid this long; its return address, a day.
+_DIRECT_UPLOAD_SECONDS = 3600
+_UPLOAD_TOKEN_SALT = "scores.profile_imports.direct_upload"  # noqa: S105 (a namespace)
+_UPLOAD_TOKEN_MAX_AGE = timedelta(days=1)
+# The form fields the browser adds to a direct upload (S3 keeps them as the object's
+# metadata): the file's name (URL-encoded by scores/static/scores/import_upload.js: S3
+# metadata is ASCII) and whether the import is strict ("yes" or "no").
+FILENAME_FIELD = "x-amz-meta-filename"
+STRICT_FIELD = "x-amz-meta-strict"
+
+
+@dataclass(frozen=True, slots=True)
+class DirectUpload:
+    """A form that sends a file straight to the operations bucket (an S3 presigned POST):
+    on Lambda a request body cannot exceed 6 MB, and a million rows are tens of MB. S3
+    sends the browser back to `return_url` (with the object's bucket and key added)."""
+
+    url: str
+    fields: dict[str, str]
+
+
+def profile_import_direct_upload(*, actor: User, return_url: str) -> DirectUpload:
+    """A presigned POST for one new import file, `imports/<id>.csv`, from this staff
+    member; `return_url` gets a signed token naming the import and its uploader."""
+    import_id = uuid.uuid4()
+    token = signing.dumps({"id": str(import_id), "user": actor.pk}, salt=_UPLOAD_TOKEN_SALT)
+    redirect = f"{return_url}?{urlencode({'token': token})}"
+    post = aws_clients.s3().generate_presigned_post(
+        Bucket=settings.OPERATIONS_BUCKET,
+        Key=f"{IMPORTS_PREFIX}{import_id}.csv",
+        Fields={"success_action_redirect": redirect},
+        Conditions=[
+            {"success_action_redirect": redirect},
+            ["content-length-range", 1, settings.PROFILE_IMPORT_MAX_UPLOAD_BYTES],
+            ["starts-with", f"${FILENAME_FIELD}", ""],
+            ["starts-with", f"${STRICT_FIELD}", ""],
+        ],
+        ExpiresIn=_DIRECT_UPLOAD_SECONDS,
+    )
+    return DirectUpload(url=post["url"], fields=dict(post["fields"]))
+
+
+def profile_import_start_uploaded(*, actor: User, token: str, key: str) -> ProfileImport:
+    """Record a file a direct upload put in the operations bucket, and start checking it.
+    Idempotent: the browser coming back twice (a reload) finds the same import."""
+    try:
+        claims = signing.loads(token, salt=_UPLOAD_TOKEN_SALT, max_age=_UPLOAD_TOKEN_MAX_AGE)
+    except signing.BadSignature:
+        raise UploadNotRecognised() from None
+    import_id = uuid.UUID(claims["id"])
+    if claims["user"] != actor.pk or key != f"{IMPORTS_PREFIX}{import_id}.csv":
+        raise UploadNotRecognised()
+    existing = ProfileImport.objects.filter(pk=import_id).first()
+    if existing is not None:
+        return existing
+    bucket = settings.OPERATIONS_BUCKET
+    try:
+        head = aws_clients.s3().head_object(Bucket=bucket, Key=key)
+    except ClientError:
+        raise UploadNotRecognised() from None
+    metadata = head.get("Metadata", {})
+    file_name = unquote(metadata.get("filename", "")) or f"{import_id}.csv"
+    profile_import = ProfileImport(
+        id=import_id,
+        source=ProfileImport.Source.ADMIN,
+        actor=actor,
+        actor_name=actor.get_username(),
+        file_name=Path(file_name).name[:255],
+        file_location=f"{_S3_SCHEME}{bucket}/{key}",
+        file_size=head["ContentLength"],
+        strict=metadata.get("strict") == "yes",
+        status=ProfileImport.Status.CHECKING,
+    )
+    profile_import.full_clean(exclude=["file_sha256"])  # the first step reads the file
+    profile_import.save()
+    logger.info("profile import %s uploaded: %d bytes", profile_import.pk, profile_import.file_size)
+    transaction.on_commit(lambda: profile_import_step(str(profile_import.pk)))
+    return profile_import
+
+
+def _file_sha256(profile_import: ProfileImport) -> str:
+    digest = hashlib.sha256()
+    for block in _blocks(profile_import, 0):
+        digest.update(block)
+    return digest.hexdigest()
+
+
 @transaction.atomic
 def profile_import_confirm(*, profile_import: ProfileImport, actor: User) -> ProfileImport:
     """Import a checked file. A strict import of a file with bad rows is refused (and
@@ -193,6 +324,10 @@ def profile_import_confirm(*, profile_import: ProfileImport, actor: User) -> Pro
 
 
 def _profile_import_steps(import_id: str) -> None:
+    # A task is not a request, so nothing else recycles a broken or old connection (never
+    # inside a transaction: a call in-process may run in one).
+    if not transaction.get_connection().in_atomic_block:
+        close_old_connections()
     if profile_import_advance(import_id=import_id):
         profile_import_step(import_id)
 
@@ -211,6 +346,9 @@ def profile_import_advance(*, import_id: str) -> bool:
     checking = profile_import.status == ProfileImport.Status.CHECKING
     steps_before = profile_import.steps
     try:
+        if not profile_import.file_sha256:  # a direct upload: no server saw its bytes yet
+            profile_import.file_sha256 = _file_sha256(profile_import)
+            profile_import.save(update_fields=["file_sha256"])
         header = _header(profile_import).decode("utf-8")
         offset = max(profile_import.bytes_done, len(header.encode("utf-8")))
         feed = _StepFeed(
@@ -224,7 +362,15 @@ def profile_import_advance(*, import_id: str) -> bool:
         lines = itertools.chain(
             [header], itertools.repeat("\n", profile_import.next_line - 2), feed
         )
-        report = credit_profiles_import(file=cast(Any, lines), dry_run=checking)
+        seen = _seen_load(profile_import)
+        # The engine's reasons are English; so are the model validators' among them, as on
+        # the command line, whatever language the step runs in.
+        with translation.override("en"):
+            report = credit_profiles_import(file=cast(Any, lines), dry_run=checking, seen=seen)
+        if feed.finished:
+            _seen_delete(profile_import)
+        else:
+            _seen_save(profile_import, seen)
     except ProfileFileError as exc:
         return _failed(profile_import, str(exc))
     except UnicodeDecodeError:
@@ -370,10 +516,13 @@ def _count_check(profile_import: ProfileImport, report: ProfileImportReport) -> 
 
 
 __all__ = [
+    "DirectUpload",
     "profile_import_advance",
     "profile_import_command_begin",
     "profile_import_command_end",
     "profile_import_confirm",
+    "profile_import_direct_upload",
     "profile_import_start",
+    "profile_import_start_uploaded",
     "profile_import_step",
 ]

@@ -41,6 +41,7 @@ def credit_profiles_import(
     strict: bool = False,
     chunk_size: int = 1000,
     on_progress: Callable[[int], None] | None = None,
+    seen: dict[str, int] | None = None,
 ) -> ProfileImportReport:
     """Upsert the profiles of a CSV file and invalidate the cached scores it changed.
 
@@ -49,7 +50,9 @@ def credit_profiles_import(
     is read twice, so it must be seekable). `dry_run` validates and counts without writing.
     Rows are written in chunks, each in its own transaction, and each chunk's changed CPFs
     are invalidated in the cache after it commits: an interrupted import is resumed by
-    running it again.
+    running it again. `seen` (CPF hash -> line) carries the rows an earlier part of the same
+    file had, so a CPF repeated across the parts is still reported (the admin's import
+    reads a file in steps); it is updated with this part's rows.
     """
     if strict and not dry_run:
         check = credit_profiles_import(file=file, dry_run=True, chunk_size=chunk_size)
@@ -58,7 +61,7 @@ def credit_profiles_import(
         file.seek(0)
 
     report = ProfileImportReport(written=not dry_run)
-    seen: dict[str, int] = {}  # cpf_hash -> line, to catch a CPF twice in one file
+    seen = {} if seen is None else seen  # cpf_hash -> line, to catch a CPF twice in a file
     rows = _valid_rows(read_profiles(file), report, seen)
     while chunk := list(islice(rows, chunk_size)):
         _import_chunk(chunk, report, dry_run=dry_run)

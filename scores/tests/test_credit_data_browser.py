@@ -47,7 +47,7 @@ def test_if_an_operator_imports_a_file_then_previews_confirms_and_reads_the_scor
                 f"{EXAMPLE_CPF},{WEAK_ROW}",
                 f"{OTHER_EXAMPLE_CPF},{GOOD_ROW}",
                 f"529.982.247-26,{GOOD_ROW}",
-                f"390.533.447-05,1.5,x,0,0,0,0.25,1,96,3",
+                "390.533.447-05,1.5,x,0,0,0,0.25,1,96,3",
             ]
         )
         + "\n",
@@ -66,9 +66,10 @@ def test_if_an_operator_imports_a_file_then_previews_confirms_and_reads_the_scor
     errors = browser.find_element("css selector", "#import-errors").text
     assert "529.982.247-26" not in errors
     assert "on_time_payment_ratio" in errors
-    assert "Verificado, aguardando confirmação" in browser.find_element(
-        "css selector", "#import-status"
-    ).text
+    assert (
+        "Verificado, aguardando confirmação"
+        in browser.find_element("css selector", "#import-status").text
+    )
     assert preview.is_displayed()
     screenshot(browser, "import-preview-pt-br")
     browser.find_element("css selector", "#import-confirm").click()
@@ -99,3 +100,29 @@ def test_if_an_operator_imports_a_file_then_previews_confirms_and_reads_the_scor
     assert active.text == "ativo"
     assert "Poucas contas pagas em dia" in browser.find_element("css selector", "#content").text
     screenshot(browser, "scorecards-pt-br")
+
+
+def test_if_there_is_an_operations_bucket_then_the_browser_sends_the_file_to_s3_and_returns(
+    signed_in_operator, live_server, operations_bucket, tmp_path
+):
+    browser = signed_in_operator
+    csv = tmp_path / "perfis-março.csv"
+    csv.write_text(
+        f"{','.join(COLUMNS)}\n{EXAMPLE_CPF},{GOOD_ROW}\n{OTHER_EXAMPLE_CPF},{WEAK_ROW}\n",
+        encoding="utf-8",
+    )
+
+    browser.get(admin_url(live_server, "scores/profileimport/add/"))
+    form = wait_for(browser, "#import-upload-form")
+    assert operations_bucket in form.get_attribute("action")  # straight to the bucket
+    browser.find_element("css selector", "#id_strict option[value=yes]").click()
+    browser.find_element("css selector", "#id_file").send_keys(str(csv))
+    browser.find_element("css selector", "#import-upload-form [type=submit]").click()
+
+    assert wait_for(browser, "#preview-create").text == "2"
+    record = ProfileImport.objects.get()
+    assert record.file_location == f"s3://{operations_bucket}/imports/{record.pk}.csv"
+    assert (record.file_name, record.strict) == ("perfis-março.csv", True)
+    browser.find_element("css selector", "#import-confirm").click()
+    wait_for(browser, "#import-result")
+    assert CreditProfile.objects.count() == 2

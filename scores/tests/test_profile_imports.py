@@ -8,8 +8,12 @@ import getpass
 import hashlib
 from io import StringIO
 from pathlib import Path
+from unittest.mock import ANY
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+import requests
+from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
@@ -17,11 +21,13 @@ from django.urls import reverse
 
 from accounts.staff import StaffRole
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, sign_in
+from scoreportal import aws_clients
 from scores import score_cache
 from scores.cpf import Cpf
 from scores.models import CreditProfile, ProfileImport
 from scores.profile_import import COLUMNS
 from scores.selectors import active_scorecard
+from scores.services.profile_imports import FILENAME_FIELD, STRICT_FIELD
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("score_table")]
 
@@ -75,7 +81,9 @@ def upload(operator_client, django_capture_on_commit_callbacks):
     upload commits. Returns the record and the page the browser is sent to."""
 
     def send(content=MIXED_FILE, *, name="perfis.csv", strict=False):
-        data = {"file": SimpleUploadedFile(name, content, content_type="text/csv")}
+        data: dict[str, object] = {
+            "file": SimpleUploadedFile(name, content, content_type="text/csv")
+        }
         if strict:
             data["strict"] = "on"
         with django_capture_on_commit_callbacks(execute=True):
@@ -212,13 +220,23 @@ def test_if_a_step_runs_out_of_time_then_the_next_one_goes_on_and_lines_keep_the
     profile_import, _preview = upload()
 
     assert profile_import.steps == 6
-    assert [line for line, _reason in profile_import.row_errors] == [4, 5]
-    # The known limit: line 6 repeats line 3 in another step, and is not caught.
-    assert (profile_import.to_create, profile_import.bad_rows) == (4, 2)
+    assert profile_import.row_errors == [
+        [4, "cpf: CPF check digits do not match."],
+        [5, ANY],
+        [6, "cpf: same CPF as line 3"],  # read three steps later
+    ]
+    assert (profile_import.to_create, profile_import.to_update, profile_import.bad_rows) == (
+        3,
+        0,
+        3,
+    )
     assert profile_import.bytes_done == len(MIXED_FILE)
     confirm(profile_import)
-    assert (profile_import.created, profile_import.updated, profile_import.skipped) == (3, 1, 2)
+    assert (profile_import.created, profile_import.updated, profile_import.skipped) == (3, 0, 3)
     assert profile_import.steps == 12
+    assert list((settings.MEDIA_ROOT / "imports").iterdir()) == [
+        settings.MEDIA_ROOT / "imports" / f"{profile_import.pk}.csv"
+    ]  # what the steps kept between them is gone
 
 
 @pytest.mark.parametrize(
@@ -262,25 +280,130 @@ def test_if_there_is_no_operations_bucket_then_the_file_stays_under_media_root(
     assert stored.stat().st_mode & 0o077 == 0
 
 
+@pytest.fixture
+def direct_upload(operator_client, operations_bucket, django_capture_on_commit_callbacks):
+    """Upload a file as the browser does when there is an operations bucket: the admin's
+    page gives a form that posts to S3 (here the moto server, over HTTP), and S3 sends the
+    browser back to the admin. Returns the record, and the page the browser lands on."""
+
+    def send(content=MIXED_FILE, *, name="perfis-março.csv", strict=False, client=None):
+        client = client or operator_client
+        form = client.get(UPLOAD)
+        direct = form.context["direct"]
+        target = urlsplit(direct.url)
+        # The CSP lets the form be sent there.
+        assert (
+            f"form-action 'self' {target.scheme}://{target.netloc}"
+            in form["Content-Security-Policy"]
+        )
+        fields = {
+            **direct.fields,
+            FILENAME_FIELD: quote(name),
+            STRICT_FIELD: "yes" if strict else "no",
+        }
+        sent = requests.post(
+            direct.url,
+            data=fields,
+            files={"file": (name, content, "text/csv")},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert sent.status_code == 303, sent.text
+        with django_capture_on_commit_callbacks(execute=True):
+            back = client.get(sent.headers["Location"])
+        assert back.status_code == 302
+        return ProfileImport.objects.latest("created_at"), client.get(back["Location"])
+
+    return send
+
+
 def test_if_there_is_an_operations_bucket_then_the_file_goes_to_s3_and_the_task_reads_it(
-    upload, confirm, operations_bucket, settings, tmp_path
+    direct_upload, confirm, operations_bucket, settings, tmp_path
 ):
-    settings.MEDIA_ROOT = tmp_path / "media"
     settings.PROFILE_IMPORT_STEP_SECONDS = 0  # ranged reads from the bucket, step by step
 
-    profile_import, _preview = upload()
+    profile_import, preview = direct_upload()
 
     key = f"imports/{profile_import.pk}.csv"
     assert profile_import.file_location == f"s3://{operations_bucket}/{key}"
-    from scoreportal import aws_clients
-
     stored = aws_clients.s3().get_object(Bucket=operations_bucket, Key=key)["Body"].read()
     assert stored == MIXED_FILE
     assert not (tmp_path / "media").exists()
+    assert (profile_import.file_name, profile_import.file_size) == (
+        "perfis-março.csv",
+        len(MIXED_FILE),
+    )
+    assert profile_import.file_sha256 == hashlib.sha256(MIXED_FILE).hexdigest()
     assert (profile_import.checked_rows, profile_import.steps) == (6, 6)
+    assert [line for line, _reason in profile_import.row_errors] == [4, 5, 6]
+    assert 'id="import-confirm"' in preview.content.decode()
     confirm(profile_import)
     assert profile_import.status == ProfileImport.Status.IMPORTED
     assert CreditProfile.objects.count() == 3
+    assert aws_clients.s3().list_objects_v2(Bucket=operations_bucket)["KeyCount"] == 1
+
+
+def test_if_a_direct_upload_is_strict_then_the_record_says_so(direct_upload, confirm):
+    profile_import, _preview = direct_upload(strict=True)
+
+    confirm(profile_import)
+
+    assert profile_import.status == ProfileImport.Status.REFUSED
+    assert not CreditProfile.objects.exists()
+
+
+def test_if_the_browser_comes_back_twice_from_s3_then_there_is_one_import(
+    operator_client, operations_bucket, django_capture_on_commit_callbacks
+):
+    direct = operator_client.get(UPLOAD).context["direct"]
+    fields = {**direct.fields, FILENAME_FIELD: "perfis.csv", STRICT_FIELD: "no"}
+    sent = requests.post(
+        direct.url,
+        data=fields,
+        files={"file": ("perfis.csv", MIXED_FILE)},
+        timeout=10,
+        allow_redirects=False,
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = operator_client.get(sent.headers["Location"])
+    second = operator_client.get(sent.headers["Location"])
+
+    assert first["Location"] == second["Location"] == page_of(ProfileImport.objects.get())
+    assert ProfileImport.objects.get().steps == 1
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param("token", id="forged-token"),
+        pytest.param("key", id="another-key"),
+        pytest.param("user", id="another-uploader"),
+    ],
+)
+def test_if_the_return_from_s3_is_not_this_uploader_s_file_then_nothing_is_recorded(
+    operator_client, operations_bucket, staff_member, tamper
+):
+    form = operator_client.get(UPLOAD).context["direct"]
+    url = urlsplit(form.fields["success_action_redirect"])
+    token = parse_qs(url.query)["token"][0]
+    import_id = signing.loads(token, salt="scores.profile_imports.direct_upload")["id"]
+    aws_clients.s3().put_object(
+        Bucket=operations_bucket, Key=f"imports/{import_id}.csv", Body=MIXED_FILE
+    )
+    query = {"token": token, "key": f"imports/{import_id}.csv"}
+    client = operator_client
+    if tamper == "token":
+        query["token"] = token[:-2] + "xx"
+    elif tamper == "key":
+        query["key"] = "imports/other.csv"
+    else:
+        client = sign_in(Client(), staff_member("olga", role=StaffRole.CREDIT_DATA_OPERATORS))
+
+    response = client.get(url.path, query, follow=True)
+
+    assert "não foi reconhecido" in response.content.decode()
+    assert not ProfileImport.objects.exists()
 
 
 def test_if_an_import_runs_then_no_cpf_is_in_its_record_or_the_log(upload, confirm, log_output):
