@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, no_translations
 
 from scores.profile_import import ProfileFileError
 from scores.services import (
@@ -42,6 +42,7 @@ class Command(BaseCommand):
             "--chunk-size", type=int, default=1000, help="Rows per transaction (default 1000)."
         )
 
+    @no_translations  # row reasons in English, as the rest of the output
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
         verbosity: int = options["verbosity"]
