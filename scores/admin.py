@@ -430,6 +430,11 @@ class ProfileImportAdmin(admin.ModelAdmin[ProfileImport]):
                 name="scores_profileimport_uploaded",
             ),
             path(
+                "<path:object_id>/resume/",
+                view(operator_views.profile_import_resume_view),
+                name="scores_profileimport_resume",
+            ),
+            path(
                 "<path:object_id>/confirm/",
                 view(operator_views.profile_import_confirm_view),
                 name="scores_profileimport_confirm",

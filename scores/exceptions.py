@@ -29,3 +29,9 @@ class UploadNotRecognised(ApplicationError):
     staff member's upload (tampered, expired, or never uploaded)."""
 
     default_message = "This upload is not recognised; upload the file again."
+
+
+class ImportNotResumable(ApplicationError):
+    """Only an import whose task has made no progress for a while can be resumed."""
+
+    default_message = "This import is not stalled: it is finished or still making progress."

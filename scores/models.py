@@ -4,6 +4,7 @@ score queries."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -113,6 +114,11 @@ class CreditProfile(models.Model):
         return {name: getattr(self, name) for name in PROFILE_CHARACTERISTICS}
 
 
+# A step lasts PROFILE_IMPORT_STEP_SECONDS (under the Lambda function's 29 s timeout): a
+# running import with no progress for this long has lost its task and may be resumed.
+STALLED_AFTER = timedelta(minutes=5)
+
+
 class ProfileImport(models.Model):
     """One import of a credit-profile CSV file, from the admin or `manage.py import_profiles`:
     who, when, which file (name, SHA-256, size; never its contents), what the check (dry
@@ -197,6 +203,12 @@ class ProfileImport(models.Model):
         editable=False,
         help_text=_("[line, reason] of the first bad rows (PROFILE_IMPORT_MAX_ERRORS_KEPT)."),
     )
+    progressed_at = models.DateTimeField(
+        _("last progress"),
+        default=timezone.now,
+        editable=False,
+        help_text=_("When the running phase last started or finished a step."),
+    )
     checked_at = models.DateTimeField(_("checked at"), null=True, blank=True, editable=False)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True, editable=False)
 
@@ -213,6 +225,12 @@ class ProfileImport(models.Model):
     @property
     def running(self) -> bool:
         return self.status in (self.Status.CHECKING, self.Status.IMPORTING)
+
+    @property
+    def stalled(self) -> bool:
+        """Running, and no step has started or ended for longer than a step can last: its
+        task was lost (an invocation that could not be made, or that died)."""
+        return self.running and timezone.now() - self.progressed_at > STALLED_AFTER
 
     @property
     def percent_done(self) -> int:

@@ -23,7 +23,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from scores.exceptions import ImportNotConfirmable, UploadNotRecognised
+from scores.exceptions import ImportNotConfirmable, ImportNotResumable, UploadNotRecognised
 from scores.forms import ProfileImportForm
 from scores.models import ProfileImport
 from scores.profile_import import COLUMNS
@@ -32,6 +32,7 @@ from scores.services import (
     cached_scores_invalidate_all,
     profile_import_confirm,
     profile_import_direct_upload,
+    profile_import_resume,
     profile_import_start,
     profile_import_start_uploaded,
 )
@@ -154,7 +155,12 @@ def profile_import_page_view(
         "confirmable": confirmable,
         "refused_if_confirmed": profile_import.strict and profile_import.bad_rows > 0,
         "errors_not_shown": max(0, profile_import.bad_rows - len(profile_import.row_errors)),
-        "refresh_seconds": _PROGRESS_REFRESH_SECONDS if profile_import.running else None,
+        "refresh_seconds": (
+            _PROGRESS_REFRESH_SECONDS
+            if profile_import.running and not profile_import.stalled
+            else None
+        ),
+        "resumable": profile_import.stalled and request.user.has_perm(IMPORT_PERMISSION),
     }
     return TemplateResponse(request, "admin/scores/profileimport/import.html", context)
 
@@ -187,6 +193,30 @@ def profile_import_confirm_view(
                 gettext("Strict import refused: the file has bad rows, nothing was imported."),
                 messages.WARNING,
             )
+    return HttpResponseRedirect(
+        reverse("admin:scores_profileimport_change", args=[profile_import.pk])
+    )
+
+
+@require_POST
+def profile_import_resume_view(
+    request: HttpRequest, model_admin: ProfileImportAdmin, object_id: str
+) -> HttpResponseBase:
+    """Start a stalled import's task again (its page offers this once it has made no
+    progress for a while)."""
+    if not request.user.has_perm(IMPORT_PERMISSION):
+        raise PermissionDenied
+    profile_import = model_admin.get_object(request, object_id)
+    if profile_import is None:
+        raise Http404
+    try:
+        profile_import_resume(profile_import=profile_import)
+    except ImportNotResumable:
+        model_admin.message_user(
+            request,
+            gettext("This import is not stalled: it is finished or still making progress."),
+            messages.ERROR,
+        )
     return HttpResponseRedirect(
         reverse("admin:scores_profileimport_change", args=[profile_import.pk])
     )

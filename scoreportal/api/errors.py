@@ -35,6 +35,7 @@ from scoreportal.exceptions import ApplicationError
 from scores.exceptions import (
     AuditUnavailable,
     ImportNotConfirmable,
+    ImportNotResumable,
     NoCreditData,
     UploadNotRecognised,
 )
@@ -129,6 +130,7 @@ CODE_FOR_APPLICATION_ERROR: dict[type[ApplicationError], ErrorCode] = {
     # Staff-side refusals (the admin shows them); never raised on the API's path.
     KeyNotChangeable: ErrorCode.INVALID_REQUEST,
     ImportNotConfirmable: ErrorCode.INVALID_REQUEST,
+    ImportNotResumable: ErrorCode.INVALID_REQUEST,
     UploadNotRecognised: ErrorCode.INVALID_REQUEST,
     KeyAlreadyRotated: ErrorCode.INVALID_REQUEST,
 }

@@ -50,7 +50,7 @@ from django.utils import timezone, translation
 from zappa.asynchronous import task
 
 from scoreportal import aws_clients
-from scores.exceptions import ImportNotConfirmable, UploadNotRecognised
+from scores.exceptions import ImportNotConfirmable, ImportNotResumable, UploadNotRecognised
 from scores.models import ProfileImport
 from scores.profile_import import ProfileFileError
 from scores.services.profiles import ProfileImportReport, credit_profiles_import
@@ -98,7 +98,10 @@ def _blocks(profile_import: ProfileImport, offset: int) -> Iterator[bytes]:
         if offset >= profile_import.file_size:
             return
         body = aws_clients.s3().get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"]
-        yield from body.iter_chunks(_READ_SIZE)
+        try:
+            yield from body.iter_chunks(_READ_SIZE)
+        finally:
+            body.close()  # a reader that stops early (the header) frees the connection
         return
     with Path(location).open("rb") as file:
         file.seek(offset)
@@ -318,7 +321,21 @@ def profile_import_confirm(*, profile_import: ProfileImport, actor: User) -> Pro
     locked.status = ProfileImport.Status.IMPORTING
     locked.bytes_done = 0
     locked.next_line = 2
+    locked.progressed_at = timezone.now()
     locked.save()
+    transaction.on_commit(lambda: profile_import_step(str(locked.pk)))
+    return locked
+
+
+@transaction.atomic
+def profile_import_resume(*, profile_import: ProfileImport) -> ProfileImport:
+    """Start a stalled import's task again, from where its last finished step stopped."""
+    locked = ProfileImport.objects.select_for_update().get(pk=profile_import.pk)
+    if not locked.stalled:
+        raise ImportNotResumable()
+    locked.progressed_at = timezone.now()
+    locked.save(update_fields=["progressed_at"])
+    logger.warning("profile import %s resumed after stalling", locked.pk)
     transaction.on_commit(lambda: profile_import_step(str(locked.pk)))
     return locked
 
@@ -345,6 +362,7 @@ def profile_import_advance(*, import_id: str) -> bool:
         return False
     checking = profile_import.status == ProfileImport.Status.CHECKING
     steps_before = profile_import.steps
+    ProfileImport.objects.filter(pk=profile_import.pk).update(progressed_at=timezone.now())
     try:
         if not profile_import.file_sha256:  # a direct upload: no server saw its bytes yet
             profile_import.file_sha256 = _file_sha256(profile_import)
@@ -394,6 +412,7 @@ def _after_step(
         if locked.steps != steps_before:  # another invocation ran this step (a retry)
             return False
         locked.steps += 1
+        locked.progressed_at = timezone.now()
         locked.bytes_done = feed.offset
         locked.next_line = feed.line
         if checking:
@@ -522,6 +541,7 @@ __all__ = [
     "profile_import_command_end",
     "profile_import_confirm",
     "profile_import_direct_upload",
+    "profile_import_resume",
     "profile_import_start",
     "profile_import_start_uploaded",
     "profile_import_step",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 from unittest.mock import ANY
@@ -13,18 +14,20 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
+import time_machine
 from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.staff import StaffRole
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, sign_in
 from scoreportal import aws_clients
 from scores import score_cache
 from scores.cpf import Cpf
-from scores.models import CreditProfile, ProfileImport
+from scores.models import STALLED_AFTER, CreditProfile, ProfileImport
 from scores.profile_import import COLUMNS
 from scores.selectors import active_scorecard
 from scores.services.profile_imports import FILENAME_FIELD, STRICT_FIELD
@@ -479,3 +482,45 @@ def test_if_a_command_line_record_is_opened_then_it_cannot_be_confirmed(tmp_path
     assert "import-confirm-form" not in page
     record.refresh_from_db()
     assert record.status == ProfileImport.Status.CHECKED
+
+
+@pytest.fixture
+def lost_upload(operator_client):
+    """An upload whose task never ran (as when its invocation could not be made)."""
+    operator_client.post(
+        UPLOAD, {"file": SimpleUploadedFile("perfis.csv", MIXED_FILE, content_type="text/csv")}
+    )
+    profile_import = ProfileImport.objects.get()
+    assert profile_import.status == ProfileImport.Status.CHECKING
+    return profile_import
+
+
+def test_if_an_import_makes_no_progress_for_a_while_then_it_can_be_resumed(
+    lost_upload, operator_client, django_capture_on_commit_callbacks
+):
+    page = operator_client.get(page_of(lost_upload)).content.decode()
+    assert 'id="import-resume-form"' not in page
+    assert 'http-equiv="refresh"' in page
+
+    with time_machine.travel(timezone.now() + STALLED_AFTER + timedelta(seconds=1)):
+        stalled = operator_client.get(page_of(lost_upload)).content.decode()
+        with django_capture_on_commit_callbacks(execute=True):
+            resumed = operator_client.post(
+                reverse("admin:scores_profileimport_resume", args=[lost_upload.pk])
+            )
+
+    assert 'id="import-resume-form"' in stalled
+    assert 'http-equiv="refresh"' not in stalled
+    assert resumed.status_code == 302
+    lost_upload.refresh_from_db()
+    assert (lost_upload.status, lost_upload.checked_rows) == (ProfileImport.Status.CHECKED, 6)
+
+
+def test_if_an_import_is_still_making_progress_then_it_is_not_resumed(lost_upload, operator_client):
+    response = operator_client.post(
+        reverse("admin:scores_profileimport_resume", args=[lost_upload.pk]), follow=True
+    )
+
+    assert "não está parada" in response.content.decode()
+    lost_upload.refresh_from_db()
+    assert lost_upload.steps == 0
