@@ -72,6 +72,30 @@ def _flush_as_superuser_past_the_audit_triggers() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Path) -> None:
+    """Files a test uploads (credit-profile imports) land in its own directory, never in
+    the checkout."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _language_left_as_found() -> Iterator[None]:
+    """A request through the test client leaves its language active in this thread (the
+    language middleware activates it, as Django's does): undo it, so what a test prints
+    does not depend on which test ran before it."""
+    from django.utils.translation import trans_real
+
+    active = trans_real._active  # type: ignore[attr-defined]
+    saved = getattr(active, "value", None)
+    yield
+    if saved is None:
+        if hasattr(active, "value"):
+            del active.value
+    else:
+        active.value = saved
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache_cool_down() -> None:
     """No test inherits a cool-down (score cache, counters) or per-process counts."""
     score_cache.cool_down.reset()

@@ -58,8 +58,19 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
         ],
     },
     StaffRole.CREDIT_DATA_OPERATORS: {
-        # The usage report's score mix shows them drift in what is served.
-        "scores": ["view_creditprofile", "change_creditprofile", "view_usagereport"],
+        "scores": [
+            "view_creditprofile",
+            "change_creditprofile",
+            # Import CSV files in the admin, and see every import's record (issue 14).
+            "import_creditprofile",
+            "view_profileimport",
+            # The cache control: selected profiles' cached scores, or all of them.
+            "invalidate_cached_scores",
+            # The shipped scorecards, read-only, and which one is active.
+            "view_scorecardversion",
+            # The usage report's score mix shows them drift in what is served.
+            "view_usagereport",
+        ],
     },
 }
 

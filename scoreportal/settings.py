@@ -340,6 +340,19 @@ AWS_REGION = env.str("AWS_REGION", default="sa-east-1")
 OPERATIONS_BUCKET = env.str("OPERATIONS_BUCKET", default="")
 # Unset means real AWS; tests point it at the local moto server.
 S3_ENDPOINT_URL: str | None = env.str("S3_ENDPOINT_URL", default="") or None
+# Without an operations bucket, uploaded import files stay under MEDIA_ROOT/imports/. No
+# URL serves MEDIA_ROOT (there is no MEDIA_URL route): the files hold plaintext CPFs.
+MEDIA_ROOT = Path(env.str("DJANGO_MEDIA_ROOT", default="") or BASE_DIR / "media")
+# An admin import (check, then import) runs as a task in steps of about this many seconds;
+# each step hands on to a new one (on Lambda a new invocation: the function's timeout is
+# 29 s). Steps persist where they stopped (scores.services.profile_imports).
+PROFILE_IMPORT_STEP_SECONDS = env.float("PROFILE_IMPORT_STEP_SECONDS", default=18.0)
+# Bad rows kept with an import's record (and shown in its preview); all are counted.
+PROFILE_IMPORT_MAX_ERRORS_KEPT = env.int("PROFILE_IMPORT_MAX_ERRORS_KEPT", default=1000)
+# The largest file the admin accepts (bytes); the command line has no limit.
+PROFILE_IMPORT_MAX_UPLOAD_BYTES = env.int(
+    "PROFILE_IMPORT_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024
+)
 # Bounded so a slow or unreachable DynamoDB costs a request well under a second.
 DYNAMODB_CONNECT_TIMEOUT_SECONDS = env.float("DYNAMODB_CONNECT_TIMEOUT_SECONDS", default=0.25)
 DYNAMODB_READ_TIMEOUT_SECONDS = env.float("DYNAMODB_READ_TIMEOUT_SECONDS", default=0.3)

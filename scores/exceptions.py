@@ -15,3 +15,23 @@ class AuditUnavailable(ApplicationError):
     """The audit rows could not be written, so no personal data may be served."""
 
     default_message = "The query could not be recorded, so no score is served. Retry later."
+
+
+class ImportNotConfirmable(ApplicationError):
+    """Only an admin import whose check has finished, and that nobody confirmed yet, can be
+    confirmed."""
+
+    default_message = "This import cannot be confirmed: it is not waiting for confirmation."
+
+
+class UploadNotRecognised(ApplicationError):
+    """The browser came back from a direct upload with a token or file that is not this
+    staff member's upload (tampered, expired, or never uploaded)."""
+
+    default_message = "This upload is not recognised; upload the file again."
+
+
+class ImportNotResumable(ApplicationError):
+    """Only an import whose task has made no progress for a while can be resumed."""
+
+    default_message = "This import is not stalled: it is finished or still making progress."

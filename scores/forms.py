@@ -1,4 +1,5 @@
-"""Forms of the auditors' pages: a range of days, and the per-CPF report's request."""
+"""Forms of the staff pages: a range of days, the per-CPF report's request, and the credit
+data operators' upload of a CSV file to import."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
@@ -110,3 +113,34 @@ class CpfReportForm(RequiredDayRangeForm):
     cpf = CpfField(label=_("CPF"))
 
     field_order = ["cpf", "since", "until"]
+
+
+class ProfileImportForm(forms.Form):
+    """A CSV file of credit profiles to check (and then import), and whether a bad row
+    stops the whole file."""
+
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_(
+            "UTF-8, comma-separated, with the header row (cpf and one column per characteristic)."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+    strict = forms.BooleanField(
+        label=_("Strict"),
+        required=False,
+        help_text=_("If any row is bad, import nothing."),
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        limit = settings.PROFILE_IMPORT_MAX_UPLOAD_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                _("The file is larger than %(limit)s."),
+                code="too_large",
+                params={"limit": filesizeformat(limit)},
+            )
+        if not upload.size:
+            raise forms.ValidationError(_("The file is empty."), code="empty")
+        return upload

@@ -1,7 +1,10 @@
-"""Credit profiles (what a score is computed from) and the audit trail of score queries."""
+"""Credit profiles (what a score is computed from), their imports, and the audit trail of
+score queries."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -78,6 +81,12 @@ class CreditProfile(models.Model):
         ordering = ["-updated_at"]
         verbose_name = _("credit profile")
         verbose_name_plural = _("credit profiles")
+        # The credit data operators' jobs beyond editing (SPEC §1): importing a CSV file in
+        # the admin, and invalidating cached scores by hand.
+        permissions = [
+            ("import_creditprofile", _("Can import credit profiles from CSV")),
+            ("invalidate_cached_scores", _("Can invalidate cached scores")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(
@@ -103,6 +112,142 @@ class CreditProfile(models.Model):
     def characteristics(self) -> dict[str, ProfileValue]:
         """The values the scorecard reads, by characteristic name."""
         return {name: getattr(self, name) for name in PROFILE_CHARACTERISTICS}
+
+
+# A step lasts PROFILE_IMPORT_STEP_SECONDS (under the Lambda function's 29 s timeout): a
+# running import with no progress for this long has lost its task and may be resumed.
+STALLED_AFTER = timedelta(minutes=5)
+
+
+class ProfileImport(models.Model):
+    """One import of a credit-profile CSV file, from the admin or `manage.py import_profiles`:
+    who, when, which file (name, SHA-256, size; never its contents), what the check (dry
+    run) found and what the import did, and how far it has got.
+
+    An admin import is checked first and imported once confirmed; both phases run as a
+    task in steps (scores.services.profile_imports). The uploaded file sits in the
+    operations bucket (`imports/<id>.csv`) or under MEDIA_ROOT until it expires. No CPF is
+    ever kept here: row errors name the line and the column, never a value.
+    """
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", _("Admin")
+        COMMAND = "command", _("Command line")
+
+    class Status(models.TextChoices):
+        CHECKING = "checking", _("Checking")
+        CHECKED = "checked", _("Checked, waiting for confirmation")
+        IMPORTING = "importing", _("Importing")
+        IMPORTED = "imported", _("Imported")
+        REFUSED = "refused", _("Refused (strict: the file has bad rows)")
+        FAILED = "failed", _("Failed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("imported by"),
+    )
+    actor_name = models.CharField(
+        _("imported by (name)"),
+        max_length=300,
+        editable=False,
+        help_text=_("The username in the admin; the operating-system user on the command line."),
+    )
+    confirmed_by = models.CharField(_("confirmed by"), max_length=150, blank=True, editable=False)
+    file_name = models.CharField(_("file name"), max_length=255, editable=False)
+    file_sha256 = models.CharField(_("file SHA-256"), max_length=64, editable=False)
+    file_size = models.PositiveBigIntegerField(_("file size (bytes)"), editable=False)
+    file_location = models.CharField(
+        _("file location"),
+        max_length=300,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "Where the uploaded file is kept: s3://bucket/imports/… or a path under MEDIA_ROOT."
+        ),
+    )
+    strict = models.BooleanField(
+        _("strict"), default=False, editable=False, help_text=_("Any bad row: nothing imported.")
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, editable=False)
+    failure = models.CharField(_("failure"), max_length=500, blank=True, editable=False)
+    # Where the running phase will go on (the task's steps): bytes and lines of the file.
+    bytes_done = models.PositiveBigIntegerField(_("bytes read"), default=0, editable=False)
+    next_line = models.PositiveIntegerField(_("next line"), default=2, editable=False)
+    steps = models.PositiveIntegerField(_("steps"), default=0, editable=False)
+    # What the check found (the preview) ...
+    checked_rows = models.PositiveIntegerField(_("rows checked"), default=0, editable=False)
+    to_create = models.PositiveIntegerField(_("rows to create"), default=0, editable=False)
+    to_update = models.PositiveIntegerField(_("rows to update"), default=0, editable=False)
+    to_leave = models.PositiveIntegerField(_("rows unchanged"), default=0, editable=False)
+    bad_rows = models.PositiveIntegerField(_("bad rows"), default=0, editable=False)
+    # ... and what the import did.
+    rows = models.PositiveIntegerField(_("rows imported"), default=0, editable=False)
+    created = models.PositiveIntegerField(_("created"), default=0, editable=False)
+    updated = models.PositiveIntegerField(_("updated"), default=0, editable=False)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0, editable=False)
+    skipped = models.PositiveIntegerField(_("bad rows skipped"), default=0, editable=False)
+    invalidation_failures = models.PositiveIntegerField(
+        _("cached scores not invalidated"), default=0, editable=False
+    )
+    row_errors = models.JSONField(
+        _("bad rows"),
+        default=list,
+        editable=False,
+        help_text=_("[line, reason] of the first bad rows (PROFILE_IMPORT_MAX_ERRORS_KEPT)."),
+    )
+    progressed_at = models.DateTimeField(
+        _("last progress"),
+        default=timezone.now,
+        editable=False,
+        help_text=_("When the running phase last started or finished a step."),
+    )
+    checked_at = models.DateTimeField(_("checked at"), null=True, blank=True, editable=False)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("credit profile import")
+        verbose_name_plural = _("credit profile imports")
+        indexes = [models.Index(fields=["-created_at"], name="profileimport_created_idx")]
+
+    def __str__(self) -> str:
+        created = formats.date_format(timezone.localtime(self.created_at), "DATETIME_FORMAT")
+        return f"{created} {self.file_name}"
+
+    @property
+    def running(self) -> bool:
+        return self.status in (self.Status.CHECKING, self.Status.IMPORTING)
+
+    @property
+    def stalled(self) -> bool:
+        """Running, and no step has started or ended for longer than a step can last: its
+        task was lost (an invocation that could not be made, or that died)."""
+        return self.running and timezone.now() - self.progressed_at > STALLED_AFTER
+
+    @property
+    def percent_done(self) -> int:
+        """How much of the file the running phase has read (0-100)."""
+        if not self.file_size:
+            return 100
+        return min(100, self.bytes_done * 100 // self.file_size)
+
+
+class ScorecardVersion(CreditProfile):
+    """The shipped scorecards (files in scores/scorecards/, not rows): an entry of the admin
+    and its permission; no table of its own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("scorecard")
+        verbose_name_plural = _("scorecards")
 
 
 class Consultation(models.Model):

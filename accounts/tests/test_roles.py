@@ -21,7 +21,7 @@ from accounts.staff import StaffRole
 from conftest import sign_in
 from scoreportal.api.errors import ErrorCode
 from scores.constants import Endpoint
-from scores.models import Consultation
+from scores.models import Consultation, ProfileImport
 
 SUPERUSER, KEY_MANAGER, AUDITOR, OPERATOR, NO_ROLE = (
     "superuser",
@@ -46,8 +46,16 @@ PAGES = {
     "accounts_stafflockout": ({SUPERUSER, AUDITOR}, set()),
     "scores_consultation": ({SUPERUSER, AUDITOR}, set()),
     "scores_creditprofile": ({SUPERUSER, OPERATOR}, set()),
+    "scores_profileimport": ({SUPERUSER, OPERATOR}, {SUPERUSER, OPERATOR}),
     "auth_user": ({SUPERUSER}, {SUPERUSER}),
     "auth_group": ({SUPERUSER}, {SUPERUSER}),
+}
+# admin pages that are not lists of rows -> who may open them
+VIEWS = {
+    "admin:scores_scorecardversion_changelist": {SUPERUSER, OPERATOR},
+    "admin:scores_creditprofile_invalidate_all": {SUPERUSER, OPERATOR},
+    "admin:scores_usagereport_changelist": {SUPERUSER, AUDITOR, OPERATOR},
+    "admin:scores_cpfreport_changelist": {SUPERUSER, AUDITOR},
 }
 # who may change (not only view) what they can open
 CHANGE = {
@@ -68,6 +76,14 @@ def data(issue_key, make_profile, organization):
     api_key_rotate(api_key=rotated, grace=timedelta(hours=1))
     api_key_revoke(api_key=issue_key(name="retired")[0])
     profile = make_profile()
+    ProfileImport.objects.create(
+        source=ProfileImport.Source.COMMAND,
+        actor_name="ops",
+        file_name="profiles.csv",
+        file_sha256="0" * 64,
+        file_size=10,
+        status=ProfileImport.Status.IMPORTED,
+    )
     Consultation.objects.create(
         request_id="0f6f2a3c-5a07-4b8e-9c1e-2b0f8f6f3a11",
         endpoint=Endpoint.SCORE,
@@ -146,6 +162,47 @@ def test_if_a_role_walks_the_admin_then_it_opens_its_pages_and_no_others(data, a
 
 
 @pytest.mark.parametrize("role", [SUPERUSER, KEY_MANAGER, AUDITOR, OPERATOR, NO_ROLE])
+def test_if_a_role_opens_the_pages_that_are_not_lists_then_only_its_own_open(data, as_role, role):
+    client = as_role(role)
+
+    for name, viewers in VIEWS.items():
+        response = client.get(reverse(name))
+        assert response.status_code == (200 if role in viewers else 403), (role, name)
+
+
+@pytest.mark.parametrize("role", [SUPERUSER, KEY_MANAGER, AUDITOR, OPERATOR, NO_ROLE])
+def test_if_a_role_uses_the_cache_control_and_the_import_then_only_operators_may(
+    data, as_role, role, score_table
+):
+    client = as_role(role)
+    profile = data["profile"]
+    record = ProfileImport.objects.get()
+
+    invalidated = client.post(
+        reverse("admin:scores_creditprofile_changelist"),
+        {"action": "invalidate_cached_scores", "_selected_action": [profile.pk]},
+    )
+    all_invalidated = client.post(
+        reverse("admin:scores_creditprofile_invalidate_all"), {"confirmed": "yes"}
+    )
+    confirmed = client.post(reverse("admin:scores_profileimport_confirm", args=[record.pk]))
+    uploaded = client.post(reverse("admin:scores_profileimport_add"), {})
+
+    if role in (SUPERUSER, OPERATOR):
+        assert invalidated.status_code == 302, role
+        assert all_invalidated.status_code == 302, role
+        assert confirmed.status_code == 302, role  # and refused: a command line's record
+        assert uploaded.status_code == 200, role  # the form, with its errors
+    else:
+        assert invalidated.status_code == 403, role
+        assert all_invalidated.status_code == 403, role
+        assert confirmed.status_code == 403, role
+        assert uploaded.status_code == 403, role
+    record.refresh_from_db()
+    assert record.status == ProfileImport.Status.IMPORTED
+
+
+@pytest.mark.parametrize("role", [SUPERUSER, KEY_MANAGER, AUDITOR, OPERATOR, NO_ROLE])
 def test_if_a_role_opens_the_key_lifecycle_actions_then_only_key_managers_may(data, as_role, role):
     client = as_role(role)
     key = data["key"]
@@ -197,6 +254,8 @@ def test_if_a_credit_data_operator_looks_for_keys_then_they_are_not_there(data, 
 
     assert "Chaves de API" not in index
     assert "Perfis de crédito" in index
+    assert "Importações de perfis de crédito" in index
+    assert "Tabelas de pontuação (scorecards)" in index
     assert client.get(reverse("admin:accounts_apikey_changelist")).status_code == 403
 
 

@@ -32,7 +32,13 @@ from accounts.exceptions import (
 )
 from scoreportal.api.context import request_id_of
 from scoreportal.exceptions import ApplicationError
-from scores.exceptions import AuditUnavailable, NoCreditData
+from scores.exceptions import (
+    AuditUnavailable,
+    ImportNotConfirmable,
+    ImportNotResumable,
+    NoCreditData,
+    UploadNotRecognised,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +129,9 @@ CODE_FOR_APPLICATION_ERROR: dict[type[ApplicationError], ErrorCode] = {
     RequestExceedsLimits: ErrorCode.INVALID_REQUEST,
     # Staff-side refusals (the admin shows them); never raised on the API's path.
     KeyNotChangeable: ErrorCode.INVALID_REQUEST,
+    ImportNotConfirmable: ErrorCode.INVALID_REQUEST,
+    ImportNotResumable: ErrorCode.INVALID_REQUEST,
+    UploadNotRecognised: ErrorCode.INVALID_REQUEST,
     KeyAlreadyRotated: ErrorCode.INVALID_REQUEST,
 }
 

@@ -24,7 +24,8 @@ from accounts.models import ApiKey
 from conftest import EXAMPLE_CPF
 from devstack.lambda_invoke import SOURCE_IP, http_api_event, invoke_fresh_process, rest_api_event
 from devstack.lambda_package import build_package
-from scores.models import Consultation
+from scoreportal import aws_clients
+from scores.models import Consultation, ProfileImport
 
 pytestmark = pytest.mark.slow
 
@@ -341,6 +342,66 @@ def test_if_an_operator_issues_a_key_with_zappa_manage_then_the_log_holds_only_i
     assert key.organization == organization
     assert plaintext.strip().split(".")[1] not in log
     assert "ERROR" not in log
+
+
+@pytest.mark.django_db(transaction=True)
+def test_if_lambda_runs_the_import_task_then_it_reads_the_file_from_s3_and_checks_it(
+    package, lambda_environment, operations_bucket, settings, tmp_path
+):
+    """The event Zappa's @task sends (scores.services.profile_imports) runs the import's
+    step in the packaged function, reading the upload from the operations bucket."""
+    _, unzipped = package
+    content = (
+        "cpf,on_time_payment_ratio,delinquencies_30d_12m,max_days_past_due_12m,"
+        "active_negative_records,protests,credit_utilization,hard_inquiries_90d,"
+        "credit_history_months,active_credit_contracts\n"
+        f"{EXAMPLE_CPF},0.98,0,0,0,0,0.25,1,96,3\n"
+        "529.982.247-26,0.98,0,0,0,0,0.25,1,96,3\n"
+    ).encode()
+    profile_import = ProfileImport.objects.create(
+        source=ProfileImport.Source.ADMIN,
+        actor_name="otto",
+        file_name="perfis.csv",
+        file_size=len(content),
+        status=ProfileImport.Status.CHECKING,
+    )
+    key = f"imports/{profile_import.pk}.csv"
+    ProfileImport.objects.filter(pk=profile_import.pk).update(
+        file_location=f"s3://{operations_bucket}/{key}"
+    )
+    aws_clients.s3().put_object(Bucket=operations_bucket, Key=key, Body=content)
+    task_event = {
+        # What zappa.asynchronous.LambdaAsyncResponse invokes the function with.
+        "command": "zappa.asynchronous.route_lambda_task",
+        "task_path": "scores.services.profile_imports._profile_import_steps",
+        "capture_response": False,
+        "response_id": None,
+        "args": [str(profile_import.pk)],
+        "kwargs": {},
+    }
+
+    _, log = invoke(
+        unzipped,
+        {
+            **lambda_environment,
+            "OPERATIONS_BUCKET": operations_bucket,
+            "S3_ENDPOINT_URL": settings.S3_ENDPOINT_URL,
+        },
+        [task_event],
+        tmp_path,
+    )
+
+    profile_import.refresh_from_db()
+    assert profile_import.status == ProfileImport.Status.CHECKED, log[-3000:]
+    assert (profile_import.checked_rows, profile_import.to_create, profile_import.bad_rows) == (
+        2,
+        1,
+        1,
+    )
+    assert profile_import.row_errors == [[3, "cpf: CPF check digits do not match."]]
+    assert len(profile_import.file_sha256) == 64
+    assert "52998224726" not in log
+    assert "529.982.247-26" not in log
 
 
 def test_if_a_build_directory_is_inside_the_project_then_packaging_refuses(tmp_path):

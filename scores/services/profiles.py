@@ -1,9 +1,10 @@
-"""Credit profiles: importing them from CSV and correcting one, with cache invalidation."""
+"""Credit profiles: importing them from CSV and correcting one, with cache invalidation, and
+invalidating cached scores by hand (the admin's cache control)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TextIO
@@ -40,6 +41,7 @@ def credit_profiles_import(
     strict: bool = False,
     chunk_size: int = 1000,
     on_progress: Callable[[int], None] | None = None,
+    seen: dict[str, int] | None = None,
 ) -> ProfileImportReport:
     """Upsert the profiles of a CSV file and invalidate the cached scores it changed.
 
@@ -48,7 +50,9 @@ def credit_profiles_import(
     is read twice, so it must be seekable). `dry_run` validates and counts without writing.
     Rows are written in chunks, each in its own transaction, and each chunk's changed CPFs
     are invalidated in the cache after it commits: an interrupted import is resumed by
-    running it again.
+    running it again. `seen` (CPF hash -> line) carries the rows an earlier part of the same
+    file had, so a CPF repeated across the parts is still reported (the admin's import
+    reads a file in steps); it is updated with this part's rows.
     """
     if strict and not dry_run:
         check = credit_profiles_import(file=file, dry_run=True, chunk_size=chunk_size)
@@ -57,7 +61,7 @@ def credit_profiles_import(
         file.seek(0)
 
     report = ProfileImportReport(written=not dry_run)
-    seen: dict[str, int] = {}  # cpf_hash -> line, to catch a CPF twice in one file
+    seen = {} if seen is None else seen  # cpf_hash -> line, to catch a CPF twice in a file
     rows = _valid_rows(read_profiles(file), report, seen)
     while chunk := list(islice(rows, chunk_size)):
         _import_chunk(chunk, report, dry_run=dry_run)
@@ -142,3 +146,26 @@ def _invalidate_after_commit(profile_versions: dict[str, int]) -> None:
     failed = score_cache.invalidate(profile_versions)
     if failed:
         logger.error("could not invalidate %d cached score(s) after a profile change", failed)
+
+
+# ---------------------------------------------------------------------------------------
+# Cache control (the admin's "Invalidate cached scores"). Stand-ins with tiny bodies: the
+# score cache's outbox and generations replace them (docs/credit-data.md).
+# ---------------------------------------------------------------------------------------
+def cached_scores_invalidate(*, profiles: Iterable[CreditProfile]) -> int:
+    """Make the cached scores of these profiles misses; returns how many could not be
+    invalidated (those are served until they expire)."""
+    return score_cache.invalidate({profile.cpf_hash: profile.version for profile in profiles})
+
+
+def cached_scores_invalidate_all() -> int:
+    """Make every cached score a miss; returns how many could not be invalidated.
+
+    A tombstone per profile, a chunk at a time: as slow as there are profiles. The cache
+    generation (one write, whatever the size) takes its place.
+    """
+    failed = 0
+    rows = CreditProfile.objects.order_by().values_list("cpf_hash", "version").iterator(10_000)
+    while chunk := dict(islice(rows, 10_000)):
+        failed += score_cache.invalidate(chunk)
+    return failed

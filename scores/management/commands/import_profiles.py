@@ -1,12 +1,21 @@
+"""`manage.py import_profiles FILE.csv`: the command-line import (SPEC §11). Each run is
+recorded like an admin import (scores.models.ProfileImport), with the operating system's
+user as who ran it."""
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, no_translations
 
 from scores.profile_import import ProfileFileError
-from scores.services import ProfileImportReport, credit_profiles_import
+from scores.services import (
+    ProfileImportReport,
+    credit_profiles_import,
+    profile_import_command_begin,
+    profile_import_command_end,
+)
 
 # Report at most this many row errors; the count says how many there were.
 _MAX_ERRORS_SHOWN = 200
@@ -33,6 +42,7 @@ class Command(BaseCommand):
             "--chunk-size", type=int, default=1000, help="Rows per transaction (default 1000)."
         )
 
+    @no_translations  # row reasons in English, as the rest of the output
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
         verbosity: int = options["verbosity"]
@@ -48,6 +58,12 @@ class Command(BaseCommand):
                 self.stderr.write(f"  … {rows:,} rows read")
 
         try:
+            record = profile_import_command_begin(
+                path=path, strict=options["strict"], dry_run=options["dry_run"]
+            )
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+        try:
             with path.open(encoding="utf-8-sig", newline="") as file:
                 report = credit_profiles_import(
                     file=file,
@@ -57,11 +73,18 @@ class Command(BaseCommand):
                     on_progress=progress,
                 )
         except OSError as exc:
+            profile_import_command_end(profile_import=record, report=None, failure="unreadable")
             raise CommandError(f"cannot read {path}: {exc.strerror}") from None
         except UnicodeDecodeError:
+            failure = "the file is not UTF-8 text"
+            profile_import_command_end(profile_import=record, report=None, failure=failure)
             raise CommandError(f"{path} is not UTF-8 text.") from None
         except ProfileFileError as exc:
+            profile_import_command_end(profile_import=record, report=None, failure=str(exc))
             raise CommandError(f"{path}: {exc}") from None
+        profile_import_command_end(profile_import=record, report=report)
+        if verbosity >= 1:
+            self.stdout.write(f"Recorded as import {record.pk}.")
         self._report(report, strict=options["strict"], dry_run=options["dry_run"])
 
     def _report(self, report: ProfileImportReport, *, strict: bool, dry_run: bool) -> None:
