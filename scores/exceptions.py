@@ -15,3 +15,11 @@ class AuditUnavailable(ApplicationError):
     """The audit rows could not be written, so no personal data may be served."""
 
     default_message = "The query could not be recorded, so no score is served. Retry later."
+
+
+class ScoreCacheUnavailable(ApplicationError):
+    """The score cache could not be reached for an operator's action (invalidating every
+    cached score): nothing was done. Never raised on the API's path, which serves without
+    the cache."""
+
+    default_message = "The score cache could not be reached; nothing was invalidated. Retry."

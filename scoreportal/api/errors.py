@@ -32,7 +32,7 @@ from accounts.exceptions import (
 )
 from scoreportal.api.context import request_id_of
 from scoreportal.exceptions import ApplicationError
-from scores.exceptions import AuditUnavailable, NoCreditData
+from scores.exceptions import AuditUnavailable, NoCreditData, ScoreCacheUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +124,7 @@ CODE_FOR_APPLICATION_ERROR: dict[type[ApplicationError], ErrorCode] = {
     # Staff-side refusals (the admin shows them); never raised on the API's path.
     KeyNotChangeable: ErrorCode.INVALID_REQUEST,
     KeyAlreadyRotated: ErrorCode.INVALID_REQUEST,
+    ScoreCacheUnavailable: ErrorCode.SERVICE_UNAVAILABLE,
 }
 
 _UNSUPPORTED_MEDIA_TYPE_MESSAGE = "Send the body as JSON with 'Content-Type: application/json'."

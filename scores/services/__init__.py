@@ -2,7 +2,8 @@
 
 - scoring: serving scores, one or a batch (cache first, else computed from the profiles)
 - audit: recording what was answered, and pruning past retention
-- profiles: importing and correcting credit profiles, invalidating their cached scores
+- profiles: importing and correcting credit profiles
+- invalidations: invalidating cached scores (the outbox of profile changes, all at once)
 """
 
 from scores.services.audit import (
@@ -10,6 +11,14 @@ from scores.services.audit import (
     ConsultedCpf,
     consultations_prune,
     consultations_record,
+)
+from scores.services.invalidations import (
+    DrainReport,
+    invalidations_drain,
+    invalidations_pending_count,
+    invalidations_record,
+    scores_invalidate,
+    scores_invalidate_all,
 )
 from scores.services.profiles import (
     ProfileImportReport,
@@ -22,6 +31,7 @@ from scores.services.scoring import ServedScore, score_get, scores_get
 __all__ = [
     "ConsultationRequest",
     "ConsultedCpf",
+    "DrainReport",
     "ProfileImportReport",
     "ServedScore",
     "consultations_prune",
@@ -29,6 +39,11 @@ __all__ = [
     "credit_profile_apply",
     "credit_profile_update",
     "credit_profiles_import",
+    "invalidations_drain",
+    "invalidations_pending_count",
+    "invalidations_record",
     "score_get",
     "scores_get",
+    "scores_invalidate",
+    "scores_invalidate_all",
 ]

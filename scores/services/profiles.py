@@ -1,28 +1,52 @@
-"""Credit profiles: importing them from CSV and correcting one, with cache invalidation."""
+"""Credit profiles: importing them from CSV and correcting one, with cache invalidation.
+
+Every write path records the changed profiles in the invalidation outbox in the same
+transaction as the change, and drains them after the commit (scores.services.invalidations):
+a crash between the two, or DynamoDB being down, leaves them pending, never forgotten.
+
+An import reads the file once, streaming, in chunks; each chunk is one transaction: its
+existing profiles read and locked in one query, new ones inserted with one INSERT, changed
+ones written with one INSERT … ON CONFLICT DO UPDATE (`bulk_create(update_conflicts=True)`:
+far cheaper than `bulk_update`'s CASE per column), their outbox rows with another. Memory
+does not grow with the file: a CPF seen twice in one file is found through a temporary
+table of this import's CPFs and lines in the database (`_SeenCpfs`), not a set in memory.
+"""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import islice
+from types import TracebackType
 from typing import TextIO
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from scores import score_cache
 from scores.constants import PROFILE_CHARACTERISTICS
 from scores.models import CreditProfile
 from scores.profile_import import ProfileRow, RowError, read_profiles
+from scores.services.invalidations import invalidations_drain, invalidations_record
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_SIZE = 2000
+# A chunk whose new CPF another import inserted meanwhile fails on the primary key; it is
+# read again (that CPF is then an update) this many times in all.
+_CHUNK_ATTEMPTS = 3
+# Rows per statement on the scratch table (SQLite allows 32,766 parameters a statement).
+_SEEN_ROWS_PER_STATEMENT = 1000
 
 
 @dataclass
 class ProfileImportReport:
-    """What an import did (or, in a dry run, would do)."""
+    """What an import did (or, in a dry run, would do).
+
+    `invalidation_failures`: changed profiles whose cached score could not be invalidated
+    yet (DynamoDB failed); they stay in the outbox and are invalidated by the next drain.
+    """
 
     rows: int = 0
     created: int = 0
@@ -38,17 +62,18 @@ def credit_profiles_import(
     file: TextIO,
     dry_run: bool = False,
     strict: bool = False,
-    chunk_size: int = 1000,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
     on_progress: Callable[[int], None] | None = None,
 ) -> ProfileImportReport:
     """Upsert the profiles of a CSV file and invalidate the cached scores it changed.
 
-    Every row is validated; errors are reported with their line numbers. By default the
-    good rows are imported; with `strict`, a file with any error imports nothing (the file
-    is read twice, so it must be seekable). `dry_run` validates and counts without writing.
-    Rows are written in chunks, each in its own transaction, and each chunk's changed CPFs
-    are invalidated in the cache after it commits: an interrupted import is resumed by
-    running it again.
+    Every row is validated; errors are reported with their line numbers (a CPF twice in the
+    file is an error on the second line, naming the first). By default the good rows are
+    imported; with `strict`, a file with any error imports nothing (the file is read twice,
+    so it must be seekable). `dry_run` validates and counts without writing. Rows are
+    written in chunks, each in its own transaction with its changed CPFs' outbox rows, and
+    drained into the cache after it commits: an interrupted import is resumed by running it
+    again, and the invalidations it left pending are drained first.
     """
     if strict and not dry_run:
         check = credit_profiles_import(file=file, dry_run=True, chunk_size=chunk_size)
@@ -57,62 +82,177 @@ def credit_profiles_import(
         file.seek(0)
 
     report = ProfileImportReport(written=not dry_run)
-    seen: dict[str, int] = {}  # cpf_hash -> line, to catch a CPF twice in one file
-    rows = _valid_rows(read_profiles(file), report, seen)
-    while chunk := list(islice(rows, chunk_size)):
-        _import_chunk(chunk, report, dry_run=dry_run)
-        if on_progress is not None:
-            on_progress(report.rows)
+    if not dry_run:
+        left = invalidations_drain()  # what an earlier import or edit could not drain
+        if left.failed:
+            logger.warning("pending cache invalidations could not be drained before the import")
+    drain_failed = False
+    parsed = read_profiles(file)
+    with _SeenCpfs() as seen:
+        while True:
+            chunk, errors = _next_chunk(parsed, chunk_size, report)
+            if not chunk and not errors:
+                break
+            chunk = seen.without_repeats(chunk, errors)
+            report.errors.extend(sorted(errors, key=lambda error: error.line))
+            changed = _write_chunk(chunk, report, dry_run=dry_run)
+            # The chunk is committed; whatever stops the import from here on (a crash,
+            # an exception from `on_progress`) leaves its invalidations in the outbox.
+            if on_progress is not None:
+                on_progress(report.rows)
+            if changed and not dry_run:
+                if drain_failed:  # DynamoDB is down: do not wait on it once per chunk
+                    report.invalidation_failures += len(changed)
+                else:
+                    drained = invalidations_drain(cpf_hashes=changed)
+                    report.invalidation_failures += drained.failed
+                    drain_failed = not drained.ok
     return report
 
 
-def _valid_rows(
-    parsed: Iterator[ProfileRow | RowError], report: ProfileImportReport, seen: dict[str, int]
-) -> Iterator[tuple[str, ProfileRow]]:
+def _next_chunk(
+    parsed: Iterator[ProfileRow | RowError], size: int, report: ProfileImportReport
+) -> tuple[list[tuple[str, ProfileRow]], list[RowError]]:
+    """Up to `size` valid rows (with their CPF hashes) and the bad rows met on the way."""
+    rows: list[tuple[str, ProfileRow]] = []
+    errors: list[RowError] = []
+    key = settings.CPF_HASH_KEY
     for item in parsed:
         report.rows += 1
         if isinstance(item, RowError):
-            report.errors.append(item)
+            errors.append(item)
             continue
-        cpf_hash = item.cpf.lookup_hash(settings.CPF_HASH_KEY)
-        first_line = seen.setdefault(cpf_hash, item.line)
-        if first_line != item.line:
-            report.errors.append(RowError(item.line, f"cpf: same CPF as line {first_line}"))
-            continue
-        yield cpf_hash, item
+        rows.append((item.cpf.lookup_hash(key), item))
+        if len(rows) == size:
+            break
+    return rows, errors
 
 
-def _import_chunk(
+class _SeenCpfs:
+    """The CPFs this import has read, with their first line: a temporary table (the
+    connection's own, dropped at the end; Postgres and SQLite alike), so that finding a
+    CPF twice in a file of millions costs two statements a chunk and no memory."""
+
+    def __init__(self) -> None:
+        self.table = f"import_seen_{uuid.uuid4().hex[:12]}"
+
+    def __enter__(self) -> _SeenCpfs:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {self.table} "
+                "(cpf_hash varchar(64) PRIMARY KEY, line integer NOT NULL)"
+            )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is not None and connection.needs_rollback:
+            return  # the transaction is broken; the table goes with the connection
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {self.table}")
+
+    def without_repeats(
+        self, chunk: list[tuple[str, ProfileRow]], errors: list[RowError]
+    ) -> list[tuple[str, ProfileRow]]:
+        """The rows of `chunk` whose CPF this import has not read before; an error in
+        `errors` for each other one. Records the new ones."""
+        first: dict[str, int] = {}
+        for cpf_hash, row in chunk:
+            first.setdefault(cpf_hash, row.line)
+        earlier = self._lines_of(list(first))
+        fresh: list[tuple[str, ProfileRow]] = []
+        for cpf_hash, row in chunk:
+            first_line = earlier.get(cpf_hash, first[cpf_hash])
+            if first_line != row.line:
+                errors.append(RowError(row.line, f"cpf: same CPF as line {first_line}"))
+            else:
+                fresh.append((cpf_hash, row))
+        self._add([(cpf_hash, row.line) for cpf_hash, row in fresh])
+        return fresh
+
+    def _lines_of(self, cpf_hashes: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        with connection.cursor() as cursor:
+            for start in range(0, len(cpf_hashes), _SEEN_ROWS_PER_STATEMENT):
+                part = cpf_hashes[start : start + _SEEN_ROWS_PER_STATEMENT]
+                placeholders = ", ".join(["%s"] * len(part))
+                cursor.execute(
+                    f"SELECT cpf_hash, line FROM {self.table} "  # noqa: S608 (our names)
+                    f"WHERE cpf_hash IN ({placeholders})",
+                    part,
+                )
+                found.update(cursor.fetchall())
+        return found
+
+    def _add(self, rows: list[tuple[str, int]]) -> None:
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), _SEEN_ROWS_PER_STATEMENT):
+                part = rows[start : start + _SEEN_ROWS_PER_STATEMENT]
+                placeholders = ", ".join(["(%s, %s)"] * len(part))
+                cursor.execute(
+                    f"INSERT INTO {self.table} (cpf_hash, line) "  # noqa: S608 (our names)
+                    f"VALUES {placeholders}",
+                    [value for row in part for value in row],
+                )
+
+
+def _write_chunk(
     chunk: list[tuple[str, ProfileRow]], report: ProfileImportReport, *, dry_run: bool
-) -> None:
+) -> list[str]:
+    """Create and update the chunk's profiles in one transaction, with the changed ones'
+    outbox rows; count them in `report`; return the changed CPF hashes."""
+    if not chunk:
+        return []
+    for attempt in range(1, _CHUNK_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                created, changed = _upsert(chunk, dry_run=dry_run)
+            break
+        except IntegrityError:
+            # Another import created one of this chunk's new CPFs after we read: read again.
+            if attempt == _CHUNK_ATTEMPTS:
+                raise
+    report.created += created
+    report.updated += len(changed)
+    report.unchanged += len(chunk) - created - len(changed)
+    return changed
+
+
+def _upsert(chunk: list[tuple[str, ProfileRow]], *, dry_run: bool) -> tuple[int, list[str]]:
     now = timezone.now()
     created: list[CreditProfile] = []
     changed: list[CreditProfile] = []
-    with transaction.atomic():
-        # Lock the rows this chunk will update; a dry run only reads.
-        profiles = CreditProfile.objects if dry_run else CreditProfile.objects.select_for_update()
-        existing = profiles.in_bulk([h for h, _ in chunk])
-        for cpf_hash, row in chunk:
-            profile = existing.get(cpf_hash)
-            if profile is None:
-                created.append(
-                    CreditProfile(cpf_hash=cpf_hash, cpf_masked=row.cpf.masked, **row.values)
-                )
-            elif credit_profile_apply(profile, row.values):
-                profile.updated_at = now
-                changed.append(profile)
-        if not dry_run:
-            CreditProfile.objects.bulk_create(created)
-            CreditProfile.objects.bulk_update(
-                changed, [*PROFILE_CHARACTERISTICS, "version", "updated_at"]
+    # Lock the rows this chunk will update; a dry run only reads.
+    profiles = CreditProfile.objects if dry_run else CreditProfile.objects.select_for_update()
+    existing = profiles.in_bulk([cpf_hash for cpf_hash, _ in chunk])
+    for cpf_hash, row in chunk:
+        profile = existing.get(cpf_hash)
+        if profile is None:
+            created.append(
+                CreditProfile(cpf_hash=cpf_hash, cpf_masked=row.cpf.masked, **row.values)
             )
-    report.created += len(created)
-    report.updated += len(changed)
-    report.unchanged += len(chunk) - len(created) - len(changed)
-    if changed and not dry_run:
-        report.invalidation_failures += score_cache.invalidate(
-            {profile.cpf_hash: profile.version for profile in changed}
+        elif credit_profile_apply(profile, row.values):
+            profile.updated_at = now
+            changed.append(profile)
+    if not dry_run:
+        # A plain INSERT: a CPF another import created meanwhile fails here, and the chunk
+        # is read again, so its version grows instead of restarting at 1.
+        CreditProfile.objects.bulk_create(created)
+        # The rows are locked and their versions computed: write them in one statement.
+        CreditProfile.objects.bulk_create(
+            changed,
+            update_conflicts=True,
+            unique_fields=["cpf_hash"],
+            update_fields=[*PROFILE_CHARACTERISTICS, "version", "updated_at"],
         )
+        invalidations_record(
+            profile_versions={profile.cpf_hash: profile.version for profile in changed}
+        )
+    return len(created), [profile.cpf_hash for profile in changed]
 
 
 def credit_profile_apply(profile: CreditProfile, values: Mapping[str, object]) -> bool:
@@ -127,18 +267,19 @@ def credit_profile_apply(profile: CreditProfile, values: Mapping[str, object]) -
 
 @transaction.atomic
 def credit_profile_update(*, profile: CreditProfile, values: Mapping[str, object]) -> bool:
-    """Change one profile (the admin's edit form) and invalidate its cached score."""
+    """Change one profile (the admin's edit form) and invalidate its cached score: recorded
+    in the outbox with the change, drained after the commit (or later, if that fails)."""
     locked = CreditProfile.objects.select_for_update().get(pk=profile.pk)
     if not credit_profile_apply(locked, values):
         return False
     locked.full_clean()
     locked.save()
-    transaction.on_commit(lambda: _invalidate_after_commit({locked.cpf_hash: locked.version}))
+    invalidations_record(profile_versions={locked.cpf_hash: locked.version})
+    transaction.on_commit(lambda: _drain_after_commit(locked.cpf_hash))
     profile.version = locked.version
     return True
 
 
-def _invalidate_after_commit(profile_versions: dict[str, int]) -> None:
-    failed = score_cache.invalidate(profile_versions)
-    if failed:
-        logger.error("could not invalidate %d cached score(s) after a profile change", failed)
+def _drain_after_commit(cpf_hash: str) -> None:
+    if not invalidations_drain(cpf_hashes=[cpf_hash]).ok:
+        logger.warning("a changed profile's cached score stays pending invalidation")
