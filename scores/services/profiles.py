@@ -14,10 +14,14 @@ table of this import's CPFs and lines in the database (`_SeenCpfs`), not a set i
 
 from __future__ import annotations
 
+import io
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
 from types import TracebackType
 from typing import TextIO
 
@@ -28,7 +32,7 @@ from django.utils import timezone
 from scores.constants import PROFILE_CHARACTERISTICS
 from scores.models import CreditProfile
 from scores.profile_import import ProfileRow, RowError, read_profiles
-from scores.services.invalidations import invalidations_drain, invalidations_record
+from scores.services.invalidations import DrainReport, invalidations_drain, invalidations_record
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +90,8 @@ def credit_profiles_import(
         left = invalidations_drain()  # what an earlier import or edit could not drain
         if left.failed:
             logger.warning("pending cache invalidations could not be drained before the import")
-    drain_failed = False
     parsed = read_profiles(file)
-    with _SeenCpfs() as seen:
+    with _SeenCpfs() as seen, _ChunkDrainer(report) as drainer:
         while True:
             chunk, errors = _next_chunk(parsed, chunk_size, report)
             if not chunk and not errors:
@@ -101,13 +104,68 @@ def credit_profiles_import(
             if on_progress is not None:
                 on_progress(report.rows)
             if changed and not dry_run:
-                if drain_failed:  # DynamoDB is down: do not wait on it once per chunk
-                    report.invalidation_failures += len(changed)
-                else:
-                    drained = invalidations_drain(cpf_hashes=changed)
-                    report.invalidation_failures += drained.failed
-                    drain_failed = not drained.ok
+                drainer.drain(changed)
     return report
+
+
+class _ChunkDrainer:
+    """Drains each chunk's invalidations once it has committed.
+
+    On a thread of its own, while the next chunk is read and written, when the import's
+    commits are real (autocommit on Postgres: the thread's own connection sees them); in
+    line otherwise (inside a transaction, as in tests; SQLite, which allows one writer).
+    One chunk's drain at a time: the next waits for it, so nothing piles up in memory.
+    After a failure (DynamoDB down) the rest of the import does not wait on DynamoDB once
+    per chunk: its invalidations stay in the outbox for the next drain.
+    """
+
+    def __init__(self, report: ProfileImportReport) -> None:
+        self.report = report
+        self.failed = False
+        background = connection.vendor == "postgresql" and not connection.in_atomic_block
+        self.thread = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-drain")
+            if background
+            else None
+        )
+        self.running: Future[DrainReport] | None = None
+
+    def __enter__(self) -> _ChunkDrainer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._wait()
+        finally:
+            if self.thread is not None:
+                self.thread.submit(_close_connection).result()
+                self.thread.shutdown()
+
+    def drain(self, cpf_hashes: list[str]) -> None:
+        self._wait()
+        if self.failed:
+            self.report.invalidation_failures += len(cpf_hashes)
+        elif self.thread is not None:
+            self.running = self.thread.submit(_drain, cpf_hashes)
+        else:
+            self._account(_drain(cpf_hashes))
+
+    def _wait(self) -> None:
+        if self.running is not None:
+            running, self.running = self.running, None
+            self._account(running.result())
+
+    def _account(self, drained: DrainReport) -> None:
+        self.report.invalidation_failures += drained.failed
+        self.failed = self.failed or not drained.ok
+
+
+def _drain(cpf_hashes: list[str]) -> DrainReport:
+    return invalidations_drain(cpf_hashes=cpf_hashes)
+
+
+def _close_connection() -> None:
+    connection.close()  # the calling thread's own
 
 
 def _next_chunk(
@@ -224,7 +282,7 @@ def _write_chunk(
 
 def _upsert(chunk: list[tuple[str, ProfileRow]], *, dry_run: bool) -> tuple[int, list[str]]:
     now = timezone.now()
-    created: list[CreditProfile] = []
+    created: list[tuple[str, ProfileRow]] = []
     changed: list[CreditProfile] = []
     # Lock the rows this chunk will update; a dry run only reads.
     profiles = CreditProfile.objects if dry_run else CreditProfile.objects.select_for_update()
@@ -232,16 +290,14 @@ def _upsert(chunk: list[tuple[str, ProfileRow]], *, dry_run: bool) -> tuple[int,
     for cpf_hash, row in chunk:
         profile = existing.get(cpf_hash)
         if profile is None:
-            created.append(
-                CreditProfile(cpf_hash=cpf_hash, cpf_masked=row.cpf.masked, **row.values)
-            )
+            created.append((cpf_hash, row))
         elif credit_profile_apply(profile, row.values):
             profile.updated_at = now
             changed.append(profile)
     if not dry_run:
         # A plain INSERT: a CPF another import created meanwhile fails here, and the chunk
         # is read again, so its version grows instead of restarting at 1.
-        CreditProfile.objects.bulk_create(created)
+        _insert_new(created, now)
         # The rows are locked and their versions computed: write them in one statement.
         CreditProfile.objects.bulk_create(
             changed,
@@ -253,6 +309,61 @@ def _upsert(chunk: list[tuple[str, ProfileRow]], *, dry_run: bool) -> tuple[int,
             profile_versions={profile.cpf_hash: profile.version for profile in changed}
         )
     return len(created), [profile.cpf_hash for profile in changed]
+
+
+def _insert_new(rows: list[tuple[str, ProfileRow]], now: datetime) -> None:
+    """Insert new profiles: with COPY on Postgres, `bulk_create` elsewhere (SQLite).
+
+    COPY because `bulk_create` cannot reach the import's target there: measured on 50,000
+    new rows, its INSERT took 32 µs a row and preparing it 25 µs more of Python (values
+    through each field's `get_db_prep_save`, a model instance per row), the import as a
+    whole 10,700 rows a second. COPY takes the rows as text, typed by Postgres, each
+    checked by the table's constraints like an INSERT's. The values were validated by the
+    model fields' own rules when the file was read (scores.profile_import).
+    """
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        copy = getattr(cursor.cursor, "copy_expert", None)  # psycopg2's
+        if connection.vendor != "postgresql" or copy is None:
+            CreditProfile.objects.bulk_create(
+                [
+                    CreditProfile(cpf_hash=cpf_hash, cpf_masked=row.cpf.masked, **row.values)
+                    for cpf_hash, row in rows
+                ]
+            )
+            return
+        stamp = now.isoformat()
+        text = "".join(
+            "\t".join(
+                [
+                    cpf_hash,
+                    row.cpf.masked,
+                    *[str(row.values[name]) for name in PROFILE_CHARACTERISTICS],
+                    _NEW_VERSION,
+                    stamp,
+                    stamp,
+                ]
+            )
+            + "\n"
+            for cpf_hash, row in rows
+        )
+        with connection.wrap_database_errors:  # a repeated key is an IntegrityError
+            copy(_copy_statement(), io.StringIO(text))
+
+
+# A new profile's version, as COPY's text.
+_NEW_VERSION = "1"
+
+
+@cache
+def _copy_statement() -> str:
+    meta = CreditProfile._meta
+    column_of = {field.name: str(field.column) for field in meta.concrete_fields}
+    names = ["cpf_hash", "cpf_masked", *PROFILE_CHARACTERISTICS, "version"]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(column_of[name]) for name in [*names, "created_at", "updated_at"])
+    return f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
 
 
 def credit_profile_apply(profile: CreditProfile, values: Mapping[str, object]) -> bool:

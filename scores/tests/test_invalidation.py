@@ -132,7 +132,8 @@ def test_if_every_score_is_invalidated_then_the_next_request_computes_and_caches
 
 
 def test_if_a_score_computed_before_invalidate_all_is_put_after_it_then_it_is_a_miss():
-    read = score_cache.read(["a" * 64], model_version="2026.1")  # generation 0
+    read = score_cache.read(["a" * 64], model_version="2026.1")
+    assert read.generation == 0
     score_cache.invalidate_all()
 
     score_cache.put("a" * 64, cached(), generation=read.generation)
