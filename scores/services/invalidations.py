@@ -136,19 +136,30 @@ def scores_invalidate(
 ) -> DrainReport:
     """Invalidate the cached scores of these CPF hashes, or of these profiles (the admin's
     action on a selection), through the outbox: recorded with each profile's current
-    version, then drained. A CPF without a profile has no score to invalidate.
+    version, then drained, DRAIN_BATCH_SIZE at a time. A CPF without a profile has no score
+    to invalidate.
     """
     if (cpf_hashes is None) == (profiles is None):
         raise TypeError("give cpf_hashes or profiles")
-    selected = (
-        profiles
+    hashes = iter(
+        list(profiles.values_list("cpf_hash", flat=True))
         if profiles is not None
-        else CreditProfile.objects.filter(cpf_hash__in=list(cpf_hashes or ()))
+        else cpf_hashes or ()
     )
-    with transaction.atomic():
-        versions = dict(selected.select_for_update().order_by().values_list("cpf_hash", "version"))
-        invalidations_record(profile_versions=versions)
-    return invalidations_drain(cpf_hashes=list(versions))
+    report = DrainReport()
+    while batch := list(islice(hashes, DRAIN_BATCH_SIZE)):
+        with transaction.atomic():
+            versions = dict(
+                CreditProfile.objects.select_for_update()
+                .filter(cpf_hash__in=batch)
+                .order_by()
+                .values_list("cpf_hash", "version")
+            )
+            invalidations_record(profile_versions=versions)
+        drained = invalidations_drain(cpf_hashes=list(versions))
+        report.drained += drained.drained
+        report.failed += drained.failed
+    return report
 
 
 def scores_invalidate_all() -> int:

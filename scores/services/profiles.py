@@ -91,7 +91,7 @@ def credit_profiles_import(
         if left.failed:
             logger.warning("pending cache invalidations could not be drained before the import")
     parsed = read_profiles(file)
-    with _SeenCpfs() as seen, _ChunkDrainer(report) as drainer:
+    with _SeenCpfs() as seen, _ChunkDrainer(report, dry_run=dry_run) as drainer:
         while True:
             chunk, errors = _next_chunk(parsed, chunk_size, report)
             if not chunk and not errors:
@@ -119,10 +119,12 @@ class _ChunkDrainer:
     per chunk: its invalidations stay in the outbox for the next drain.
     """
 
-    def __init__(self, report: ProfileImportReport) -> None:
+    def __init__(self, report: ProfileImportReport, *, dry_run: bool) -> None:
         self.report = report
         self.failed = False
-        background = connection.vendor == "postgresql" and not connection.in_atomic_block
+        background = (
+            not dry_run and connection.vendor == "postgresql" and not connection.in_atomic_block
+        )
         self.thread = (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-drain")
             if background

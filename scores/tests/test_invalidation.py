@@ -3,11 +3,13 @@ and its drains, conditional tombstones; against the local DynamoDB and Postgres.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -429,3 +431,19 @@ def test_if_two_imports_create_the_same_new_cpfs_at_once_then_one_creates_the_ot
     assert sum(r.created for r in reports.values()) == 300
     assert sum(r.updated for r in reports.values()) == 300
     assert set(CreditProfile.objects.values_list("version", flat=True)) == {2}
+
+
+def test_if_either_stage_is_deployed_then_the_drain_is_scheduled_with_the_other_jobs():
+    stages = json.loads((Path(__file__).resolve().parents[2] / "zappa_settings.json").read_text())
+    drain = {
+        "function": "scoreportal.lambda_tasks.drain_score_invalidations",
+        "expression": "rate(5 minutes)",
+    }
+
+    for stage in ("dev", "production"):
+        functions = [event["function"] for event in stages[stage]["events"]]
+        assert drain in stages[stage]["events"]
+        assert {
+            "scoreportal.lambda_tasks.prune_audit",
+            "scoreportal.lambda_tasks.summarize_usage",
+        } <= set(functions)
