@@ -92,6 +92,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--database", default="scoreportal_importbench")
     parser.add_argument("--chunk-size", type=int, default=None, help="import_profiles' own")
+    parser.add_argument(
+        "--phases", default="new,changed", help="which imports to run, in order (new,changed)"
+    )
     args = parser.parse_args(argv)
 
     with postgres() as base_url, moto_server() as dynamodb_url:
@@ -113,10 +116,12 @@ def main(argv: list[str]) -> int:
 
         results: dict[str, Any] = {}
         with tempfile.TemporaryDirectory(prefix="bench-import-") as directory:
-            files = {"new": Path(directory) / "new.csv", "changed": Path(directory) / "changed.csv"}
-            print(f"bench-import: writing two files of {args.rows:,} rows …", flush=True)
-            write_csv(files["new"], args.rows, NEW_VALUES)
-            write_csv(files["changed"], args.rows, CHANGED_VALUES)
+            values = {"new": NEW_VALUES, "changed": CHANGED_VALUES}
+            phases = args.phases.split(",")
+            files = {phase: Path(directory) / f"{phase}.csv" for phase in phases}
+            print(f"bench-import: writing {len(files)} file(s) of {args.rows:,} rows …", flush=True)
+            for phase, path in files.items():
+                write_csv(path, args.rows, values[phase])
             for phase, path in files.items():
                 print(f"bench-import: {phase} …", flush=True)
                 measured = run_import(path, environment, args.chunk_size)
