@@ -20,7 +20,9 @@ writes many with `invalidate_serialized`, BatchWriteItem, which takes no conditi
 the lock on each CPF's pending row while it writes, so the writes for one CPF are one after
 the other and each carries the newest committed version (docs/architecture.md, "Cache
 invalidation"). Measured on the local DynamoDB, BatchWriteItem stores 6,500 tombstones a
-second and conditional writes 350.
+second and conditional writes 350. Those batches, and `invalidate_all`, are no request's:
+they go through the patient client (aws_clients.dynamodb_bulk), which waits out a slow
+moment instead of leaving the invalidations pending.
 
 Generations: every score item carries the generation it was written under, and the table
 holds the current one under GENERATION_KEY. Reads fetch that item in the same BatchGetItem
@@ -209,7 +211,7 @@ def current_generation() -> int:
     """The cache's current generation, read consistently (operators' commands; raises
     DynamoDBCallFailed)."""
     response = dynamodb_call(
-        aws_clients.dynamodb().get_item,
+        aws_clients.dynamodb_bulk().get_item,
         TableName=_table(),
         Key={KEY_ATTRIBUTE: {"S": GENERATION_KEY}},
         ConsistentRead=True,
@@ -225,7 +227,7 @@ def invalidate_all() -> int:
     the new generation. Raises DynamoDBCallFailed (an operator's action: a failure must be
     seen); ignores the cool-down."""
     response = dynamodb_call(
-        aws_clients.dynamodb().update_item,
+        aws_clients.dynamodb_bulk().update_item,
         TableName=_table(),
         Key={KEY_ATTRIBUTE: {"S": GENERATION_KEY}},
         UpdateExpression="ADD #generation :one",
@@ -415,7 +417,7 @@ def invalidate_serialized(profile_versions: Mapping[str, int]) -> int:
             {"PutRequest": {"Item": _tombstone(cpf_hash, version, expires_at)}}
             for cpf_hash, version in chunk
         ]
-        failed += _batch_write(requests, operation="invalidation")
+        failed += _batch_write(requests, operation="invalidation", bulk=True)
     return failed
 
 
@@ -427,16 +429,18 @@ def _tombstone(cpf_hash: str, version: int, expires_at: str) -> dict[str, Attrib
     }
 
 
-def _batch_write(requests: Sequence[WriteRequestTypeDef], *, operation: str) -> int:
-    """Write a batch, retrying unprocessed items; return how many never got written."""
+def _batch_write(
+    requests: Sequence[WriteRequestTypeDef], *, operation: str, bulk: bool = False
+) -> int:
+    """Write a batch, retrying unprocessed items; return how many never got written.
+    `bulk`: through the patient client (aws_clients.dynamodb_bulk), off the request path."""
+    client = aws_clients.dynamodb_bulk() if bulk else aws_clients.dynamodb()
     pending = list(requests)
     for attempt in range(_BATCH_ATTEMPTS):
         if attempt:
             time.sleep(0.05 * 2**attempt)  # DynamoDB asks for back-off on unprocessed items
         try:
-            response = dynamodb_call(
-                aws_clients.dynamodb().batch_write_item, RequestItems={_table(): pending}
-            )
+            response = dynamodb_call(client.batch_write_item, RequestItems={_table(): pending})
         except DynamoDBCallFailed as exc:
             _failed(operation, exc)
             return len(pending)
