@@ -207,21 +207,6 @@ def _generation_of(item: Item | None) -> int | None:
         return None
 
 
-def current_generation() -> int:
-    """The cache's current generation, read consistently (operators' commands; raises
-    DynamoDBCallFailed)."""
-    response = dynamodb_call(
-        aws_clients.dynamodb_bulk().get_item,
-        TableName=_table(),
-        Key={KEY_ATTRIBUTE: {"S": GENERATION_KEY}},
-        ConsistentRead=True,
-    )
-    generation = _generation_of(response.get("Item"))
-    if generation is None:
-        raise DynamoDBCallFailed("UnexpectedGenerationItem")
-    return generation
-
-
 def invalidate_all() -> int:
     """Make every cached score a miss: one UpdateItem adding 1 to the generation. Returns
     the new generation. Raises DynamoDBCallFailed (an operator's action: a failure must be

@@ -19,6 +19,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -91,7 +92,11 @@ def credit_profiles_import(
         if left.failed:
             logger.warning("pending cache invalidations could not be drained before the import")
     parsed = read_profiles(file)
-    with _SeenCpfs() as seen, _ChunkDrainer(report, dry_run=dry_run) as drainer:
+    with (
+        _lookups_by_key(),
+        _SeenCpfs() as seen,
+        _ChunkDrainer(report, dry_run=dry_run) as drainer,
+    ):
         while True:
             chunk, errors = _next_chunk(parsed, chunk_size, report)
             if not chunk and not errors:
@@ -106,6 +111,29 @@ def credit_profiles_import(
             if changed and not dry_run:
                 drainer.drain(changed)
     return report
+
+
+@contextmanager
+def _lookups_by_key() -> Iterator[None]:
+    """On Postgres, keep the planner from scanning whole tables for the import's lookups.
+
+    Every query of a chunk finds rows by primary key (2,000 keys in an IN list), so an
+    index scan is always the plan. But a table this import fills (the first load of
+    profiles; the temporary table of CPFs seen, which autovacuum never analyzes) has no
+    statistics, and then Postgres scans it whole for each chunk: measured at 400,000 rows,
+    49 ms a query, an import that slows as it goes (14,000 rows a second at 1 M).
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+    try:
+        yield
+    finally:
+        if not connection.needs_rollback:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET enable_seqscan")
 
 
 class _ChunkDrainer:
@@ -191,7 +219,7 @@ def _next_chunk(
 class _SeenCpfs:
     """The CPFs this import has read, with their first line: a temporary table (the
     connection's own, dropped at the end; Postgres and SQLite alike), so that finding a
-    CPF twice in a file of millions costs two statements a chunk and no memory."""
+    CPF twice in a file of millions costs a statement a chunk and no memory."""
 
     def __init__(self) -> None:
         self.table = f"import_seen_{uuid.uuid4().hex[:12]}"
@@ -219,11 +247,14 @@ class _SeenCpfs:
         self, chunk: list[tuple[str, ProfileRow]], errors: list[RowError]
     ) -> list[tuple[str, ProfileRow]]:
         """The rows of `chunk` whose CPF this import has not read before; an error in
-        `errors` for each other one. Records the new ones."""
+        `errors` for each other one. Records the new ones: one INSERT … ON CONFLICT DO
+        NOTHING RETURNING a chunk, and a SELECT of first lines only when one was there."""
         first: dict[str, int] = {}
         for cpf_hash, row in chunk:
             first.setdefault(cpf_hash, row.line)
-        earlier = self._lines_of(list(first))
+        added = self._add(list(first.items()))
+        seen_before = [cpf_hash for cpf_hash in first if cpf_hash not in added]
+        earlier = self._lines_of(seen_before) if seen_before else {}
         fresh: list[tuple[str, ProfileRow]] = []
         for cpf_hash, row in chunk:
             first_line = earlier.get(cpf_hash, first[cpf_hash])
@@ -231,8 +262,23 @@ class _SeenCpfs:
                 errors.append(RowError(row.line, f"cpf: same CPF as line {first_line}"))
             else:
                 fresh.append((cpf_hash, row))
-        self._add([(cpf_hash, row.line) for cpf_hash, row in fresh])
         return fresh
+
+    def _add(self, rows: list[tuple[str, int]]) -> set[str]:
+        """Record these (CPF hash, line) rows; return the hashes that were not there."""
+        added: set[str] = set()
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), _SEEN_ROWS_PER_STATEMENT):
+                part = rows[start : start + _SEEN_ROWS_PER_STATEMENT]
+                placeholders = ", ".join(["(%s, %s)"] * len(part))
+                cursor.execute(
+                    f"INSERT INTO {self.table} (cpf_hash, line) "  # noqa: S608 (our names)
+                    f"VALUES {placeholders} ON CONFLICT (cpf_hash) DO NOTHING "
+                    "RETURNING cpf_hash",
+                    [value for row in part for value in row],
+                )
+                added.update(cpf_hash for (cpf_hash,) in cursor.fetchall())
+        return added
 
     def _lines_of(self, cpf_hashes: list[str]) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -247,17 +293,6 @@ class _SeenCpfs:
                 )
                 found.update(cursor.fetchall())
         return found
-
-    def _add(self, rows: list[tuple[str, int]]) -> None:
-        with connection.cursor() as cursor:
-            for start in range(0, len(rows), _SEEN_ROWS_PER_STATEMENT):
-                part = rows[start : start + _SEEN_ROWS_PER_STATEMENT]
-                placeholders = ", ".join(["(%s, %s)"] * len(part))
-                cursor.execute(
-                    f"INSERT INTO {self.table} (cpf_hash, line) "  # noqa: S608 (our names)
-                    f"VALUES {placeholders}",
-                    [value for row in part for value in row],
-                )
 
 
 def _write_chunk(
