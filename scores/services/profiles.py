@@ -41,6 +41,8 @@ DEFAULT_CHUNK_SIZE = 2000
 # A chunk whose new CPF another import inserted meanwhile fails on the primary key; it is
 # read again (that CPF is then an update) this many times in all.
 _CHUNK_ATTEMPTS = 3
+# How long an import drains what earlier writes left pending before reading its file.
+_PENDING_DRAIN_SECONDS = 10.0
 # Rows per statement on the scratch table (SQLite allows 32,766 parameters a statement).
 _SEEN_ROWS_PER_STATEMENT = 1000
 
@@ -69,6 +71,7 @@ def credit_profiles_import(
     strict: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     on_progress: Callable[[int], None] | None = None,
+    seen: dict[str, int] | None = None,
 ) -> ProfileImportReport:
     """Upsert the profiles of a CSV file and invalidate the cached scores it changed.
 
@@ -79,6 +82,11 @@ def credit_profiles_import(
     written in chunks, each in its own transaction with its changed CPFs' outbox rows, and
     drained into the cache after it commits: an interrupted import is resumed by running it
     again, and the invalidations it left pending are drained first.
+
+    Repeated CPFs are found through a temporary table of this call's CPFs. A file imported
+    in parts, one call each (the admin's import, a step per invocation), passes `seen`
+    instead (CPF hash -> first line, kept by the caller between parts): it is read and
+    updated with this part's rows, and grows with the file.
     """
     if strict and not dry_run:
         check = credit_profiles_import(file=file, dry_run=True, chunk_size=chunk_size)
@@ -88,20 +96,22 @@ def credit_profiles_import(
 
     report = ProfileImportReport(written=not dry_run)
     if not dry_run:
-        left = invalidations_drain()  # what an earlier import or edit could not drain
+        # What an earlier import or edit could not drain; bounded, so that a backlog does
+        # not eat a step's time (the schedule drains the rest).
+        left = invalidations_drain(max_seconds=_PENDING_DRAIN_SECONDS)
         if left.failed:
             logger.warning("pending cache invalidations could not be drained before the import")
     parsed = read_profiles(file)
     with (
         _lookups_by_key(),
-        _SeenCpfs() as seen,
+        _SeenCpfs() if seen is None else _SeenInMemory(seen) as repeats,
         _ChunkDrainer(report, dry_run=dry_run) as drainer,
     ):
         while True:
             chunk, errors = _next_chunk(parsed, chunk_size, report)
             if not chunk and not errors:
                 break
-            chunk = seen.without_repeats(chunk, errors)
+            chunk = repeats.without_repeats(chunk, errors)
             report.errors.extend(sorted(errors, key=lambda error: error.line))
             changed = _write_chunk(chunk, report, dry_run=dry_run)
             # The chunk is committed; whatever stops the import from here on (a crash,
@@ -293,6 +303,31 @@ class _SeenCpfs:
                 )
                 found.update(cursor.fetchall())
         return found
+
+
+class _SeenInMemory:
+    """The CPFs read by earlier parts of a file and by this one, in the caller's dict."""
+
+    def __init__(self, seen: dict[str, int]) -> None:
+        self.seen = seen
+
+    def __enter__(self) -> _SeenInMemory:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def without_repeats(
+        self, chunk: list[tuple[str, ProfileRow]], errors: list[RowError]
+    ) -> list[tuple[str, ProfileRow]]:
+        fresh: list[tuple[str, ProfileRow]] = []
+        for cpf_hash, row in chunk:
+            first_line = self.seen.setdefault(cpf_hash, row.line)
+            if first_line != row.line:
+                errors.append(RowError(row.line, f"cpf: same CPF as line {first_line}"))
+            else:
+                fresh.append((cpf_hash, row))
+        return fresh
 
 
 def _write_chunk(

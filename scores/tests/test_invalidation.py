@@ -367,6 +367,23 @@ def test_if_a_dry_run_finds_a_repeated_cpf_then_it_reports_it_and_writes_nothing
     assert not [name for name in tables if name.startswith("import_seen_")]
 
 
+def test_if_a_file_comes_in_parts_then_a_cpf_repeated_across_them_names_its_first_line(db):
+    cpfs = generated_cpfs(3)
+    seen: dict[str, int] = {}
+    first = credit_profiles_import(
+        file=csv_file(*[f"{c.digits},{GOOD_ROW}" for c in cpfs]), seen=seen
+    )
+
+    # The next part: the lines the first part read come as blank lines (numbering kept).
+    second = credit_profiles_import(
+        file=csv_file("", "", "", f"{cpfs[1].digits},{WEAK_ROW}"), seen=seen
+    )
+
+    assert (first.created, len(seen)) == (3, 3)
+    assert [str(e) for e in second.errors] == ["line 5: cpf: same CPF as line 3"]
+    assert second.updated == 0
+
+
 @pytest.mark.django_db(transaction=True)
 def test_if_two_imports_of_the_same_cpfs_run_at_once_then_the_cache_ends_at_the_last_version(
     score_table, dynamodb
