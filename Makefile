@@ -7,13 +7,14 @@ INSTALLED := $(VENV)/.installed
 
 STAGE ?= dev
 
-.PHONY: help install browsers run test bench bench-audit load lint format requirements package messages clean
+.PHONY: help install browsers run test bench bench-audit bench-import load lint format requirements package messages clean
 
 help:
 	@echo "make run          install, migrate, start local DynamoDB, seed demo data, serve :8000"
 	@echo "make test         install, provision Postgres + local DynamoDB, run the whole suite"
 	@echo "make bench        measure the score path and cold start (bench/README.md)"
 	@echo "make bench-audit  the auditors' pages at 10 million audit rows (bench/README.md)"
+	@echo "make bench-import a CSV import of 1 million profiles, new then changed (bench/README.md)"
 	@echo "make load         a mixed load (30 s, 32 connections) reconciled with the audit trail"
 	@echo "make package      build the Lambda zip (STAGE=dev|production) into build/"
 	@echo "make lint         ruff (lint + format check), mypy, cfn-lint (infra/) and the workflows' schema"
@@ -52,6 +53,9 @@ bench: $(INSTALLED)
 
 bench-audit: $(INSTALLED)
 	$(BIN)/python -m bench.audit $(ARGS)
+
+bench-import: $(INSTALLED)
+	$(BIN)/python -m bench.imports $(ARGS)
 
 load: $(INSTALLED)
 	$(BIN)/python -m bench.ledger $(ARGS)

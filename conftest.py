@@ -137,12 +137,13 @@ def operations_bucket(settings: Any) -> Iterator[str]:
 
 @pytest.fixture
 def dynamodb_calls(settings: Any) -> Iterator[list[str]]:
-    """The DynamoDB requests the application sends while the test runs (one per attempt).
+    """The DynamoDB requests the application sends while the test runs (one per attempt),
+    through the request path's client and the bulk one.
 
     Counts on the client of the settings in force when the fixture starts: a test that
     points the cache elsewhere must do so before asking for this fixture.
     """
-    with aws_clients.sent_requests(aws_clients.dynamodb()) as sent:
+    with aws_clients.sent_requests(aws_clients.dynamodb(), aws_clients.dynamodb_bulk()) as sent:
         yield sent
 
 

@@ -4,7 +4,7 @@ Provisions the same local stack as the tests (devstack: Postgres, a moto DynamoD
 seeds a bench database, serves the app with gunicorn on loopback, and measures:
 
 1. framework floor   a bare DRF view (bench/urls.py) served the same way
-2. I/O floor         the cached request's unavoidable I/O (GetItem and the counter's
+2. I/O floor         the cached request's unavoidable I/O (BatchGetItem and the counter's
                      UpdateItem at the same time, with our boto3 client, then the audit
                      INSERT through Django's connection), in a loop, no view
 3. score, cache hit / cache miss   through gunicorn under a bounded (closed-loop) load
@@ -109,13 +109,14 @@ def batch_body(cpfs: list[str], n: int) -> bytes:
 
 def io_floor(cpf_hashes: list[str], *, seconds: float, concurrency: int) -> Sample:
     """A cached request's unavoidable I/O without the view, by `concurrency` threads like
-    the load phases. For one CPF hash, what a single score does: one GetItem and one
-    counter UpdateItem (conditional, returning the new item, like the request's) through
+    the load phases. For one CPF hash, what a single score does: one BatchGetItem (the
+    score's item and the cache's generation) and one counter UpdateItem (conditional,
+    returning the new item, like the request's) through
     the application's own boto3 client (scoreportal.aws_clients), at the same time (the read
     on a pool thread, as the request makes it), then one audit INSERT through Django's
     connection handling (a persistent connection, health-checked at the start of each
-    request as Django does). For many, what a batch does: one BatchGetItem instead of the
-    GetItem, and one INSERT of a row per hash."""
+    request as Django does). For many, what a batch does: a BatchGetItem per 99 hashes,
+    and one INSERT of a row per hash."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
@@ -142,10 +143,11 @@ def io_floor(cpf_hashes: list[str], *, seconds: float, concurrency: int) -> Samp
     stop = time.monotonic() + seconds
 
     def read_cache() -> object:
-        if len(cpf_hashes) == 1:
-            return client.get_item(TableName=CACHE_TABLE, Key={"pk": {"S": cpf_hashes[0]}})
-        keys = [{"pk": {"S": cpf_hash}} for cpf_hash in cpf_hashes]
-        return client.batch_get_item(RequestItems={CACHE_TABLE: {"Keys": keys}})
+        # As score_cache.read: 99 scores a BatchGetItem, the cache's generation in each.
+        for start in range(0, len(cpf_hashes), 99):
+            keys = [{"pk": {"S": h}} for h in [*cpf_hashes[start : start + 99], "__generation__"]]
+            client.batch_get_item(RequestItems={CACHE_TABLE: {"Keys": keys}})
+        return None
 
     def count_request(worker: int) -> None:
         client.update_item(

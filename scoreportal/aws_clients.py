@@ -92,6 +92,27 @@ def _dynamodb(
     return client
 
 
+# The bulk client's timeouts: work off the request path (the invalidation outbox's drains,
+# invalidating every score) waits out a slow moment instead of giving up after 0.65 s.
+BULK_CONNECT_TIMEOUT_SECONDS = 2.0
+BULK_READ_TIMEOUT_SECONDS = 10.0
+BULK_MAX_ATTEMPTS = 4
+
+
+def dynamodb_bulk() -> DynamoDBClient:
+    """The process's DynamoDB client for work no request waits on (draining the cache's
+    invalidation outbox, a new cache generation): the same endpoint, patient timeouts
+    (BULK_*: a tombstone batch that meets a slow moment is retried, not left pending)."""
+    with _dynamodb_lock:
+        return _dynamodb(
+            settings.DYNAMODB_ENDPOINT_URL,
+            settings.AWS_REGION,
+            BULK_CONNECT_TIMEOUT_SECONDS,
+            BULK_READ_TIMEOUT_SECONDS,
+            BULK_MAX_ATTEMPTS,
+        )
+
+
 def s3() -> S3Client:
     """The process's S3 client, for the operations bucket (OPERATIONS_BUCKET): files staff
     upload for import and secrets handed to operators. Not on the score path; botocore's
@@ -171,8 +192,8 @@ class CoolDown:
 
 
 @contextmanager
-def sent_requests(client: BaseClient) -> Iterator[list[str]]:
-    """Record the operation name of every HTTP request `client` sends, retries included.
+def sent_requests(*clients: BaseClient) -> Iterator[list[str]]:
+    """Record the operation name of every HTTP request `clients` send, retries included.
 
     A botocore event hook: how the tests pin the score path's DynamoDB round trips and
     how the benchmark counts them.
@@ -182,9 +203,12 @@ def sent_requests(client: BaseClient) -> Iterator[list[str]]:
     def record(event_name: str, **kwargs: Any) -> None:
         sent.append(event_name.rsplit(".", 1)[-1])
 
-    service = client.meta.service_model.service_name
-    client.meta.events.register(f"before-send.{service}", record)
+    for client in clients:
+        service = client.meta.service_model.service_name
+        client.meta.events.register(f"before-send.{service}", record)
     try:
         yield sent
     finally:
-        client.meta.events.unregister(f"before-send.{service}", record)
+        for client in clients:
+            service = client.meta.service_model.service_name
+            client.meta.events.unregister(f"before-send.{service}", record)

@@ -9,6 +9,7 @@ from django.core.management import call_command
 # Leave room under the function's 29-second timeout for start-up and the final count.
 PRUNE_MAX_SECONDS = 20
 SUMMARIZE_MAX_SECONDS = 20
+INVALIDATE_MAX_SECONDS = 20
 
 
 def prune_audit(event: dict[str, Any], context: Any) -> None:
@@ -20,3 +21,10 @@ def summarize_usage(event: dict[str, Any], context: Any) -> None:
     """Every 15 minutes: bring the usage report's daily summary up to date (a backlog, such
     as the first run's, continues at the next run)."""
     call_command("summarize_usage", "--max-seconds", str(SUMMARIZE_MAX_SECONDS))
+
+
+def drain_score_invalidations(event: dict[str, Any], context: Any) -> None:
+    """Every 5 minutes: write the cache invalidations that profile changes left pending (a
+    crash after their commit, DynamoDB down during an import or an edit); a backlog
+    continues at the next run."""
+    call_command("invalidate_scores", "--pending", "--max-seconds", str(INVALIDATE_MAX_SECONDS))

@@ -44,7 +44,7 @@ from scores.models import (
 )
 from scores.scorecard import Band
 from scores.selectors import credit_profile_score
-from scores.services import cached_scores_invalidate, credit_profile_update
+from scores.services import credit_profile_update, scores_invalidate
 
 
 def _cpf_hash_of(term: str) -> str | None:
@@ -362,17 +362,17 @@ class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
     def invalidate_cached_scores(
         self, request: HttpRequest, queryset: QuerySet[CreditProfile]
     ) -> None:
-        profiles = list(queryset)
-        failed = cached_scores_invalidate(profiles=profiles)
-        if failed:
+        drained = scores_invalidate(profiles=queryset)
+        if drained.failed:
             self.message_user(
                 request,
                 gettext(
-                    "%(count)s cached scores could not be invalidated: the score cache could "
-                    "not be reached. They are served until they expire."
+                    "%(count)s cached scores could not be invalidated yet: the score cache "
+                    "could not be reached. They stay pending and are invalidated within "
+                    "minutes, when it answers again."
                 )
-                % {"count": formats.localize(failed)},
-                messages.ERROR,
+                % {"count": formats.localize(drained.failed)},
+                messages.WARNING,
             )
             return
         self.message_user(
@@ -380,9 +380,9 @@ class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
             ngettext(
                 "The cached score of %(count)s profile was invalidated.",
                 "The cached scores of %(count)s profiles were invalidated.",
-                len(profiles),
+                drained.drained,
             )
-            % {"count": formats.localize(len(profiles))},
+            % {"count": formats.localize(drained.drained)},
             messages.SUCCESS,
         )
 

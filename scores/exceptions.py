@@ -35,3 +35,11 @@ class ImportNotResumable(ApplicationError):
     """Only an import whose task has made no progress for a while can be resumed."""
 
     default_message = "This import is not stalled: it is finished or still making progress."
+
+
+class ScoreCacheUnavailable(ApplicationError):
+    """The score cache could not be reached for an operator's action (invalidating every
+    cached score): nothing was done. Never raised on the API's path, which serves without
+    the cache."""
+
+    default_message = "The score cache could not be reached; nothing was invalidated. Retry."

@@ -18,23 +18,27 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import formats
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from scores.exceptions import ImportNotConfirmable, ImportNotResumable, UploadNotRecognised
+from scores.exceptions import (
+    ImportNotConfirmable,
+    ImportNotResumable,
+    ScoreCacheUnavailable,
+    UploadNotRecognised,
+)
 from scores.forms import ProfileImportForm
 from scores.models import ProfileImport
 from scores.profile_import import COLUMNS
 from scores.selectors import active_scorecard, shipped_scorecards
 from scores.services import (
-    cached_scores_invalidate_all,
     profile_import_confirm,
     profile_import_direct_upload,
     profile_import_resume,
     profile_import_start,
     profile_import_start_uploaded,
+    scores_invalidate_all,
 )
 from scores.services.profile_imports import FILENAME_FIELD, STRICT_FIELD
 
@@ -250,15 +254,15 @@ def cached_scores_invalidate_all_view(
     if not request.user.has_perm(INVALIDATE_PERMISSION):
         raise PermissionDenied
     if request.method == "POST" and request.POST.get("confirmed") == "yes":
-        failed = cached_scores_invalidate_all()
-        if failed:
+        try:
+            scores_invalidate_all()
+        except ScoreCacheUnavailable:
             model_admin.message_user(
                 request,
                 gettext(
-                    "%(count)s cached scores could not be invalidated: the score cache could "
-                    "not be reached. They are served until they expire."
-                )
-                % {"count": formats.localize(failed)},
+                    "The score cache could not be reached: nothing was invalidated. "
+                    "Try again in a moment."
+                ),
                 messages.ERROR,
             )
         else:

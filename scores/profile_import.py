@@ -8,13 +8,16 @@ line and the column, never the value (a misplaced column could hold a CPF).
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import TextIO
+from functools import cache
+from typing import Any, TextIO
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import translation
 
 from scoreportal.logging import redact
 from scores.constants import PROFILE_CHARACTERISTICS
@@ -103,34 +106,83 @@ def _parse_row(line: int, fields: list[str]) -> ProfileRow | RowError:
     except InvalidCpf as exc:
         problems.append(f"{CPF_COLUMN}: {exc}")
     values: dict[str, ProfileValue] = {}
-    for name, raw in zip(PROFILE_CHARACTERISTICS, fields[1:], strict=True):
+    for column, raw in zip(_columns(), fields[1:], strict=True):
         try:
-            values[name] = _clean(name, raw.strip())
+            values[column.name] = column.clean(raw.strip())
         except ValidationError as exc:
-            problems.append(f"{name}: {' '.join(exc.messages)}")
+            with translation.override("en"):  # the import speaks English, as the API does
+                problems.append(f"{column.name}: {' '.join(exc.messages)}")
     if problems or cpf is None:
         return RowError(line, "; ".join(problems))
     return ProfileRow(line=line, cpf=cpf, values=values)
 
 
-def _clean(name: str, raw: str) -> ProfileValue:
-    """Type a raw value with our own messages, then apply the model field's validators."""
-    field = CreditProfile._meta.get_field(name)
-    if not isinstance(field, models.Field):  # a relation: no characteristic is one
-        raise TypeError(f"{name} is not a characteristic column")
-    if not raw:
-        raise ValidationError("is required.")
-    value: ProfileValue
-    if isinstance(field, models.DecimalField):
-        try:
-            value = Decimal(raw)
-        except InvalidOperation:
-            raise ValidationError("must be a decimal number, like 0.75.") from None
-        if not value.is_finite():
-            raise ValidationError("must be a finite number.")
-    else:
-        if not raw.isascii() or not raw.isdigit():
-            raise ValidationError("must be a whole number (0 or more), like 3.")
-        value = int(raw)
-    field.run_validators(value)
-    return value
+@dataclass(frozen=True, slots=True)
+class _Column:
+    """A characteristic column: its model field, and the field's range checked inline (a
+    value in range skips the validators' calls, a third of the import's time; one out of
+    range goes through them, for their messages)."""
+
+    name: str
+    field: models.Field[Any, Any]
+    decimal: bool
+    low: ProfileValue | None
+    high: ProfileValue | None
+    other_validators: tuple[Callable[[Any], None], ...]
+
+    def clean(self, raw: str) -> ProfileValue:
+        """Type a raw value with our own messages, then apply the model field's rules."""
+        if not raw:
+            raise ValidationError("is required.")
+        value: ProfileValue
+        if self.decimal:
+            try:
+                value = Decimal(raw)
+            except InvalidOperation:
+                raise ValidationError("must be a decimal number, like 0.75.") from None
+            if not value.is_finite():
+                raise ValidationError("must be a finite number.")
+        else:
+            if not raw.isascii() or not raw.isdigit():
+                raise ValidationError("must be a whole number (0 or more), like 3.")
+            value = int(raw)
+        if (self.low is not None and value < self.low) or (
+            self.high is not None and value > self.high
+        ):
+            self.field.run_validators(value)  # raises, with the field's own message
+        for validator in self.other_validators:
+            validator(value)
+        return value
+
+
+@cache
+def _columns() -> tuple[_Column, ...]:
+    columns = []
+    for name in PROFILE_CHARACTERISTICS:
+        field = CreditProfile._meta.get_field(name)
+        if not isinstance(field, models.Field):  # a relation: no characteristic is one
+            raise TypeError(f"{name} is not a characteristic column")
+        lows, highs, others = [], [], []
+        for validator in field.validators:
+            if isinstance(validator, MinValueValidator):
+                lows.append(_limit(validator))
+            elif isinstance(validator, MaxValueValidator):
+                highs.append(_limit(validator))
+            else:
+                others.append(validator)
+        columns.append(
+            _Column(
+                name=name,
+                field=field,
+                decimal=isinstance(field, models.DecimalField),
+                low=max(lows) if lows else None,
+                high=min(highs) if highs else None,
+                other_validators=tuple(others),
+            )
+        )
+    return tuple(columns)
+
+
+def _limit(validator: MinValueValidator | MaxValueValidator) -> Any:
+    limit = validator.limit_value
+    return limit() if callable(limit) else limit

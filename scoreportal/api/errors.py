@@ -37,6 +37,7 @@ from scores.exceptions import (
     ImportNotConfirmable,
     ImportNotResumable,
     NoCreditData,
+    ScoreCacheUnavailable,
     UploadNotRecognised,
 )
 
@@ -133,6 +134,7 @@ CODE_FOR_APPLICATION_ERROR: dict[type[ApplicationError], ErrorCode] = {
     ImportNotResumable: ErrorCode.INVALID_REQUEST,
     UploadNotRecognised: ErrorCode.INVALID_REQUEST,
     KeyAlreadyRotated: ErrorCode.INVALID_REQUEST,
+    ScoreCacheUnavailable: ErrorCode.SERVICE_UNAVAILABLE,
 }
 
 _UNSUPPORTED_MEDIA_TYPE_MESSAGE = "Send the body as JSON with 'Content-Type: application/json'."

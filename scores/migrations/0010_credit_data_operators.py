@@ -18,7 +18,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scores', '0008_audit_reports'),
+        ('scores', '0009_score_invalidation_outbox'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
                 ('updated', models.PositiveIntegerField(default=0, editable=False, verbose_name='updated')),
                 ('unchanged', models.PositiveIntegerField(default=0, editable=False, verbose_name='unchanged')),
                 ('skipped', models.PositiveIntegerField(default=0, editable=False, verbose_name='bad rows skipped')),
-                ('invalidation_failures', models.PositiveIntegerField(default=0, editable=False, verbose_name='cached scores not invalidated')),
+                ('invalidation_failures', models.PositiveIntegerField(default=0, editable=False, verbose_name='cached scores pending invalidation')),
                 ('row_errors', models.JSONField(default=list, editable=False, help_text='[line, reason] of the first bad rows (PROFILE_IMPORT_MAX_ERRORS_KEPT).', verbose_name='bad rows')),
                 ('progressed_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, help_text='When the running phase last started or finished a step.', verbose_name='last progress')),
                 ('checked_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='checked at')),

@@ -2,9 +2,10 @@
 
 - scoring: serving scores, one or a batch (cache first, else computed from the profiles)
 - audit: recording what was answered, and pruning past retention
-- profiles: importing and correcting credit profiles, invalidating their cached scores
+- profiles: importing and correcting credit profiles
 - profile_imports: the admin's imports (upload, check, confirm, run as a task in steps)
   and the records of every import
+- invalidations: invalidating cached scores (the outbox of profile changes, all at once)
 """
 
 from scores.services.audit import (
@@ -12,6 +13,14 @@ from scores.services.audit import (
     ConsultedCpf,
     consultations_prune,
     consultations_record,
+)
+from scores.services.invalidations import (
+    DrainReport,
+    invalidations_drain,
+    invalidations_pending_count,
+    invalidations_record,
+    scores_invalidate,
+    scores_invalidate_all,
 )
 from scores.services.profile_imports import (
     DirectUpload,
@@ -27,8 +36,6 @@ from scores.services.profile_imports import (
 )
 from scores.services.profiles import (
     ProfileImportReport,
-    cached_scores_invalidate,
-    cached_scores_invalidate_all,
     credit_profile_apply,
     credit_profile_update,
     credit_profiles_import,
@@ -39,15 +46,17 @@ __all__ = [
     "ConsultationRequest",
     "ConsultedCpf",
     "DirectUpload",
+    "DrainReport",
     "ProfileImportReport",
     "ServedScore",
-    "cached_scores_invalidate",
-    "cached_scores_invalidate_all",
     "consultations_prune",
     "consultations_record",
     "credit_profile_apply",
     "credit_profile_update",
     "credit_profiles_import",
+    "invalidations_drain",
+    "invalidations_pending_count",
+    "invalidations_record",
     "profile_import_advance",
     "profile_import_command_begin",
     "profile_import_command_end",
@@ -59,4 +68,6 @@ __all__ = [
     "profile_import_step",
     "score_get",
     "scores_get",
+    "scores_invalidate",
+    "scores_invalidate_all",
 ]

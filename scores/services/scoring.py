@@ -54,11 +54,12 @@ def scores_get(
 ) -> dict[Cpf, ServedScore | None]:
     """The score of each CPF (each looked up once), None for a CPF without credit data.
 
-    `admit` runs on this thread while the cache is read; whatever it raises propagates
-    (once the read has ended) and nothing is scored. Cache misses are scored from profiles
-    read in one query, and cached: one conditional PutItem for one score, BatchWriteItem
-    for more (then the profile versions are read again, and a profile that changed
-    meanwhile has its new score's item invalidated).
+    `admit` runs on this thread while the cache is read (one BatchGetItem per 99 CPFs, the
+    cache's generation asked in the same call); whatever it raises propagates (once the read
+    has ended) and nothing is scored. Cache misses are scored from profiles read in one
+    query, and cached under the generation the read saw: one conditional PutItem for one
+    score, BatchWriteItem for more (then the profile versions are read again, and a profile
+    that changed meanwhile has its new score's item invalidated).
     """
     hashes = {cpf: cpf.lookup_hash(settings.CPF_HASH_KEY) for cpf in cpfs}
     scorecard = active_scorecard()
@@ -67,13 +68,16 @@ def scores_get(
     # A cool-down that ends while `admit` waits on DynamoDB (and times out) must not add the
     # write's own timeout to the same request.
     cache_in_use = score_cache.available()
-    reading = _cache_reader.submit(score_cache.get_many, distinct, model_version=scorecard.version)
+    reading = _cache_reader.submit(score_cache.read, distinct, model_version=scorecard.version)
     try:
         admit()
     finally:
-        cached = reading.result()
+        cache_read = reading.result()
+    cached = cache_read.scores
     misses = [cpf_hash for cpf_hash in distinct if cached[cpf_hash] is None]
-    computed = _computed(misses, scorecard, cache=cache_in_use) if misses else {}
+    # Computed scores are written under the generation this read saw; none if it failed.
+    generation = cache_read.generation if cache_in_use else None
+    computed = _computed(misses, scorecard, generation=generation) if misses else {}
     served: dict[Cpf, ServedScore | None] = {}
     for cpf, cpf_hash in hashes.items():
         hit = cached[cpf_hash]
@@ -96,9 +100,10 @@ def score_get(*, cpf: Cpf, admit: Callable[[], None] = _admit_everything) -> Ser
 
 
 def _computed(
-    cpf_hashes: Sequence[str], scorecard: Scorecard, *, cache: bool
+    cpf_hashes: Sequence[str], scorecard: Scorecard, *, generation: int | None
 ) -> dict[str, score_cache.CachedScore]:
-    """Score the profiles of these hashes that exist, and cache the scores if `cache`."""
+    """Score the profiles of these hashes that exist, and cache the scores under
+    `generation` (not when None)."""
     profiles = credit_profiles_get(cpf_hashes=cpf_hashes)
     computed: dict[str, score_cache.CachedScore] = {}
     for cpf_hash, profile in profiles.items():
@@ -112,12 +117,12 @@ def _computed(
             profile_version=profile.version,
             computed_at=timezone.now(),
         )
-    if not cache:
+    if generation is None:
         return computed
     if len(computed) == 1:
         [(cpf_hash, score)] = computed.items()
-        score_cache.put(cpf_hash, score)  # conditional on the profile version
-    elif computed and score_cache.put_many(computed):
+        score_cache.put(cpf_hash, score, generation=generation)  # conditional on the version
+    elif computed and score_cache.put_many(computed, generation=generation):
         _invalidate_changed_since(computed)
     return computed
 

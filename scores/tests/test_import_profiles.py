@@ -233,6 +233,7 @@ def test_if_a_large_import_changes_profiles_then_all_their_items_are_invalidated
                 profile_version=1,
                 computed_at=timezone.now(),
             ),
+            generation=0,
         )
     change = write_csv(
         tmp_path, HEADER, *[f"{c.digits},{WEAK_ROW}" for c in cpfs], name="change.csv"

@@ -565,7 +565,8 @@ def test_if_a_cached_score_is_served_then_it_costs_one_query_and_two_concurrent_
         response = post(client_with_key, {"cpf": EXAMPLE_CPF})
 
     assert response.json()["source"] == "cache"
-    assert sorted(dynamodb_calls) == ["GetItem", "UpdateItem"]
+    # The score's item and the cache's generation come in one BatchGetItem.
+    assert sorted(dynamodb_calls) == ["BatchGetItem", "UpdateItem"]
 
 
 def test_if_a_score_is_computed_then_it_costs_two_queries_and_three_dynamodb_calls(
@@ -579,7 +580,7 @@ def test_if_a_score_is_computed_then_it_costs_two_queries_and_three_dynamodb_cal
         response = post(client_with_key, {"cpf": EXAMPLE_CPF})
 
     assert response.json()["source"] == "computed"
-    assert sorted(dynamodb_calls[:2]) == ["GetItem", "UpdateItem"]
+    assert sorted(dynamodb_calls[:2]) == ["BatchGetItem", "UpdateItem"]
     assert dynamodb_calls[2:] == ["PutItem"]  # after both
 
 

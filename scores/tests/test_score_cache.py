@@ -38,7 +38,7 @@ def stored_item(dynamodb, table):
 
 
 def test_if_a_score_is_put_then_get_returns_it_unchanged(score_table):
-    score_cache.put(CPF_HASH, cached())
+    score_cache.put(CPF_HASH, cached(), generation=0)
 
     assert score_cache.get(CPF_HASH, model_version="2026.1") == cached()
 
@@ -49,7 +49,7 @@ def test_if_nothing_is_cached_then_get_is_a_miss(score_table):
 
 def test_if_an_item_is_stored_then_it_carries_the_ttl_attribute(score_table, dynamodb, settings):
     before = int(time.time())
-    score_cache.put(CPF_HASH, cached())
+    score_cache.put(CPF_HASH, cached(), generation=0)
 
     expires_at = int(stored_item(dynamodb, score_table)["expires_at"]["N"])
     assert (
@@ -63,20 +63,20 @@ def test_if_the_item_has_expired_but_not_been_deleted_then_get_is_a_miss(
     score_table, dynamodb, settings
 ):
     settings.SCORE_CACHE_TTL_SECONDS = -1  # DynamoDB deletes expired items lazily
-    score_cache.put(CPF_HASH, cached())
+    score_cache.put(CPF_HASH, cached(), generation=0)
     assert stored_item(dynamodb, score_table) is not None
 
     assert score_cache.get(CPF_HASH, model_version="2026.1") is None
 
 
 def test_if_the_item_was_computed_by_another_scorecard_then_get_is_a_miss(score_table):
-    score_cache.put(CPF_HASH, cached(model_version="2025.9"))
+    score_cache.put(CPF_HASH, cached(model_version="2025.9"), generation=0)
 
     assert score_cache.get(CPF_HASH, model_version="2026.1") is None
 
 
 def test_if_the_profile_changed_then_invalidation_turns_the_item_into_a_miss(score_table, dynamodb):
-    score_cache.put(CPF_HASH, cached(profile_version=3))
+    score_cache.put(CPF_HASH, cached(profile_version=3), generation=0)
 
     failed = score_cache.invalidate({CPF_HASH: 4})
 
@@ -88,7 +88,9 @@ def test_if_the_profile_changed_then_invalidation_turns_the_item_into_a_miss(sco
 def test_if_a_stale_score_is_put_after_invalidation_then_it_is_not_stored(score_table):
     score_cache.invalidate({CPF_HASH: 4})
 
-    score_cache.put(CPF_HASH, cached(profile_version=3))  # computed from the old profile
+    score_cache.put(
+        CPF_HASH, cached(profile_version=3), generation=0
+    )  # computed from the old profile
 
     assert score_cache.get(CPF_HASH, model_version="2026.1") is None
 
@@ -96,7 +98,7 @@ def test_if_a_stale_score_is_put_after_invalidation_then_it_is_not_stored(score_
 def test_if_a_score_of_the_new_profile_is_put_after_invalidation_then_it_is_stored(score_table):
     score_cache.invalidate({CPF_HASH: 4})
 
-    score_cache.put(CPF_HASH, cached(profile_version=4))
+    score_cache.put(CPF_HASH, cached(profile_version=4), generation=0)
 
     assert score_cache.get(CPF_HASH, model_version="2026.1") == cached(profile_version=4)
 
@@ -104,7 +106,7 @@ def test_if_a_score_of_the_new_profile_is_put_after_invalidation_then_it_is_stor
 def test_if_many_profiles_change_then_all_are_invalidated_in_batches(score_table):
     hashes = {f"{n:064x}": 2 for n in range(60)}  # three BatchWriteItem calls
     for cpf_hash in hashes:
-        score_cache.put(cpf_hash, cached(profile_version=1))
+        score_cache.put(cpf_hash, cached(profile_version=1), generation=0)
 
     assert score_cache.invalidate(hashes) == 0
     assert all(score_cache.get(h, model_version="2026.1") is None for h in hashes)
@@ -142,7 +144,7 @@ def unreachable_dynamodb(settings):
 
 
 def test_if_dynamodb_is_unreachable_then_get_and_put_fail_quietly(unreachable_dynamodb):
-    score_cache.put(CPF_HASH, cached())
+    score_cache.put(CPF_HASH, cached(), generation=0)
 
     assert score_cache.get(CPF_HASH, model_version="2026.1") is None
     assert score_cache.ping() is False
@@ -155,9 +157,9 @@ def test_if_dynamodb_failed_then_the_cache_is_skipped_during_the_cool_down(
     sent_before_the_cool_down = list(dynamodb_calls)
 
     score_cache.get(CPF_HASH, model_version="2026.1")
-    score_cache.put(CPF_HASH, cached())
+    score_cache.put(CPF_HASH, cached(), generation=0)
 
-    assert sent_before_the_cool_down == ["GetItem", "GetItem"]  # two attempts, then give up
+    assert sent_before_the_cool_down == ["BatchGetItem"] * 2  # two attempts, then give up
     assert dynamodb_calls == sent_before_the_cool_down
 
 
@@ -172,7 +174,7 @@ def test_if_the_cool_down_is_over_then_the_cache_is_tried_again(
 
     score_cache.get(CPF_HASH, model_version="2026.1")
 
-    assert dynamodb_calls == ["GetItem"] * 4  # two calls of two attempts each
+    assert dynamodb_calls == ["BatchGetItem"] * 4  # two calls of two attempts each
 
 
 def test_if_dynamodb_is_unreachable_then_invalidation_reports_every_failure(unreachable_dynamodb):
@@ -192,7 +194,7 @@ def test_if_the_table_does_not_exist_then_get_is_a_logged_miss(settings, log_out
     settings.SCORE_CACHE_TABLE = "scores-test-no-such-table"
 
     assert score_cache.get(CPF_HASH, model_version="2026.1") is None
-    score_cache.put(CPF_HASH, cached())
+    score_cache.put(CPF_HASH, cached(), generation=0)
 
     assert warnings_logged(log_output)[0] == (
         "score cache read failed; skipping the cache for 5.0s",
@@ -260,7 +262,7 @@ def test_if_the_endpoint_answers_garbage_then_each_operation_is_a_logged_failure
         score_cache.cool_down.reset()
         assert score_cache.get(CPF_HASH, model_version="2026.1") is None
         score_cache.cool_down.reset()
-        score_cache.put(CPF_HASH, cached())
+        score_cache.put(CPF_HASH, cached(), generation=0)
         failed = score_cache.invalidate({CPF_HASH: 2})
 
     assert failed == 1
@@ -301,8 +303,8 @@ def test_if_the_endpoint_answers_once_then_goes_silent_then_the_next_read_makes_
 # Many items: BatchGetItem and BatchWriteItem
 # ---------------------------------------------------------------------------------------
 def test_if_many_scores_are_asked_then_one_batch_read_answers_each(score_table, dynamodb_calls):
-    score_cache.put("1" * 64, cached(score=700))
-    score_cache.put("2" * 64, cached(model_version="2025.9"))
+    score_cache.put("1" * 64, cached(score=700), generation=0)
+    score_cache.put("2" * 64, cached(model_version="2025.9"), generation=0)
     score_cache.invalidate({"3" * 64: 4})
     dynamodb_calls.clear()
 
@@ -316,7 +318,7 @@ def test_if_more_than_100_keys_are_read_then_they_take_one_batch_read_per_100(
     score_table, dynamodb_calls
 ):
     hashes = [f"{n:064x}" for n in range(101)]
-    score_cache.put_many({cpf_hash: cached() for cpf_hash in hashes})
+    score_cache.put_many({cpf_hash: cached() for cpf_hash in hashes}, generation=0)
     dynamodb_calls.clear()
 
     found = score_cache.get_many(hashes, model_version="2026.1")
@@ -328,7 +330,7 @@ def test_if_more_than_100_keys_are_read_then_they_take_one_batch_read_per_100(
 def test_if_items_are_read_by_key_then_any_item_of_the_table_can_be_asked(score_table, dynamodb):
     # Not only scores: the read is general (a list of keys in, items by key out).
     dynamodb.put_item(TableName=score_table, Item={"pk": {"S": "meta#generation"}, "n": {"N": "7"}})
-    score_cache.put(CPF_HASH, cached())
+    score_cache.put(CPF_HASH, cached(), generation=0)
 
     items = score_cache.read_items(["meta#generation", CPF_HASH, "b" * 64])
 
@@ -339,7 +341,7 @@ def test_if_items_are_read_by_key_then_any_item_of_the_table_can_be_asked(score_
 def test_if_many_scores_are_put_then_each_is_stored_25_a_call(score_table, dynamodb_calls):
     scores = {f"{n:064x}": cached(score=n) for n in range(30)}
 
-    assert score_cache.put_many(scores) is True
+    assert score_cache.put_many(scores, generation=0) is True
 
     assert dynamodb_calls == ["BatchWriteItem", "BatchWriteItem"]
     assert score_cache.get_many(list(scores), model_version="2026.1") == scores
@@ -349,7 +351,7 @@ def test_if_dynamodb_is_unreachable_then_many_scores_are_misses_and_nothing_is_w
     unreachable_dynamodb, dynamodb_calls, log_output
 ):
     found = score_cache.get_many(["1" * 64, "2" * 64], model_version="2026.1")
-    written = score_cache.put_many({"1" * 64: cached()})
+    written = score_cache.put_many({"1" * 64: cached()}, generation=0)
 
     assert (found, written) == ({"1" * 64: None, "2" * 64: None}, False)
     assert dynamodb_calls == ["BatchGetItem", "BatchGetItem"]  # two attempts, then cool-down
@@ -367,7 +369,7 @@ def test_if_the_endpoint_answers_garbage_then_batch_operations_are_logged_failur
 
         found = score_cache.get_many(["1" * 64, "2" * 64], model_version="2026.1")
         score_cache.cool_down.reset()
-        written = score_cache.put_many({"1" * 64: cached(), "2" * 64: cached()})
+        written = score_cache.put_many({"1" * 64: cached(), "2" * 64: cached()}, generation=0)
 
     assert (set(found.values()), written) == ({None}, False)
     assert warnings_logged(log_output) == [

@@ -82,7 +82,7 @@ def test_if_a_batch_write_leaves_items_unprocessed_then_only_those_are_written_a
     scores = {FIRST: cached(), SECOND: cached()}
     with faulty_endpoint(answers({"UnprocessedItems": {}})) as probe:
         settings.DYNAMODB_ENDPOINT_URL = probe.url
-        score_cache.put_many(scores)
+        score_cache.put_many(scores, generation=0)
         first_sent = sent(probe.requests[0])["RequestItems"][TABLE]
     left = [request for request in first_sent if request["PutRequest"]["Item"]["pk"]["S"] == SECOND]
 
@@ -90,7 +90,7 @@ def test_if_a_batch_write_leaves_items_unprocessed_then_only_those_are_written_a
     with faulty_endpoint(behaviour) as endpoint:
         settings.DYNAMODB_ENDPOINT_URL = endpoint.url
 
-        written = score_cache.put_many(scores)
+        written = score_cache.put_many(scores, generation=0)
 
     assert written is True
     assert len(endpoint.requests) == 2

@@ -16,6 +16,7 @@ from scores.services import (
     profile_import_command_begin,
     profile_import_command_end,
 )
+from scores.services.profiles import DEFAULT_CHUNK_SIZE
 
 # Report at most this many row errors; the count says how many there were.
 _MAX_ERRORS_SHOWN = 200
@@ -26,8 +27,9 @@ _PROGRESS_EVERY = 10_000
 class Command(BaseCommand):
     help = (
         "Import credit profiles from a CSV file (header: cpf plus one column per "
-        "characteristic). Good rows are upserted and their cached scores invalidated; "
-        "bad rows are reported with line numbers."
+        "characteristic). Good rows are upserted and their cached scores invalidated "
+        "(through the outbox, after each chunk commits); bad rows are reported with line "
+        "numbers."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -39,7 +41,10 @@ class Command(BaseCommand):
             "--strict", action="store_true", help="Import nothing if any row is invalid."
         )
         parser.add_argument(
-            "--chunk-size", type=int, default=1000, help="Rows per transaction (default 1000)."
+            "--chunk-size",
+            type=int,
+            default=DEFAULT_CHUNK_SIZE,
+            help=f"Rows per transaction (default {DEFAULT_CHUNK_SIZE}).",
         )
 
     @no_translations  # row reasons in English, as the rest of the output
@@ -108,9 +113,10 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(summary))
         if report.invalidation_failures:
             raise CommandError(
-                f"{report.invalidation_failures:,} changed profiles kept their cached score: "
-                "the score cache could not be reached. Those scores are served until they "
-                "expire (SCORE_CACHE_TTL_SECONDS)."
+                f"{report.invalidation_failures:,} changed profiles kept their cached score "
+                "for now: the score cache could not be reached. Their invalidations are "
+                "pending: the next import, the scheduled drain (every 5 minutes) or "
+                "`invalidate_scores --pending` writes them."
             )
         if strict and report.errors and not dry_run:
             raise CommandError("Strict import refused: fix the rows above and run again.")

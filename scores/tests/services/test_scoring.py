@@ -24,7 +24,8 @@ def test_if_the_score_is_not_cached_then_it_is_computed_from_the_profile_and_cac
 
     assert (served.score, served.band, served.source) == (975, "excellent", ScoreSource.COMPUTED)
     assert [reason.code for reason in served.reasons] == ["R07", "R08"]
-    assert dynamodb_calls == ["GetItem", "PutItem"]
+    # One score is read with BatchGetItem: its item and the cache's generation in one call.
+    assert dynamodb_calls == ["BatchGetItem", "PutItem"]
 
 
 def test_if_the_score_is_cached_then_the_profile_is_not_read(
@@ -50,7 +51,7 @@ def test_if_there_is_no_profile_then_no_credit_data_is_raised_and_nothing_cached
     with pytest.raises(NoCreditData):
         score_get(cpf=Cpf.parse(OTHER_EXAMPLE_CPF))
 
-    assert dynamodb_calls == ["GetItem"]
+    assert dynamodb_calls == ["BatchGetItem"]
 
 
 def test_if_the_profile_changed_then_the_next_score_is_computed_from_the_new_one(
@@ -123,7 +124,7 @@ def test_if_admit_refuses_then_nothing_is_scored_and_the_refusal_propagates(
     with django_assert_num_queries(0), pytest.raises(RuntimeError, match="not now"):
         score_get(cpf=Cpf.parse(EXAMPLE_CPF), admit=refuse)
 
-    assert dynamodb_calls == ["GetItem"]  # the concurrent read ended before it propagated
+    assert dynamodb_calls == ["BatchGetItem"]  # the concurrent read ended before it propagated
 
 
 def test_if_admit_runs_then_it_runs_on_this_thread_while_the_cache_is_read_on_another(

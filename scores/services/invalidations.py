@@ -1,0 +1,177 @@
+"""Invalidating cached scores: the outbox of profile changes, and the whole cache at once.
+
+A profile change must reach the cache even when the process dies right after its commit or
+DynamoDB is down. So every write path (the import, the admin's edit) records the changed
+CPFs in `PendingInvalidation`, in the same transaction as the change
+(`invalidations_record`), and the rows are drained into tombstones after the commit
+(`invalidations_drain`): by the writer itself, at the start of the next import, every few
+minutes by a scheduled event (scoreportal/lambda_tasks.py) and by `invalidate_scores
+--pending`. A row is deleted only once its tombstone is in the cache.
+
+The drain locks the rows it writes (SELECT … FOR UPDATE SKIP LOCKED) until their tombstones
+are written and the rows deleted. A writer changing one of those profiles meanwhile waits
+for that lock to record its own row, so its commit comes after the tombstone: the
+tombstones of one CPF are written one after another, each with the newest committed
+version, and a batch write without a condition (`score_cache.invalidate_serialized`,
+BatchWriteItem) never puts an older version over a newer one. Two drains never wait on each
+other: each skips the rows the other holds.
+
+`scores_invalidate_all` makes every cached score a miss in one call (a new cache generation,
+scores/score_cache.py); `scores_invalidate` invalidates the scores of some CPFs or profiles,
+through the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from itertools import islice
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from scoreportal.aws_clients import DynamoDBCallFailed
+from scores import score_cache
+from scores.exceptions import ScoreCacheUnavailable
+from scores.models import CreditProfile, PendingInvalidation
+
+logger = logging.getLogger(__name__)
+
+# Rows a drain locks, writes and deletes in one transaction: 20 BatchWriteItem calls.
+DRAIN_BATCH_SIZE = 500
+
+
+@dataclass
+class DrainReport:
+    """What a drain did: tombstones written (rows deleted), rows it could not write (left
+    pending: DynamoDB failed), and whether it stopped on a failure."""
+
+    drained: int = 0
+    failed: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def invalidations_record(*, profile_versions: Mapping[str, int]) -> None:
+    """Record that these profiles (cpf_hash -> new version) changed. Call it inside the
+    transaction that changes them, with their rows locked: a CPF already pending gets the
+    newer version."""
+    if not profile_versions:
+        return
+    now = timezone.now()
+    PendingInvalidation.objects.bulk_create(
+        [
+            PendingInvalidation(cpf_hash=cpf_hash, profile_version=version, recorded_at=now)
+            for cpf_hash, version in profile_versions.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["cpf_hash"],
+        update_fields=["profile_version", "recorded_at"],
+    )
+
+
+def invalidations_drain(
+    *,
+    cpf_hashes: Iterable[str] | None = None,
+    batch_size: int = DRAIN_BATCH_SIZE,
+    max_seconds: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> DrainReport:
+    """Write the tombstones of pending invalidations and delete their rows.
+
+    All pending rows, or only those of `cpf_hashes` (a writer draining its own changes).
+    Rows another drain holds are skipped (it writes them). Stops at the first DynamoDB
+    failure (the rows stay pending) and after `max_seconds`, between batches.
+    """
+    report = DrainReport()
+    started = clock()
+    hashes = iter(cpf_hashes) if cpf_hashes is not None else None
+    while max_seconds is None or clock() - started < max_seconds:
+        wanted = list(islice(hashes, batch_size)) if hashes is not None else None
+        if wanted is not None and not wanted:
+            break
+        written, failed = _drain_batch(wanted, batch_size)
+        report.drained += written
+        report.failed += failed
+        if failed or (wanted is None and not written):
+            break
+    return report
+
+
+def _drain_batch(cpf_hashes: list[str] | None, limit: int) -> tuple[int, int]:
+    with transaction.atomic():
+        pending = PendingInvalidation.objects.select_for_update(skip_locked=True)
+        if cpf_hashes is not None:
+            pending = pending.filter(cpf_hash__in=cpf_hashes)
+        rows = dict(pending.order_by().values_list("cpf_hash", "profile_version")[:limit])
+        if not rows:
+            return 0, 0
+        failed = score_cache.invalidate_serialized(rows)
+        if failed:
+            # The batch is retried whole at the next drain: a tombstone written twice is
+            # the same tombstone.
+            logger.warning(
+                "cached scores left pending invalidation: the score cache failed",
+                extra={"fields": {"pending": len(rows)}},
+            )
+            return 0, len(rows)
+        PendingInvalidation.objects.filter(cpf_hash__in=list(rows)).delete()
+        return len(rows), 0
+
+
+def invalidations_pending_count() -> int:
+    """How many cached scores wait for their invalidation."""
+    return PendingInvalidation.objects.count()
+
+
+def scores_invalidate(
+    *,
+    cpf_hashes: Iterable[str] | None = None,
+    profiles: QuerySet[CreditProfile] | None = None,
+) -> DrainReport:
+    """Invalidate the cached scores of these CPF hashes, or of these profiles (the admin's
+    action on a selection), through the outbox: recorded with each profile's current
+    version, then drained, DRAIN_BATCH_SIZE at a time. A CPF without a profile has no score
+    to invalidate.
+    """
+    if (cpf_hashes is None) == (profiles is None):
+        raise TypeError("give cpf_hashes or profiles")
+    hashes = iter(
+        list(profiles.values_list("cpf_hash", flat=True))
+        if profiles is not None
+        else cpf_hashes or ()
+    )
+    report = DrainReport()
+    while batch := list(islice(hashes, DRAIN_BATCH_SIZE)):
+        with transaction.atomic():
+            versions = dict(
+                CreditProfile.objects.select_for_update()
+                .filter(cpf_hash__in=batch)
+                .order_by()
+                .values_list("cpf_hash", "version")
+            )
+            invalidations_record(profile_versions=versions)
+        drained = invalidations_drain(cpf_hashes=list(versions))
+        report.drained += drained.drained
+        report.failed += drained.failed
+    return report
+
+
+def scores_invalidate_all() -> int:
+    """Make every cached score a miss at once (a new cache generation: one UpdateItem,
+    whatever the table's size). Returns the new generation. Raises ScoreCacheUnavailable
+    when the cache cannot be reached: nothing was invalidated."""
+    try:
+        generation = score_cache.invalidate_all()
+    except DynamoDBCallFailed as exc:
+        raise ScoreCacheUnavailable() from exc
+    logger.info(
+        "every cached score invalidated: new cache generation",
+        extra={"fields": {"generation": generation}},
+    )
+    return generation
