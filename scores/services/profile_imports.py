@@ -34,7 +34,7 @@ import logging
 import struct
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -47,7 +47,6 @@ from django.contrib.auth.models import User
 from django.core import signing
 from django.db import close_old_connections, transaction
 from django.utils import timezone, translation
-from zappa.asynchronous import task
 
 from scoreportal import aws_clients
 from scores.exceptions import ImportNotConfirmable, ImportNotResumable, UploadNotRecognised
@@ -349,10 +348,18 @@ def _profile_import_steps(import_id: str) -> None:
         profile_import_step(import_id)
 
 
-# The task: one step of a running import, then the next (a new invocation on Lambda, a
-# plain call elsewhere) until the phase is done. Zappa finds it on Lambda by its module
-# and name (scores.services.profile_imports._profile_import_steps).
-profile_import_step: Callable[[str], None] = task(_profile_import_steps)
+def profile_import_step(import_id: str) -> None:
+    """Run the import's steps as a Zappa task: one step, then the next (a new invocation on
+    Lambda, a plain call elsewhere) until the phase is done. Zappa finds the function on
+    Lambda by its module and name (scores.services.profile_imports._profile_import_steps).
+
+    zappa.asynchronous is imported here, not with this module: importing it creates four
+    boto3 clients (Lambda, SNS, STS, DynamoDB), about 70 ms that every cold start of the
+    API would pay for a task only the admin's imports use.
+    """
+    from zappa.asynchronous import task
+
+    task(_profile_import_steps)(import_id)
 
 
 def profile_import_advance(*, import_id: str) -> bool:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -524,3 +527,21 @@ def test_if_an_import_is_still_making_progress_then_it_is_not_resumed(lost_uploa
     assert "não está parada" in response.content.decode()
     lost_upload.refresh_from_db()
     assert lost_upload.steps == 0
+
+
+def test_if_the_app_is_loaded_then_zappa_s_task_module_is_not_imported_with_it():
+    """zappa.asynchronous creates four boto3 clients when imported (~70 ms): the import
+    task loads it when it runs, so a cold start serving scores never pays for it."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django, sys; django.setup(); import scores.services, scores.admin; "
+            "print('zappa.asynchronous' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "scoreportal.settings_test"},
+    )
+    assert loaded.stdout.strip() == "False"
