@@ -228,9 +228,14 @@ class ProfileImport(models.Model):
 
     @property
     def stalled(self) -> bool:
-        """Running, and no step has started or ended for longer than a step can last: its
-        task was lost (an invocation that could not be made, or that died)."""
-        return self.running and timezone.now() - self.progressed_at > STALLED_AFTER
+        """An admin import running with no step started or ended for longer than a step can
+        last: its task was lost (an invocation that could not be made, or that died). A
+        command-line run has no steps and no task to resume: never stalled."""
+        return (
+            self.source == self.Source.ADMIN
+            and self.running
+            and timezone.now() - self.progressed_at > STALLED_AFTER
+        )
 
     @property
     def percent_done(self) -> int:

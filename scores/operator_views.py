@@ -255,7 +255,7 @@ def cached_scores_invalidate_all_view(
         raise PermissionDenied
     if request.method == "POST" and request.POST.get("confirmed") == "yes":
         try:
-            scores_invalidate_all()
+            scores_invalidate_all(patient=False)
         except ScoreCacheUnavailable:
             model_admin.message_user(
                 request,

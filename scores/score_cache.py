@@ -207,12 +207,14 @@ def _generation_of(item: Item | None) -> int | None:
         return None
 
 
-def invalidate_all() -> int:
+def invalidate_all(*, patient: bool = True) -> int:
     """Make every cached score a miss: one UpdateItem adding 1 to the generation. Returns
     the new generation. Raises DynamoDBCallFailed (an operator's action: a failure must be
-    seen); ignores the cool-down."""
+    seen); ignores the cool-down. `patient`: through the patient client (a command); a
+    request (the admin's page) passes False and gets the request path's timeouts."""
+    client = aws_clients.dynamodb_bulk() if patient else aws_clients.dynamodb()
     response = dynamodb_call(
-        aws_clients.dynamodb_bulk().update_item,
+        client.update_item,
         TableName=_table(),
         Key={KEY_ATTRIBUTE: {"S": GENERATION_KEY}},
         UpdateExpression="ADD #generation :one",
@@ -386,24 +388,30 @@ def invalidate(profile_versions: Mapping[str, int]) -> int:
     return failed
 
 
-def invalidate_serialized(profile_versions: Mapping[str, int]) -> int:
+def invalidate_serialized(profile_versions: Mapping[str, int], *, patient: bool = True) -> int:
     """Write tombstones (cpf_hash -> new version) with BatchWriteItem, 25 a call, without a
-    condition; returns how many could not be written.
+    condition; returns how many could not be written. Stops at the first call that fails:
+    the rest count as not written (a DynamoDB that is down costs one timeout, not one per
+    25 items). `patient`: through the patient client (imports, the schedule, commands);
+    False for a drain inside a request (the request path's timeouts).
 
     Only for a caller that guarantees no other tombstone of these CPFs is being written and
     that each version is the newest committed one: the outbox's drain, which holds the
     pending rows' locks while it writes (scores.services.invalidations). Then no item of
     a higher version can exist, and the batch is as safe as `invalidate`, 20 times faster.
     """
-    failed = 0
     expires_at = str(_expires_at())
-    for chunk in _chunks(list(profile_versions.items()), _BATCH_WRITE_LIMIT):
+    items = list(profile_versions.items())
+    written = 0
+    for chunk in _chunks(items, _BATCH_WRITE_LIMIT):
         requests: list[WriteRequestTypeDef] = [
             {"PutRequest": {"Item": _tombstone(cpf_hash, version, expires_at)}}
             for cpf_hash, version in chunk
         ]
-        failed += _batch_write(requests, operation="invalidation", bulk=True)
-    return failed
+        if _batch_write(requests, operation="invalidation", bulk=patient):
+            break
+        written += len(chunk)
+    return len(items) - written
 
 
 def _tombstone(cpf_hash: str, version: int, expires_at: str) -> dict[str, AttributeValueTypeDef]:

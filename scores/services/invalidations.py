@@ -81,12 +81,16 @@ def invalidations_drain(
     batch_size: int = DRAIN_BATCH_SIZE,
     max_seconds: float | None = None,
     clock: Callable[[], float] = time.monotonic,
+    patient: bool = True,
 ) -> DrainReport:
     """Write the tombstones of pending invalidations and delete their rows.
 
     All pending rows, or only those of `cpf_hashes` (a writer draining its own changes).
     Rows another drain holds are skipped (it writes them). Stops at the first DynamoDB
-    failure (the rows stay pending) and after `max_seconds`, between batches.
+    failure (the rows stay pending; with `cpf_hashes`, all those not reached count as
+    failed) and after `max_seconds`, between batches. `patient`: DynamoDB through the
+    patient client (imports, the schedule, commands); a drain inside a web request passes
+    False and gets the request path's sub-second timeouts.
     """
     report = DrainReport()
     started = clock()
@@ -95,15 +99,19 @@ def invalidations_drain(
         wanted = list(islice(hashes, batch_size)) if hashes is not None else None
         if wanted is not None and not wanted:
             break
-        written, failed = _drain_batch(wanted, batch_size)
+        written, failed = _drain_batch(wanted, batch_size, patient=patient)
         report.drained += written
         report.failed += failed
-        if failed or (wanted is None and not written):
+        if failed:
+            if hashes is not None:
+                report.failed += sum(1 for _ in hashes)
+            break
+        if wanted is None and not written:
             break
     return report
 
 
-def _drain_batch(cpf_hashes: list[str] | None, limit: int) -> tuple[int, int]:
+def _drain_batch(cpf_hashes: list[str] | None, limit: int, *, patient: bool) -> tuple[int, int]:
     with transaction.atomic():
         pending = PendingInvalidation.objects.select_for_update(skip_locked=True)
         if cpf_hashes is not None:
@@ -111,7 +119,7 @@ def _drain_batch(cpf_hashes: list[str] | None, limit: int) -> tuple[int, int]:
         rows = dict(pending.order_by().values_list("cpf_hash", "profile_version")[:limit])
         if not rows:
             return 0, 0
-        failed = score_cache.invalidate_serialized(rows)
+        failed = score_cache.invalidate_serialized(rows, patient=patient)
         if failed:
             # The batch is retried whole at the next drain: a tombstone written twice is
             # the same tombstone.
@@ -133,20 +141,24 @@ def scores_invalidate(
     *,
     cpf_hashes: Iterable[str] | None = None,
     profiles: QuerySet[CreditProfile] | None = None,
+    patient: bool = True,
+    max_seconds: float | None = None,
 ) -> DrainReport:
     """Invalidate the cached scores of these CPF hashes, or of these profiles (the admin's
-    action on a selection), through the outbox: recorded with each profile's current
-    version, then drained, DRAIN_BATCH_SIZE at a time. A CPF without a profile has no score
-    to invalidate.
+    action on a selection), through the outbox: every one recorded first with its profile's
+    current version (DRAIN_BATCH_SIZE a transaction), then drained, for at most
+    `max_seconds`. What the drain did not reach stays pending (the schedule drains it) and
+    counts as failed in the report. A CPF without a profile has no score to invalidate.
+    A web request passes `patient=False` and a time budget.
     """
     if (cpf_hashes is None) == (profiles is None):
         raise TypeError("give cpf_hashes or profiles")
     hashes = iter(
-        list(profiles.values_list("cpf_hash", flat=True))
+        profiles.values_list("cpf_hash", flat=True).iterator(DRAIN_BATCH_SIZE)
         if profiles is not None
         else cpf_hashes or ()
     )
-    report = DrainReport()
+    recorded: list[str] = []
     while batch := list(islice(hashes, DRAIN_BATCH_SIZE)):
         with transaction.atomic():
             versions = dict(
@@ -156,18 +168,19 @@ def scores_invalidate(
                 .values_list("cpf_hash", "version")
             )
             invalidations_record(profile_versions=versions)
-        drained = invalidations_drain(cpf_hashes=list(versions))
-        report.drained += drained.drained
-        report.failed += drained.failed
+        recorded.extend(versions)
+    report = invalidations_drain(cpf_hashes=recorded, patient=patient, max_seconds=max_seconds)
+    report.failed = len(recorded) - report.drained
     return report
 
 
-def scores_invalidate_all() -> int:
+def scores_invalidate_all(*, patient: bool = True) -> int:
     """Make every cached score a miss at once (a new cache generation: one UpdateItem,
     whatever the table's size). Returns the new generation. Raises ScoreCacheUnavailable
-    when the cache cannot be reached: nothing was invalidated."""
+    when the cache cannot be reached: nothing was invalidated. A web request passes
+    `patient=False` (the request path's timeouts)."""
     try:
-        generation = score_cache.invalidate_all()
+        generation = score_cache.invalidate_all(patient=patient)
     except DynamoDBCallFailed as exc:
         raise ScoreCacheUnavailable() from exc
     logger.info(

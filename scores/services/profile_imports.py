@@ -45,7 +45,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core import signing
-from django.db import close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone, translation
 
 from scoreportal import aws_clients
@@ -186,9 +186,31 @@ class _StepFeed:
             text = raw.decode("utf-8")
             self.offset += len(raw)
             self.line += 1
-            self._in_quotes ^= raw.count(b'"') % 2 == 1
+            self._in_quotes = _ends_in_quotes(raw, self._in_quotes)
             yield text
         self.finished = True
+
+
+def _ends_in_quotes(line: bytes, in_quotes: bool) -> bool:
+    """Whether a CSV record continues past this physical line inside a quoted field, read
+    the way the csv module reads it: a quote opens a quoted field only at the start of a
+    field, `""` inside one is a quote, and a quote anywhere else is an ordinary character
+    (so a stray `0.9"5` does not make the rest of the file one field)."""
+    field_start = not in_quotes
+    position, end = 0, len(line)
+    while position < end:
+        char = line[position : position + 1]
+        if in_quotes:
+            if char == b'"':
+                if line[position + 1 : position + 2] == b'"':
+                    position += 1  # an escaped quote
+                else:
+                    in_quotes = False
+        elif char == b'"' and field_start:
+            in_quotes = True
+        field_start = not in_quotes and char == b","
+        position += 1
+    return in_quotes
 
 
 # ---------------------------------------------------------------------------------------
@@ -275,23 +297,29 @@ def profile_import_start_uploaded(*, actor: User, token: str, key: str) -> Profi
     bucket = settings.OPERATIONS_BUCKET
     try:
         head = aws_clients.s3().head_object(Bucket=bucket, Key=key)
-    except ClientError:
+    except (BotoCoreError, ClientError):
         raise UploadNotRecognised() from None
     metadata = head.get("Metadata", {})
-    file_name = unquote(metadata.get("filename", "")) or f"{import_id}.csv"
+    # The browser wrote this name: keep its last path part, without NUL, never empty.
+    name = Path(unquote(metadata.get("filename", ""))).name.replace("\x00", "")
+    file_name = name or f"{import_id}.csv"
     profile_import = ProfileImport(
         id=import_id,
         source=ProfileImport.Source.ADMIN,
         actor=actor,
         actor_name=actor.get_username(),
-        file_name=Path(file_name).name[:255],
+        file_name=file_name[:255],
         file_location=f"{_S3_SCHEME}{bucket}/{key}",
         file_size=head["ContentLength"],
         strict=metadata.get("strict") == "yes",
         status=ProfileImport.Status.CHECKING,
     )
-    profile_import.full_clean(exclude=["file_sha256"])  # the first step reads the file
-    profile_import.save()
+    profile_import.full_clean(exclude=["file_sha256", "id"])  # the first step reads the file
+    try:
+        with transaction.atomic():
+            profile_import.save(force_insert=True)
+    except IntegrityError:  # the same return, twice at once: the other one recorded it
+        return ProfileImport.objects.get(pk=import_id)
     logger.info("profile import %s uploaded: %d bytes", profile_import.pk, profile_import.file_size)
     transaction.on_commit(lambda: profile_import_step(str(profile_import.pk)))
     return profile_import

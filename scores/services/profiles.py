@@ -98,7 +98,7 @@ def credit_profiles_import(
     if not dry_run:
         # What an earlier import or edit could not drain; bounded, so that a backlog does
         # not eat a step's time (the schedule drains the rest).
-        left = invalidations_drain(max_seconds=_PENDING_DRAIN_SECONDS)
+        left = invalidations_drain(max_seconds=_PENDING_DRAIN_SECONDS, patient=False)
         if left.failed:
             logger.warning("pending cache invalidations could not be drained before the import")
     parsed = read_profiles(file)
@@ -464,5 +464,5 @@ def credit_profile_update(*, profile: CreditProfile, values: Mapping[str, object
 
 
 def _drain_after_commit(cpf_hash: str) -> None:
-    if not invalidations_drain(cpf_hashes=[cpf_hash]).ok:
+    if not invalidations_drain(cpf_hashes=[cpf_hash], patient=False).ok:
         logger.warning("a changed profile's cached score stays pending invalidation")

@@ -17,6 +17,7 @@ from django.db import connection
 
 from conftest import EXAMPLE_CPF, GOOD_PROFILE, OTHER_EXAMPLE_CPF
 from devstack.services import free_port
+from scoreportal import aws_clients
 from scores import score_cache
 from scores.cpf import Cpf
 from scores.exceptions import ScoreCacheUnavailable
@@ -333,6 +334,29 @@ def test_if_a_selection_of_profiles_is_invalidated_then_their_scores_are_misses(
     assert (report.drained, report.failed) == (1, 0)
     assert score_get(cpf=Cpf.parse(EXAMPLE_CPF)).source == "computed"
     assert score_get(cpf=Cpf.parse(OTHER_EXAMPLE_CPF)).source == "cache"
+
+
+def test_if_a_selection_is_invalidated_from_a_request_while_the_cache_is_down_then_all_wait(
+    make_profile, outage, score_table
+):
+    """The admin's action: every selected profile is recorded before any drain; the drain
+    uses the request path's client (sub-second timeouts), not the patient one, and stops at
+    the first failure instead of trying each batch of 25; all 30 wait for the schedule."""
+    for cpf in generated_cpfs(30):
+        make_profile(cpf.digits)
+    outage.begin()
+    fast, patient = aws_clients.dynamodb(), aws_clients.dynamodb_bulk()
+
+    with aws_clients.sent_requests(fast) as sent_fast, aws_clients.sent_requests(patient) as slow:
+        report = scores_invalidate(
+            profiles=CreditProfile.objects.all(), patient=False, max_seconds=10
+        )
+
+    assert (report.drained, report.failed) == (0, 30)
+    assert PendingInvalidation.objects.count() == 30
+    assert slow == []
+    assert set(sent_fast) == {"BatchWriteItem"}
+    assert len(sent_fast) <= 2  # one call: its two attempts
 
 
 def test_if_the_drain_is_asked_with_no_option_then_the_command_refuses():

@@ -33,7 +33,12 @@ from scores.cpf import Cpf
 from scores.models import STALLED_AFTER, CreditProfile, ProfileImport
 from scores.profile_import import COLUMNS
 from scores.selectors import active_scorecard
-from scores.services.profile_imports import FILENAME_FIELD, STRICT_FIELD
+from scores.services.profile_imports import (
+    FILENAME_FIELD,
+    STRICT_FIELD,
+    _StepFeed,
+    profile_import_command_begin,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("score_table")]
 
@@ -449,6 +454,27 @@ def test_if_the_command_line_imports_then_the_import_is_recorded_with_the_os_use
     )
 
 
+def test_if_a_command_line_run_is_long_then_it_is_never_offered_for_resuming(
+    tmp_path, operator_client
+):
+    path = tmp_path / "lote.csv"
+    path.write_bytes(MIXED_FILE)
+    record = profile_import_command_begin(path=path, strict=False, dry_run=False)
+
+    with time_machine.travel(timezone.now() + STALLED_AFTER * 3):
+        assert record.running
+        assert not record.stalled
+        page = operator_client.get(page_of(record)).content.decode()
+        refused = operator_client.post(
+            reverse("admin:scores_profileimport_resume", args=[record.pk])
+        )
+
+    assert 'id="import-resume-form"' not in page
+    assert refused.status_code in (302, 400)
+    record.refresh_from_db()
+    assert record.status == ProfileImport.Status.IMPORTING  # the command's run, untouched
+
+
 @pytest.mark.parametrize(
     ("args", "status"),
     [
@@ -545,3 +571,22 @@ def test_if_the_app_is_loaded_then_zappa_s_task_module_is_not_imported_with_it()
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "scoreportal.settings_test"},
     )
     assert loaded.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("lines", "read"),
+    [
+        pytest.param([b"a,b\n", b"c,d\n", b"e,f\n"], 1, id="plain"),
+        pytest.param([b'1,0.9"5\n', b"c,d\n", b"e,f\n"], 1, id="a stray quote"),
+        pytest.param([b'1,"two\n', b'lines",d\n', b"e,f\n"], 2, id="a quoted line break"),
+        pytest.param([b'1,"say ""hi""\n', b'there",d\n', b"e,f\n"], 2, id="escaped quotes"),
+    ],
+)
+def test_if_a_step_s_time_is_up_then_it_stops_at_the_next_record_as_csv_reads_it(lines, read):
+    """A step whose time is up stops at the next line that starts a record; a quote in the
+    middle of an unquoted field (which csv reads as a character) must not make it read on
+    to the end of the file, past Lambda's timeout."""
+    feed = _StepFeed(iter(lines), offset=0, line=2, deadline=0.0)  # the time is up
+
+    assert len(list(feed)) == read
+    assert feed.finished is False

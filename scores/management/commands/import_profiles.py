@@ -4,6 +4,7 @@ user as who ran it."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,11 @@ class Command(BaseCommand):
         except ProfileFileError as exc:
             profile_import_command_end(profile_import=record, report=None, failure=str(exc))
             raise CommandError(f"{path}: {exc}") from None
+        except BaseException as exc:  # a database error, Ctrl-C: the record must not say running
+            failure = f"stopped: {type(exc).__name__}"
+            with contextlib.suppress(Exception):  # the database may be what failed
+                profile_import_command_end(profile_import=record, report=None, failure=failure)
+            raise
         profile_import_command_end(profile_import=record, report=report)
         if verbosity >= 1:
             self.stdout.write(f"Recorded as import {record.pk}.")
