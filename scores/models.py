@@ -245,6 +245,37 @@ class ProfileImport(models.Model):
         return min(100, self.bytes_done * 100 // self.file_size)
 
 
+class ImportSeenCpf(models.Model):
+    """A CPF an admin import's running phase has read, with the line it was first on.
+
+    The phase reads its file in steps, one Lambda invocation each, so a CPF repeated across
+    steps is found here, not in a set held in memory; a step read again (a retried
+    invocation) finds its CPFs at their own lines, which are not repeats. The rows live
+    while the phase runs (scores.services.profile_imports); only the lookup hash is kept.
+    """
+
+    profile_import = models.ForeignKey(
+        ProfileImport,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("credit profile import"),
+    )
+    cpf_hash = models.CharField(_("CPF hash"), max_length=64)
+    line = models.PositiveIntegerField(_("line"))
+
+    class Meta:
+        verbose_name = _("CPF read by an import")
+        verbose_name_plural = _("CPFs read by an import")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile_import", "cpf_hash"], name="importseencpf_one_per_cpf"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cpf_hash[:12]}… line {self.line}"
+
+
 class ScorecardVersion(CreditProfile):
     """The shipped scorecards (files in scores/scorecards/, not rows): an entry of the admin
     and its permission; no table of its own."""

@@ -21,8 +21,9 @@ it:
   A step stops at a line boundary; the next one reads the file from that byte on (an S3
   ranged GET) and gives the engine the lines before it as blank lines, so every line
   number it reports is the file's own.
-  The CPFs read so far (their hashes) are kept beside the file between steps, so a CPF
-  repeated anywhere in the file is reported, as the command line reports it.
+  The CPFs a phase has read so far (their hashes and lines) are kept in a table under the
+  import (ImportSeenCpf) between steps, so a CPF repeated anywhere in the file is reported,
+  as the command line reports it, and no step holds them in memory.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import getpass
 import hashlib
 import itertools
 import logging
-import struct
 import time
 import uuid
 from collections.abc import Iterator
@@ -50,7 +50,7 @@ from django.utils import timezone, translation
 
 from scoreportal import aws_clients
 from scores.exceptions import ImportNotConfirmable, ImportNotResumable, UploadNotRecognised
-from scores.models import ProfileImport
+from scores.models import ImportSeenCpf, ProfileImport
 from scores.profile_import import ProfileFileError
 from scores.services.profiles import ProfileImportReport, credit_profiles_import
 
@@ -119,45 +119,10 @@ def _lines(blocks: Iterator[bytes]) -> Iterator[bytes]:
         yield pending
 
 
-# The CPFs a phase has read so far, kept between its steps beside the file (never a CPF:
-# its lookup hash, 32 bytes, and its line, 4 bytes, per row), so a CPF repeated across
-# steps is reported like one repeated within a step.
-_SEEN_RECORD = struct.Struct(">32sI")
-
-
-def _seen_location(profile_import: ProfileImport) -> str:
-    return profile_import.file_location.removesuffix(".csv") + ".seen"
-
-
-def _seen_load(profile_import: ProfileImport) -> dict[str, int]:
-    if profile_import.bytes_done == 0:  # a phase's first step
-        return {}
-    location = _seen_location(profile_import)
-    if location.startswith(_S3_SCHEME):
-        bucket, key = _s3_object(location)
-        data = aws_clients.s3().get_object(Bucket=bucket, Key=key)["Body"].read()
-    else:
-        data = Path(location).read_bytes()
-    return {digest.hex(): line for digest, line in _SEEN_RECORD.iter_unpack(data)}
-
-
-def _seen_save(profile_import: ProfileImport, seen: dict[str, int]) -> None:
-    data = b"".join(_SEEN_RECORD.pack(bytes.fromhex(h), line) for h, line in seen.items())
-    location = _seen_location(profile_import)
-    if location.startswith(_S3_SCHEME):
-        bucket, key = _s3_object(location)
-        aws_clients.s3().put_object(Bucket=bucket, Key=key, Body=data)
-    else:
-        Path(location).write_bytes(data)
-
-
-def _seen_delete(profile_import: ProfileImport) -> None:
-    location = _seen_location(profile_import)
-    if location.startswith(_S3_SCHEME):
-        bucket, key = _s3_object(location)
-        aws_clients.s3().delete_object(Bucket=bucket, Key=key)
-    else:
-        Path(location).unlink(missing_ok=True)
+def _seen_forget(profile_import: ProfileImport) -> None:
+    """Remove the CPFs a phase of this import has read (ImportSeenCpf): at a phase's first
+    step (the check's are not the import's) and once the file is done."""
+    ImportSeenCpf.objects.filter(profile_import=profile_import).delete()
 
 
 def _header(profile_import: ProfileImport) -> bytes:
@@ -415,15 +380,16 @@ def profile_import_advance(*, import_id: str) -> bool:
         lines = itertools.chain(
             [header], itertools.repeat("\n", profile_import.next_line - 2), feed
         )
-        seen = _seen_load(profile_import)
+        if profile_import.bytes_done == 0:  # a phase's first step
+            _seen_forget(profile_import)
         # The engine's reasons are English; so are the model validators' among them, as on
         # the command line, whatever language the step runs in.
         with translation.override("en"):
-            report = credit_profiles_import(file=cast(Any, lines), dry_run=checking, seen=seen)
+            report = credit_profiles_import(
+                file=cast(Any, lines), dry_run=checking, import_id=profile_import.pk
+            )
         if feed.finished:
-            _seen_delete(profile_import)
-        else:
-            _seen_save(profile_import, seen)
+            _seen_forget(profile_import)
     except ProfileFileError as exc:
         return _failed(profile_import, str(exc))
     except UnicodeDecodeError:

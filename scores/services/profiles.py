@@ -31,7 +31,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from scores.constants import PROFILE_CHARACTERISTICS
-from scores.models import CreditProfile
+from scores.models import CreditProfile, ImportSeenCpf
 from scores.profile_import import ProfileRow, RowError, read_profiles
 from scores.services.invalidations import DrainReport, invalidations_drain, invalidations_record
 
@@ -71,7 +71,7 @@ def credit_profiles_import(
     strict: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     on_progress: Callable[[int], None] | None = None,
-    seen: dict[str, int] | None = None,
+    import_id: uuid.UUID | None = None,
 ) -> ProfileImportReport:
     """Upsert the profiles of a CSV file and invalidate the cached scores it changed.
 
@@ -84,9 +84,9 @@ def credit_profiles_import(
     again, and the invalidations it left pending are drained first.
 
     Repeated CPFs are found through a temporary table of this call's CPFs. A file imported
-    in parts, one call each (the admin's import, a step per invocation), passes `seen`
-    instead (CPF hash -> first line, kept by the caller between parts): it is read and
-    updated with this part's rows, and grows with the file.
+    in parts, one call each (the admin's import, a step per invocation), passes its
+    import's id instead: the CPFs read are kept under it (ImportSeenCpf) between the parts,
+    and the caller removes them when the file is done.
     """
     if strict and not dry_run:
         check = credit_profiles_import(file=file, dry_run=True, chunk_size=chunk_size)
@@ -104,7 +104,7 @@ def credit_profiles_import(
     parsed = read_profiles(file)
     with (
         _lookups_by_key(),
-        _SeenCpfs() if seen is None else _SeenInMemory(seen) as repeats,
+        _SeenCpfs() if import_id is None else _SeenInTable(import_id) as repeats,
         _ChunkDrainer(report, dry_run=dry_run) as drainer,
     ):
         while True:
@@ -305,13 +305,15 @@ class _SeenCpfs:
         return found
 
 
-class _SeenInMemory:
-    """The CPFs read by earlier parts of a file and by this one, in the caller's dict."""
+class _SeenInTable:
+    """The CPFs read by the earlier parts of a file and by this one, for a file imported in
+    parts (the admin's steps): rows of ImportSeenCpf under the import, kept between the
+    parts, so memory does not grow with the file there either. Two statements a chunk."""
 
-    def __init__(self, seen: dict[str, int]) -> None:
-        self.seen = seen
+    def __init__(self, import_id: uuid.UUID) -> None:
+        self.import_id = import_id
 
-    def __enter__(self) -> _SeenInMemory:
+    def __enter__(self) -> _SeenInTable:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -320,9 +322,25 @@ class _SeenInMemory:
     def without_repeats(
         self, chunk: list[tuple[str, ProfileRow]], errors: list[RowError]
     ) -> list[tuple[str, ProfileRow]]:
+        first: dict[str, int] = {}
+        for cpf_hash, row in chunk:
+            first.setdefault(cpf_hash, row.line)
+        earlier = dict(
+            ImportSeenCpf.objects.filter(profile_import_id=self.import_id, cpf_hash__in=first)
+            .order_by()
+            .values_list("cpf_hash", "line")
+        )
+        ImportSeenCpf.objects.bulk_create(
+            [
+                ImportSeenCpf(profile_import_id=self.import_id, cpf_hash=cpf_hash, line=line)
+                for cpf_hash, line in first.items()
+                if cpf_hash not in earlier
+            ],
+            ignore_conflicts=True,
+        )
         fresh: list[tuple[str, ProfileRow]] = []
         for cpf_hash, row in chunk:
-            first_line = self.seen.setdefault(cpf_hash, row.line)
+            first_line = earlier.get(cpf_hash, first[cpf_hash])
             if first_line != row.line:
                 errors.append(RowError(row.line, f"cpf: same CPF as line {first_line}"))
             else:

@@ -21,7 +21,7 @@ from scoreportal import aws_clients
 from scores import score_cache
 from scores.cpf import Cpf
 from scores.exceptions import ScoreCacheUnavailable
-from scores.models import CreditProfile, PendingInvalidation
+from scores.models import CreditProfile, ImportSeenCpf, PendingInvalidation, ProfileImport
 from scores.profile_import import COLUMNS
 from scores.score_cache import CachedScore
 from scores.services import (
@@ -393,17 +393,29 @@ def test_if_a_dry_run_finds_a_repeated_cpf_then_it_reports_it_and_writes_nothing
 
 def test_if_a_file_comes_in_parts_then_a_cpf_repeated_across_them_names_its_first_line(db):
     cpfs = generated_cpfs(3)
-    seen: dict[str, int] = {}
+    record = ProfileImport.objects.create(
+        source=ProfileImport.Source.ADMIN,
+        actor_name="otto",
+        file_name="partes.csv",
+        file_size=1,
+        status=ProfileImport.Status.IMPORTING,
+    )
     first = credit_profiles_import(
-        file=csv_file(*[f"{c.digits},{GOOD_ROW}" for c in cpfs]), seen=seen
+        file=csv_file(*[f"{c.digits},{GOOD_ROW}" for c in cpfs]), import_id=record.pk
+    )
+    # A part read again (a retried step) finds its CPFs at their own lines: not repeats.
+    again = credit_profiles_import(
+        file=csv_file("", f"{cpfs[1].digits},{GOOD_ROW}"), import_id=record.pk
     )
 
     # The next part: the lines the first part read come as blank lines (numbering kept).
     second = credit_profiles_import(
-        file=csv_file("", "", "", f"{cpfs[1].digits},{WEAK_ROW}"), seen=seen
+        file=csv_file("", "", "", f"{cpfs[1].digits},{WEAK_ROW}"), import_id=record.pk
     )
 
-    assert (first.created, len(seen)) == (3, 3)
+    seen = ImportSeenCpf.objects.filter(profile_import=record)
+    assert (first.created, seen.count()) == (3, 3)
+    assert (again.errors, again.unchanged) == ([], 1)
     assert [str(e) for e in second.errors] == ["line 5: cpf: same CPF as line 3"]
     assert second.updated == 0
 

@@ -30,7 +30,7 @@ from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, sign_in
 from scoreportal import aws_clients
 from scores import score_cache
 from scores.cpf import Cpf
-from scores.models import STALLED_AFTER, CreditProfile, ProfileImport
+from scores.models import STALLED_AFTER, CreditProfile, ImportSeenCpf, ProfileImport
 from scores.profile_import import COLUMNS
 from scores.selectors import active_scorecard
 from scores.services.profile_imports import (
@@ -247,7 +247,8 @@ def test_if_a_step_runs_out_of_time_then_the_next_one_goes_on_and_lines_keep_the
     assert profile_import.steps == 12
     assert list((settings.MEDIA_ROOT / "imports").iterdir()) == [
         settings.MEDIA_ROOT / "imports" / f"{profile_import.pk}.csv"
-    ]  # what the steps kept between them is gone
+    ]
+    assert not ImportSeenCpf.objects.exists()  # what the steps kept between them is gone
 
 
 @pytest.mark.parametrize(
