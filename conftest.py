@@ -359,13 +359,23 @@ def follow(browser: Any, target: Any) -> None:
     """Click `target` (a CSS selector or an element) and wait until the next page replaced
     this one: a `wait_for` right after a click could otherwise find the old page's copy
     of an element both pages have."""
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = browser.find_element("css selector", "html")
     element = browser.find_element("css selector", target) if isinstance(target, str) else target
     element.click()
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(page))
+
+    def replaced(driver: Any) -> bool:
+        try:
+            page.is_enabled()
+        except WebDriverException:
+            # Stale, or, asked in the middle of the navigation, ChromeDriver's "node does not
+            # belong to the document" (an unknown error rather than a stale element).
+            return True
+        return False
+
+    WebDriverWait(browser, 10).until(replaced)
 
 
 def browser_sign_in(
