@@ -173,6 +173,16 @@ class ProfileImport(models.Model):
             "Where the uploaded file is kept: s3://bucket/imports/… or a path under MEDIA_ROOT."
         ),
     )
+    file_etag = models.CharField(
+        _("file version (ETag)"),
+        max_length=100,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "The S3 object's ETag when the upload came back: every read of the file asks "
+            "for that version, so a file replaced after its check is refused, not imported."
+        ),
+    )
     strict = models.BooleanField(
         _("strict"), default=False, editable=False, help_text=_("Any bad row: nothing imported.")
     )

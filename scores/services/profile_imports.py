@@ -96,7 +96,16 @@ def _blocks(profile_import: ProfileImport, offset: int) -> Iterator[bytes]:
         bucket, key = _s3_object(location)
         if offset >= profile_import.file_size:
             return
-        body = aws_clients.s3().get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"]
+        # The version the upload left (its ETag): the presigned form stays valid for a
+        # while, and a file replaced after its check must not be imported unchecked.
+        s3, wanted = aws_clients.s3(), f"bytes={offset}-"
+        if profile_import.file_etag:
+            found = s3.get_object(
+                Bucket=bucket, Key=key, Range=wanted, IfMatch=profile_import.file_etag
+            )
+        else:
+            found = s3.get_object(Bucket=bucket, Key=key, Range=wanted)
+        body = found["Body"]
         try:
             yield from body.iter_chunks(_READ_SIZE)
         finally:
@@ -276,6 +285,7 @@ def profile_import_start_uploaded(*, actor: User, token: str, key: str) -> Profi
         file_name=file_name[:255],
         file_location=f"{_S3_SCHEME}{bucket}/{key}",
         file_size=head["ContentLength"],
+        file_etag=head.get("ETag", "")[:100],
         strict=metadata.get("strict") == "yes",
         status=ProfileImport.Status.CHECKING,
     )
@@ -394,7 +404,15 @@ def profile_import_advance(*, import_id: str) -> bool:
         return _failed(profile_import, str(exc))
     except UnicodeDecodeError:
         return _failed(profile_import, "the file is not UTF-8 text")
-    except (OSError, BotoCoreError, ClientError):
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+            return _failed(
+                profile_import,
+                "the file was replaced in the bucket after it was uploaded; upload it again",
+            )
+        logger.exception("profile import %s: the stored file could not be read", import_id)
+        return _failed(profile_import, "the stored file could not be read")
+    except (OSError, BotoCoreError):
         logger.exception("profile import %s: the stored file could not be read", import_id)
         return _failed(profile_import, "the stored file could not be read")
     return _after_step(profile_import, report, feed, checking=checking, steps_before=steps_before)

@@ -355,6 +355,24 @@ def test_if_there_is_an_operations_bucket_then_the_file_goes_to_s3_and_the_task_
     assert aws_clients.s3().list_objects_v2(Bucket=operations_bucket)["KeyCount"] == 1
 
 
+def test_if_the_checked_file_is_replaced_in_the_bucket_then_the_import_refuses_it(
+    direct_upload, confirm, operations_bucket
+):
+    """The presigned form stays valid for a while: a file uploaded again to the same key
+    after its check (say, one with the bad rows a strict check refused) is not imported."""
+    profile_import, _preview = direct_upload()
+    key = f"imports/{profile_import.pk}.csv"
+    aws_clients.s3().put_object(
+        Bucket=operations_bucket, Key=key, Body=HEADER.encode() + b"\n" + b"x" * 10 + b"\n"
+    )
+
+    confirm(profile_import)
+
+    assert profile_import.status == ProfileImport.Status.FAILED
+    assert "replaced" in profile_import.failure
+    assert not CreditProfile.objects.exists()
+
+
 def test_if_a_direct_upload_is_strict_then_the_record_says_so(direct_upload, confirm):
     profile_import, _preview = direct_upload(strict=True)
 
