@@ -404,15 +404,13 @@ def profile_import_advance(*, import_id: str) -> bool:
         return _failed(profile_import, str(exc))
     except UnicodeDecodeError:
         return _failed(profile_import, "the file is not UTF-8 text")
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+    except (OSError, BotoCoreError, ClientError) as exc:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else ""
+        if code == "PreconditionFailed":
             return _failed(
                 profile_import,
                 "the file was replaced in the bucket after it was uploaded; upload it again",
             )
-        logger.exception("profile import %s: the stored file could not be read", import_id)
-        return _failed(profile_import, "the stored file could not be read")
-    except (OSError, BotoCoreError):
         logger.exception("profile import %s: the stored file could not be read", import_id)
         return _failed(profile_import, "the stored file could not be read")
     return _after_step(profile_import, report, feed, checking=checking, steps_before=steps_before)

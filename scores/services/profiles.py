@@ -265,14 +265,7 @@ class _SeenCpfs:
         added = self._add(list(first.items()))
         seen_before = [cpf_hash for cpf_hash in first if cpf_hash not in added]
         earlier = self._lines_of(seen_before) if seen_before else {}
-        fresh: list[tuple[str, ProfileRow]] = []
-        for cpf_hash, row in chunk:
-            first_line = earlier.get(cpf_hash, first[cpf_hash])
-            if first_line != row.line:
-                errors.append(RowError(row.line, f"cpf: same CPF as line {first_line}"))
-            else:
-                fresh.append((cpf_hash, row))
-        return fresh
+        return _first_readings(chunk, {**first, **earlier}, errors)
 
     def _add(self, rows: list[tuple[str, int]]) -> set[str]:
         """Record these (CPF hash, line) rows; return the hashes that were not there."""
@@ -338,14 +331,22 @@ class _SeenInTable:
             ],
             ignore_conflicts=True,
         )
-        fresh: list[tuple[str, ProfileRow]] = []
-        for cpf_hash, row in chunk:
-            first_line = earlier.get(cpf_hash, first[cpf_hash])
-            if first_line != row.line:
-                errors.append(RowError(row.line, f"cpf: same CPF as line {first_line}"))
-            else:
-                fresh.append((cpf_hash, row))
-        return fresh
+        return _first_readings(chunk, {**first, **earlier}, errors)
+
+
+def _first_readings(
+    chunk: list[tuple[str, ProfileRow]], first_lines: Mapping[str, int], errors: list[RowError]
+) -> list[tuple[str, ProfileRow]]:
+    """The rows of `chunk` on their CPF's first line in the file (`first_lines`: CPF hash ->
+    line); an error in `errors`, naming that line, for each other one."""
+    fresh: list[tuple[str, ProfileRow]] = []
+    for cpf_hash, row in chunk:
+        first_line = first_lines[cpf_hash]
+        if first_line != row.line:
+            errors.append(RowError(row.line, f"cpf: same CPF as line {first_line}"))
+        else:
+            fresh.append((cpf_hash, row))
+    return fresh
 
 
 def _write_chunk(

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Group
 from django.test import Client
 
 from accounts.models import ApiKey
@@ -23,23 +22,16 @@ from scores.cpf import Cpf
 from scores.models import Consultation
 from scores.services import ConsultationRequest, ConsultedCpf, ServedScore, consultations_record
 
-STAFF_PASSWORD = "a-Long-and-Unusual-passphrase-42"
-
 
 @pytest.fixture
-def staff_member(django_user_model: Any) -> Callable[..., Any]:
-    """A staff user with a role (a group of accounts/staff.py), or a superuser."""
+def staff_member(staff_user: Callable[..., tuple[Any, Any]]) -> Callable[..., Any]:
+    """A staff user with a role (a group of accounts/staff.py), or a superuser, with a
+    first name (the pages greet them by it); password STAFF_PASSWORD."""
 
     def make(username: str = "ana", *, role: str | None = None, superuser: bool = False) -> Any:
-        user = django_user_model.objects.create_user(
-            username=username,
-            password=STAFF_PASSWORD,
-            is_staff=True,
-            is_superuser=superuser,
-            first_name=username.title(),
-        )
-        if role:
-            user.groups.add(Group.objects.get(name=role))
+        user, _device = staff_user(username, role=role, superuser=superuser)
+        user.first_name = username.title()
+        user.save(update_fields=["first_name"])
         return user
 
     return make

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from accounts.staff import StaffRole
-from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, sign_in
+from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
 from scores import score_cache
 from scores.models import Consultation, CreditProfile
 
@@ -22,13 +21,6 @@ def consultations(client_with_key, make_profile, score_table):
     for cpf in (EXAMPLE_CPF, "52998224725", OTHER_EXAMPLE_CPF):
         client_with_key.post("/api/v1/scores", {"cpf": cpf}, format="json")
     return Consultation.objects.all()
-
-
-@pytest.fixture
-def auditor_client(client, staff_user):
-    """Signed in as a member of the Auditors group (not a superuser)."""
-    auditor, _ = staff_user("auditora", role=StaffRole.AUDITORS)
-    return sign_in(client, auditor)
 
 
 def test_if_an_auditor_opens_the_audit_trail_then_rows_are_listed(auditor_client, consultations):

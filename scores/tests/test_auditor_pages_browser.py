@@ -16,10 +16,9 @@ from django.core.management import call_command
 from django.utils import formats, timezone, translation
 
 from accounts.staff import StaffRole
-from conftest import browser_sign_in, follow, screenshot, wait_for
+from conftest import STAFF_PASSWORD, browser_sign_in, follow, screenshot, wait_for
 from scores.models import Consultation, CpfReportRun
 from scores.services.usage import usage_summarize
-from scores.tests.conftest import STAFF_PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

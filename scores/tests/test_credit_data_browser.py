@@ -11,10 +11,17 @@ import pytest
 from django.conf import settings
 
 from accounts.staff import StaffRole
-from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, browser_sign_in, screenshot, wait_for
+from conftest import (
+    EXAMPLE_CPF,
+    OTHER_EXAMPLE_CPF,
+    STAFF_PASSWORD,
+    browser_sign_in,
+    follow,
+    screenshot,
+    wait_for,
+)
 from scores.models import CreditProfile, ProfileImport
 from scores.profile_import import COLUMNS
-from scores.tests.conftest import STAFF_PASSWORD
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("score_table")]
 
@@ -126,3 +133,25 @@ def test_if_there_is_an_operations_bucket_then_the_browser_sends_the_file_to_s3_
     browser.find_element("css selector", "#import-confirm").click()
     wait_for(browser, "#import-result")
     assert CreditProfile.objects.count() == 2
+
+
+def test_if_an_operator_invalidates_every_cached_score_then_the_next_request_computes_it(
+    signed_in_operator, live_server, make_profile, client_with_key
+):
+    browser = signed_in_operator
+    make_profile(EXAMPLE_CPF)
+    score = {"cpf": EXAMPLE_CPF}
+    client_with_key.post("/api/v1/scores", score, format="json")
+    assert client_with_key.post("/api/v1/scores", score, format="json").json()["source"] == "cache"
+
+    browser.get(admin_url(live_server, "scores/creditprofile/"))
+    follow(browser, wait_for(browser, "#invalidate-all-link"))
+    form = wait_for(browser, "#invalidate-all-form")
+    assert "Invalidar todos os scores em cache" in browser.find_element("css selector", "h1").text
+    screenshot(browser, "invalidate-all-pt-br")
+    follow(browser, form.find_element("css selector", "[type=submit]"))
+
+    assert "Todos os scores em cache foram invalidados" in wait_for(browser, ".messagelist").text
+    assert client_with_key.post("/api/v1/scores", score, format="json").json()["source"] == (
+        "computed"
+    )

@@ -73,6 +73,27 @@ def generated_cpfs(count, start=300_000):
     return [Cpf.from_base(f"{n:09d}") for n in range(start, start + count)]
 
 
+def imports_at_once(files, *, chunk_size):
+    """Run one import per file, each on a thread of its own (its own connection), started
+    together; their reports by the files' names."""
+    reports = {}
+    start = threading.Barrier(len(files))
+
+    def run(name):
+        start.wait()
+        try:
+            reports[name] = credit_profiles_import(file=files[name], chunk_size=chunk_size)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in files]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return reports
+
+
 class CacheOutage:
     """Point the cache at a loopback port nobody listens on (`begin`), and back at the
     local DynamoDB (`end`), where the test's table still is."""
@@ -432,21 +453,7 @@ def test_if_two_imports_of_the_same_cpfs_run_at_once_then_the_cache_ends_at_the_
         "weak": csv_file(*[f"{c.digits},{WEAK_ROW}" for c in cpfs]),
         "other": csv_file(*[f"{c.digits},{OTHER_ROW}" for c in reversed(cpfs)]),
     }
-    reports = {}
-    start = threading.Barrier(2)
-
-    def run(name):
-        start.wait()
-        try:
-            reports[name] = credit_profiles_import(file=files[name], chunk_size=20)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(name,)) for name in files]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    reports = imports_at_once(files, chunk_size=20)
 
     assert sum(r.updated for r in reports.values()) == 400  # each changed each profile once
     assert sum(r.invalidation_failures for r in reports.values()) == 0
@@ -465,21 +472,7 @@ def test_if_two_imports_create_the_same_new_cpfs_at_once_then_one_creates_the_ot
         "weak": csv_file(*[f"{c.digits},{WEAK_ROW}" for c in cpfs]),
         "other": csv_file(*[f"{c.digits},{OTHER_ROW}" for c in cpfs]),
     }
-    reports = {}
-    start = threading.Barrier(2)
-
-    def run(name):
-        start.wait()
-        try:
-            reports[name] = credit_profiles_import(file=files[name], chunk_size=50)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(name,)) for name in files]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    reports = imports_at_once(files, chunk_size=50)
 
     assert sum(r.created for r in reports.values()) == 300
     assert sum(r.updated for r in reports.values()) == 300
