@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from django.db import connection
 
-from conftest import EXAMPLE_CPF
+from conftest import EXAMPLE_CPF, owner_sql
 from infra import stack_settings
 from infra.tests import cloudformation as cfn
 from scoreportal.secrets_manager import MANAGED_VARIABLES
@@ -394,13 +393,11 @@ def test_if_an_audit_write_fails_then_the_logged_line_feeds_the_alarm_s_metric_f
     pattern = RESOURCES["AuditWriteFailureMetricFilter"]["Properties"]["FilterPattern"]
     make_profile()
     table = Consultation._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f'ALTER TABLE "{table}" RENAME TO "{table}_away"')
+    owner_sql(f'ALTER TABLE "{table}" RENAME TO "{table}_away"')
     try:
         response = client_with_key.post("/api/v1/scores", {"cpf": EXAMPLE_CPF}, format="json")
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f'ALTER TABLE "{table}_away" RENAME TO "{table}"')
+        owner_sql(f'ALTER TABLE "{table}_away" RENAME TO "{table}"')
 
     assert response.status_code == 503
     assert "could not be recorded" in response.json()["error"]["message"]
