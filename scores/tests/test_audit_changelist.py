@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
