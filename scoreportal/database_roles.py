@@ -135,7 +135,9 @@ def hand_database_to_owner(cursor: Any, owner: str) -> int:
     (the connected role) owns: a database migrated before the owner existed is handed over.
 
     A non-superuser administrator (RDS's master user) is made a member of the owner first:
-    changing an owner to a role needs membership of it. Returns how many objects moved.
+    giving an object to a role needs the right to act as it (from PostgreSQL 16, the ADMIN
+    membership a CREATEROLE user gets in the roles it creates does not give that). Returns
+    how many objects moved.
     """
     owner = role_name(owner)
     [(administrator, superuser, database, schema)] = _rows(
@@ -144,7 +146,7 @@ def hand_database_to_owner(cursor: Any, owner: str) -> int:
         " FROM pg_roles WHERE rolname = current_user",
     )
     if not superuser and not _rows(
-        cursor, "SELECT 1 WHERE pg_has_role(current_user, %s, 'MEMBER')", [owner]
+        cursor, "SELECT 1 WHERE pg_has_role(current_user, %s, 'USAGE')", [owner]
     ):
         cursor.execute(f"GRANT {quoted(owner)} TO {quoted(administrator)}")
     [(database_owner,)] = _rows(
