@@ -12,6 +12,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,25 +50,116 @@ GOOD_PROFILE: dict[str, Any] = {
 }
 
 
+# ---------------------------------------------------------------------------------------
+# The database's two roles (scoreportal/database_roles.py; `make test` makes them). The
+# code under test connects as the serving role, as the request path does on AWS; the
+# schema's owner builds the test database and does what only it may, as the ops function
+# does (migrations, prune_audit), and what the suite needs besides (the flush, a test's DDL).
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DatabaseRoles:
+    """The suite's credentials for each role, and the switch of its own connection."""
+
+    owner: dict[str, Any]
+    serving: dict[str, Any]
+
+    def connect_default_as(self, credentials: dict[str, Any]) -> None:
+        """From its next query, the default connection logs in with these credentials."""
+        from django.db import DEFAULT_DB_ALIAS, connections
+
+        connection = connections[DEFAULT_DB_ALIAS]
+        connection.close()
+        connection.settings_dict.update(credentials)
+
+
+@pytest.fixture(scope="session")
+def database_roles() -> DatabaseRoles:
+    from django.conf import settings
+
+    if "owner" not in settings.DATABASES:
+        raise pytest.UsageError(
+            "DATABASE_OWNER_URL is not set: run the suite with `make test`, which makes the "
+            "database's roles."
+        )
+    logins = {
+        alias: {key: settings.DATABASES[alias][key] for key in ("USER", "PASSWORD")}
+        for alias in ("owner", "default")
+    }
+    return DatabaseRoles(owner=logins["owner"], serving=logins["default"])
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None, database_roles: DatabaseRoles
+) -> None:
+    """pytest-django creates and migrates the test database as the schema's owner."""
+    database_roles.connect_default_as(database_roles.owner)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    django_db_setup: None, django_db_blocker: Any, database_roles: DatabaseRoles
+) -> Iterator[None]:
+    """Then the owner grants the serving role its rights, as the deploy does after each
+    migrate, and the suite connects as the serving role."""
+    from django.core.management import call_command
+
+    with django_db_blocker.unblock():
+        call_command(
+            "grant_serving_role", "--role", database_roles.serving["USER"], stdout=io.StringIO()
+        )
+    database_roles.connect_default_as(database_roles.serving)
+    yield
+    # Without --reuse-db, pytest-django drops the test database next: its owner may.
+    database_roles.connect_default_as(database_roles.owner)
+
+
+@pytest.fixture
+def connected_as_owner(transactional_db: None, database_roles: DatabaseRoles) -> Iterator[None]:
+    """The test's own connection as the schema's owner, as the ops function connects
+    (migrations, prune_audit, what the append-only triggers refuse even to the owner).
+    Transactional: what the test commits is there for both roles."""
+    database_roles.connect_default_as(database_roles.owner)
+    yield
+    database_roles.connect_default_as(database_roles.serving)
+
+
+def owner_sql(*statements: str) -> None:
+    """Run statements as the schema's owner on a connection of their own, committed
+    together: what only the owner may do (a table renamed away, the flush below)."""
+    from django.db import connections
+
+    owner = connections["owner"]
+    raw = owner.get_new_connection(owner.get_connection_params())
+    try:
+        with raw, raw.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+    finally:
+        raw.close()
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _flush_as_superuser_past_the_audit_triggers() -> Iterator[None]:
-    """Transactional tests end with Django's flush, a TRUNCATE of every table, which the
-    audit tables' append-only triggers refuse, as they must for anyone. The suite connects
-    as a superuser, so its flush alone runs with triggers off for its own transaction
-    (`SET LOCAL session_replication_role = replica`, a superuser's privilege that no
-    application role has)."""
+def _flush_as_the_owner() -> Iterator[None]:
+    """Transactional tests end with Django's flush, a TRUNCATE of every table: the serving
+    role may truncate none, and the append-only tables' triggers refuse it to anyone. So
+    the owner flushes, with those triggers off inside its own transaction (ALTER TABLE ...
+    DISABLE TRIGGER, which only the owner may do), where nobody else sees them off."""
     from django.db.backends.postgresql.operations import DatabaseOperations
 
-    flush = DatabaseOperations.sql_flush
+    from scoreportal.database_roles import quoted
+    from scoreportal.models import append_only_tables
 
-    def sql_flush(self: Any, style: Any, tables: Any, **kwargs: Any) -> list[str]:
-        statements: list[str] = flush(self, style, tables, **kwargs)
-        if not statements:
-            return statements
-        return ["SET LOCAL session_replication_role = replica", *statements]
+    def execute_sql_flush(self: Any, sql_list: list[str]) -> None:
+        tables = [quoted(table) for table in append_only_tables()]
+        owner_sql(
+            *(f"ALTER TABLE {table} DISABLE TRIGGER USER" for table in tables),
+            *sql_list,
+            *(f"ALTER TABLE {table} ENABLE TRIGGER USER" for table in tables),
+        )
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(DatabaseOperations, "sql_flush", sql_flush)
+        patch.setattr(DatabaseOperations, "execute_sql_flush", execute_sql_flush)
         yield
 
 
@@ -241,8 +333,8 @@ def admin_client(db: None, admin_user: Any) -> Client:
 @pytest.fixture
 def start_servers(score_table: str, settings: Any) -> Iterator[Callable[..., list[Any]]]:
     """Start `count` app servers (gunicorn, one sync worker each) on the test stores: the
-    test database (data they must see must be committed: transactional tests) and this
-    test's score table. Stopped afterwards."""
+    test database as the serving role (data they must see must be committed: transactional
+    tests) and this test's score table. Stopped afterwards."""
     from django.db import connection
 
     from devstack.services import AppServer
@@ -258,7 +350,9 @@ def start_servers(score_table: str, settings: Any) -> Iterator[Callable[..., lis
             AppServer(
                 {
                     "DJANGO_SETTINGS_MODULE": "scoreportal.settings_test",
+                    # As the serving role, and nothing else.
                     "DATABASE_URL": database_url,
+                    "DATABASE_OWNER_URL": "",
                     "DYNAMODB_ENDPOINT_URL": settings.DYNAMODB_ENDPOINT_URL,
                     "SCORE_CACHE_TABLE": score_table,
                     **environment,

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
 from accounts.constants import EXPIRING_WITHIN, KeyStatus, LifecycleAction, Scope
+from scoreportal.models import AppendOnlyRecord
 from scores.constants import DEFAULT_PURPOSE, Purpose
 
 
@@ -293,7 +294,7 @@ class StaffLockout(AccessAttempt):  # type: ignore[misc]  # axes is untyped
         verbose_name_plural = _("sign-in lockouts")
 
 
-class KeyLifecycleEvent(models.Model):
+class KeyLifecycleEvent(AppendOnlyRecord):
     """A change to a key or an organization: who, when, what, the values before and after.
 
     Append-only, like the audit trail (the database refuses UPDATE, DELETE and TRUNCATE);

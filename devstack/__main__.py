@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from devstack.lambda_package import PROJECT, build_package, describe
-from devstack.services import moto_server, postgres
+from devstack.services import OWNER_ROLE, SERVING_ROLE, checkout_roles, moto_server, postgres
 
 # Local, throwaway credentials: moto accepts anything, and real AWS must never be reached.
 LOCAL_AWS = {
@@ -54,14 +54,21 @@ def _manage(*args: str, env: dict[str, str]) -> None:
 
 def test(pytest_args: Sequence[str]) -> int:
     with postgres() as database_url, moto_server() as dynamodb_url:
+        # The suite connects as the serving role, as the request path does on AWS; the
+        # schema's owner builds the test database and does what only it may (conftest.py).
+        roles = checkout_roles(database_url)
         env = {
             **os.environ,
             **TEST_ENVIRONMENT,
-            "DATABASE_URL": database_url,
+            "DATABASE_URL": roles.serving_url,
+            "DATABASE_OWNER_URL": roles.owner_url,
             "DYNAMODB_ENDPOINT_URL": dynamodb_url,
             "S3_ENDPOINT_URL": dynamodb_url,  # moto serves every AWS service on one port
         }
-        print(f"devstack: Postgres {database_url.rsplit('@', 1)[-1]}, DynamoDB {dynamodb_url}")
+        print(
+            f"devstack: Postgres {database_url.rsplit('@', 1)[-1]} as {SERVING_ROLE} "
+            f"(schema owner {OWNER_ROLE}), DynamoDB {dynamodb_url}"
+        )
         # In CI the test database is built afresh by running every migration (a data
         # migration that only works on a database migrated step by step must fail there);
         # locally it is reused between runs (pyproject's --reuse-db).

@@ -6,7 +6,8 @@ own, such as a DynamoDB endpoint to stop). Nothing here ships to Lambda.
 Postgres, in order of preference: DATABASE_URL if set; the server on 127.0.0.1:5432 if one
 answers; else a throwaway cluster (initdb + postgres on a free port, as the `postgres` user
 when we are root, since initdb refuses to run as root), removed afterwards. The fault
-tests start a cluster of their own (`PostgresCluster`) to stop and restart it.
+tests start a cluster of their own (`PostgresCluster`) to stop and restart it. On each,
+`checkout_roles` makes the two roles the suite connects as (scoreportal/database_roles.py).
 
 DynamoDB: moto's AWS emulator over HTTP on a free loopback port, served by gunicorn with
 keep-alive connections (see devstack/moto_server.py).
@@ -28,8 +29,10 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -38,6 +41,10 @@ LOCAL_POSTGRES = ("127.0.0.1", 5432)
 # worktrees, two clones) would otherwise share, flush and drop each other's test database
 # (pytest-django's test_<name>).
 DATABASE_NAME = f"scoreportal_{hashlib.sha256(str(PROJECT).encode()).hexdigest()[:8]}"
+# Roles belong to the whole server while databases are per checkout: each checkout has
+# its own two, named like its database, so that no run changes a role another relies on.
+OWNER_ROLE = f"{DATABASE_NAME}_owner"
+SERVING_ROLE = f"{DATABASE_NAME}_serving"
 LOG_DIR = PROJECT / ".devstack"
 
 
@@ -293,10 +300,57 @@ class PostgresCluster:
         )
 
 
+@dataclass(frozen=True)
+class CheckoutRoles:
+    """URLs of the database as this checkout's two roles (no password: local trust)."""
+
+    owner_url: str
+    serving_url: str
+
+
+def checkout_roles(admin_url: str) -> CheckoutRoles:
+    """Make this checkout's roles on the server of `admin_url`, whose user may create roles:
+    the schema's owner (who may also create the test database, as pytest-django does) and
+    the serving role. A test database left by a run before the roles existed is handed to
+    the owner, as `ensure_database_roles` hands over a deployed one. Idempotent."""
+    import psycopg2
+
+    from scoreportal.database_roles import ensure_login_role, hand_database_to_owner
+
+    base, name = admin_url.rsplit("/", 1)
+    with (
+        contextlib.closing(psycopg2.connect(f"{base}/postgres")) as connection,
+        connection,
+        connection.cursor() as cursor,
+    ):
+        ensure_login_role(cursor, OWNER_ROLE, create_databases=True)
+        ensure_login_role(cursor, SERVING_ROLE)
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [f"test_{name}"])
+        test_database_exists = cursor.fetchone() is not None
+    if test_database_exists:
+        with (
+            contextlib.closing(psycopg2.connect(f"{base}/test_{name}")) as connection,
+            connection,
+            connection.cursor() as cursor,
+        ):
+            hand_database_to_owner(cursor, OWNER_ROLE)
+    return CheckoutRoles(
+        owner_url=_as_user(admin_url, OWNER_ROLE), serving_url=_as_user(admin_url, SERVING_ROLE)
+    )
+
+
+def _as_user(url: str, user: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{user}@{host}:{parts.port}" if parts.port else f"{user}@{host}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
 def copy_database(source_url: str, target_url: str) -> None:
-    """Copy a database (schema and rows) into another, existing and empty, with pg_dump."""
+    """Copy a database (schema, rows, owners and grants) into another, existing and empty,
+    with pg_dump: the roles it names must exist on the target's server (checkout_roles)."""
     dump = subprocess.run(
-        [str(postgres_bindir() / "pg_dump"), "--no-owner", "--no-privileges", source_url],
+        [str(postgres_bindir() / "pg_dump"), source_url],
         capture_output=True,
         check=True,
     ).stdout

@@ -1,13 +1,14 @@
 """Write a stage's infrastructure stack outputs into zappa_settings.json.
 
-The infrastructure stack (infra/scoreportal.yaml) creates what the function needs and Zappa
-does not: its role, its subnets and security group, the package bucket, the score table, the
-application secret and the operations bucket. Their names and ids depend on the account, so
+The infrastructure stack (infra/scoreportal.yaml) creates what the functions need and Zappa
+does not: their roles, subnets and security group, the package bucket, the score table, the
+secrets and the operations bucket. Their names and ids depend on the account, so
 zappa_settings.json holds `REPLACE-ME` placeholders for them, and the deploy pipeline (or an
 operator deploying by hand) fills them in before `zappa deploy` / `zappa update`, which read
-them:
+them. A stage and its ops stage (`<stage>_ops`, the function that migrates and prunes as the
+schema's owner) come from the same stack:
 
-    python -m infra.stack_settings dev            # stack scoreportal-dev-infra
+    python -m infra.stack_settings dev            # stack scoreportal-dev-infra: dev, dev_ops
 
 Only the settings below are written; everything else in the file is left as it is.
 """
@@ -46,6 +47,19 @@ OUTPUT_SETTINGS: tuple[tuple[str, tuple[str, ...], Callable[[str], Any]], ...] =
 )
 
 
+# The stage's ops function: its own role and secret. The package bucket and the network
+# it takes from the stage it extends.
+OPS_OUTPUT_SETTINGS: tuple[tuple[str, tuple[str, ...], Callable[[str], Any]], ...] = (
+    ("OpsFunctionRoleArn", ("role_arn",), _one),
+    ("OpsSecretName", ("aws_environment_variables", "SCOREPORTAL_SECRET_ID"), _one),
+)
+
+
+def ops_stage(stage: str) -> str:
+    """The Zappa stage of a stage's ops function."""
+    return f"{stage}_ops"
+
+
 class StackSettingsError(Exception):
     """The stack or the settings file cannot be reconciled."""
 
@@ -66,17 +80,21 @@ def stack_outputs(name: str, *, region: str) -> dict[str, str]:
     }
 
 
-def apply_outputs(stage_settings: Mapping[str, Any], outputs: Mapping[str, str]) -> dict[str, Any]:
+def apply_outputs(
+    stage_settings: Mapping[str, Any],
+    outputs: Mapping[str, str],
+    output_settings: Sequence[tuple[str, tuple[str, ...], Callable[[str], Any]]] = OUTPUT_SETTINGS,
+) -> dict[str, Any]:
     """A copy of one stage's settings with the values the stack outputs provide.
 
     Nested settings (vpc_config, aws_environment_variables) must be the stage's own: a
     stage that `extends` another replaces such a dictionary whole rather than merging it.
     """
-    missing = [key for key, _, _ in OUTPUT_SETTINGS if key not in outputs]
+    missing = [key for key, _, _ in output_settings if key not in outputs]
     if missing:
         raise StackSettingsError(f"the stack has no output {', '.join(missing)}")
     updated: dict[str, Any] = json.loads(json.dumps(stage_settings))
-    for key, path, convert in OUTPUT_SETTINGS:
+    for key, path, convert in output_settings:
         *parents, leaf = path
         target = updated
         for parent in parents:
@@ -87,19 +105,28 @@ def apply_outputs(stage_settings: Mapping[str, Any], outputs: Mapping[str, str])
     return updated
 
 
-def update_settings_file(path: Path, stage: str, outputs: Mapping[str, str]) -> dict[str, Any]:
-    """Rewrite one stage of a zappa_settings.json with the stack's outputs."""
+def update_settings_file(
+    path: Path, stage: str, outputs: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
+    """Rewrite a stage of a zappa_settings.json, and its ops stage, with the stack's outputs;
+    returns what each was given."""
     settings = json.loads(path.read_text())
-    if stage not in settings:
-        raise StackSettingsError(f"{path.name} has no stage {stage!r}")
-    settings[stage] = apply_outputs(settings[stage], outputs)
+    written = {}
+    for name, output_settings in (
+        (stage, OUTPUT_SETTINGS),
+        (ops_stage(stage), OPS_OUTPUT_SETTINGS),
+    ):
+        if name not in settings:
+            raise StackSettingsError(f"{path.name} has no stage {name!r}")
+        settings[name] = apply_outputs(settings[name], outputs, output_settings)
+        written[name] = dict(settings[name])
     path.write_text(json.dumps(settings, indent=4, ensure_ascii=False) + "\n")
-    return dict(settings[stage])
+    return written
 
 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.stack_settings", description=__doc__)
-    parser.add_argument("stage", help="the Zappa stage (dev, production)")
+    parser.add_argument("stage", help="the Zappa stage (dev, production); its ops stage too")
     parser.add_argument("--stack", help="default: <project_name>-<stage>-infra")
     parser.add_argument("--settings", type=Path, default=SETTINGS_FILE)
     args = parser.parse_args(argv)
@@ -116,11 +143,15 @@ def main(argv: Sequence[str]) -> int:
     except StackSettingsError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return 1
-    for _, path, _ in OUTPUT_SETTINGS:
-        value: Any = written
-        for part in path:
-            value = value[part]
-        print(f"{args.stage}.{'.'.join(path)} = {json.dumps(value)}")
+    for name, output_settings in (
+        (args.stage, OUTPUT_SETTINGS),
+        (ops_stage(args.stage), OPS_OUTPUT_SETTINGS),
+    ):
+        for _, path, _ in output_settings:
+            value: Any = written[name]
+            for part in path:
+                value = value[part]
+            print(f"{name}.{'.'.join(path)} = {json.dumps(value)}")
     return 0
 
 

@@ -1,7 +1,8 @@
 """Production secrets from AWS Secrets Manager, put into the environment at start-up.
 
 On Lambda the function's environment names a secret (SCOREPORTAL_SECRET_ID) instead of
-holding secrets: its JSON value carries DJANGO_SECRET_KEY, CPF_HASH_KEY and DATABASE_URL.
+holding secrets: its JSON value carries DJANGO_SECRET_KEY, CPF_HASH_KEY and DATABASE_URL
+(the ops function's also the administrator's and the serving role's database URLs).
 `settings.py` calls `load_secrets_into_environ()` before it reads the environment, once per
 cold start (one GetSecretValue call). A variable already set in the environment wins, so a
 laptop or a test can still set it directly. Without SCOREPORTAL_SECRET_ID nothing happens.
@@ -22,9 +23,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import ImproperlyConfigured
 
 from scoreportal import aws_clients
+from scoreportal.database_roles import ADMIN_URL_VARIABLE, SERVING_URL_VARIABLE
 
 SECRET_ID_VARIABLE = "SCOREPORTAL_SECRET_ID"  # noqa: S105 (a variable name, not a secret)
 MANAGED_VARIABLES = ("DJANGO_SECRET_KEY", "CPF_HASH_KEY", "DATABASE_URL")
+# Only the ops function's secret carries these (the database's roles: docs/deploy.md).
+DATABASE_ROLE_VARIABLES = (ADMIN_URL_VARIABLE, SERVING_URL_VARIABLE)
 # Start-up may wait a little longer than a request, but not for long: Lambda's init phase
 # is limited to 10 seconds.
 _CONFIG = Config(
@@ -67,7 +71,7 @@ def load_secrets_into_environ(environ: MutableMapping[str, str] = os.environ) ->
         raise ImproperlyConfigured(f"secret {secret_id!r} is not a JSON object")
 
     loaded = []
-    for name in MANAGED_VARIABLES:
+    for name in (*MANAGED_VARIABLES, *DATABASE_ROLE_VARIABLES):
         if name in values and name not in environ:
             environ[name] = str(values[name])
             loaded.append(name)

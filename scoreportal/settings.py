@@ -91,6 +91,8 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "accounts.apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp
+    # The platform: its management commands (the database roles) and models' base classes.
+    "scoreportal",
     "accounts",
     "scores",
 ]

@@ -8,7 +8,19 @@ import os
 from datetime import datetime
 
 from scoreportal.settings import *  # noqa: F403
-from scoreportal.settings import STORAGES
+from scoreportal.settings import DATABASES, STORAGES, env
+
+# The suite connects as the serving role, as the request path does (DATABASE_URL); the
+# schema's owner (DATABASE_OWNER_URL; `make test` makes both roles) builds the test
+# database and does what only it may, on this alias of the same database (conftest.py).
+# Unset for the servers the tests start: they serve, as the serving role only.
+if os.environ.get("DATABASE_OWNER_URL"):
+    DATABASES["owner"] = {
+        **DATABASES["default"],
+        "OPTIONS": {**DATABASES["default"].get("OPTIONS", {})},
+        **env.db_url_config(os.environ["DATABASE_OWNER_URL"]),
+        "TEST": {"MIRROR": "default"},
+    }
 
 # Hashing staff passwords with PBKDF2 would dominate the admin tests' run time.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

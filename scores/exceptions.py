@@ -17,6 +17,16 @@ class AuditUnavailable(ApplicationError):
     default_message = "The query could not be recorded, so no score is served. Retry later."
 
 
+class AuditPruneNotPermitted(ApplicationError):
+    """The connected database role may not delete audit rows: only the schema's owner
+    prunes (on AWS, the ops function). Never raised on the API's path."""
+
+    default_message = (
+        "prune_audit runs as the schema's owner (on AWS, the ops function): this database "
+        "role may not delete audit rows."
+    )
+
+
 class ImportNotConfirmable(ApplicationError):
     """Only an admin import whose check has finished, and that nobody confirmed yet, can be
     confirmed."""

@@ -14,6 +14,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ApiKey, Organization
+from scoreportal.models import AppendOnlyRecord
 from scores.constants import (
     BAND_CHOICES,
     OUTCOME_CHOICES,
@@ -318,7 +319,7 @@ class PendingInvalidation(models.Model):
         return f"{self.cpf_hash[:12]}… v{self.profile_version}"
 
 
-class Consultation(models.Model):
+class Consultation(AppendOnlyRecord):
     """One CPF of one score request, successful or not: the audit trail (SPEC §10).
 
     Append-only: written once, before the response leaves, and never changed. Keys and
@@ -417,7 +418,7 @@ class Consultation(models.Model):
         return f"{occurred} {self.cpf_masked or '-'} {self.get_outcome_display()}"
 
 
-class AuditExport(models.Model):
+class AuditExport(AppendOnlyRecord):
     """One CSV export of the audit trail: who ran it, when, with which filters, and how
     many rows matched when it started.
 
@@ -463,7 +464,7 @@ class AuditExport(models.Model):
         return f"{occurred} {self.actor_name}"
 
 
-class CpfReportRun(models.Model):
+class CpfReportRun(AppendOnlyRecord):
     """One run of the consultation report for a CPF: an access to personal data, so who
     ran it, when, for which CPF (its hash and masked form) and period, and what came out.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -23,6 +24,9 @@ from devstack.__main__ import DOT_ENV, write_dot_env
 from devstack.lambda_package import PROJECT
 from devstack.services import (
     DATABASE_NAME,
+    OWNER_ROLE,
+    SERVING_ROLE,
+    checkout_roles,
     ensure_database,
     free_port,
     moto_server,
@@ -50,6 +54,52 @@ def test_if_no_postgres_runs_then_a_throwaway_cluster_serves_and_is_removed():
     assert (name, version.split()[0]) == (DATABASE_NAME, "PostgreSQL")
     assert len(during) == 1
     assert not (set(clusters("scoreportal-pg-*")) - before)
+
+
+def _sql(url, statement):
+    """One statement in autocommit (CREATE DATABASE may not run in a transaction)."""
+    with contextlib.closing(psycopg2.connect(url)) as connection:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+            return cursor.fetchall() if cursor.description else None
+
+
+@pytest.mark.slow
+def test_if_a_checkout_s_roles_are_made_then_they_are_its_own_and_take_its_old_test_database():
+    with throwaway_postgres() as url:
+        base = url.rsplit("/", 1)[0]
+        test_database = f"{base}/test_{DATABASE_NAME}"
+        _sql(f"{base}/postgres", f"CREATE DATABASE test_{DATABASE_NAME}")  # a run before roles
+        _sql(test_database, "CREATE TABLE scores_profile (id bigint)")
+        _sql(f"{base}/postgres", "CREATE ROLE another_checkouts_role LOGIN")
+
+        roles = checkout_roles(url)
+        again = checkout_roles(url)  # idempotent
+
+        owners = _sql(
+            test_database,
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()"
+            " UNION SELECT pg_get_userbyid(relowner) FROM pg_class"
+            " WHERE relname = 'scores_profile'",
+        )
+        made = _sql(
+            test_database,
+            "SELECT rolname, rolsuper, rolcreatedb FROM pg_roles"
+            " WHERE rolname LIKE 'scoreportal%' OR rolname = 'another_checkouts_role'"
+            " ORDER BY rolname",
+        )
+
+    assert again == roles
+    host = base.removeprefix("postgres://postgres@")
+    assert roles.owner_url == f"postgres://{OWNER_ROLE}@{host}/{DATABASE_NAME}"
+    assert roles.serving_url == f"postgres://{SERVING_ROLE}@{host}/{DATABASE_NAME}"
+    assert owners == [(OWNER_ROLE,)]
+    assert made == [
+        ("another_checkouts_role", False, False),  # untouched
+        (OWNER_ROLE, False, True),  # pytest-django creates the test database as its owner
+        (SERVING_ROLE, False, False),
+    ]
 
 
 def test_if_a_moto_server_is_started_then_it_answers_and_stops_afterwards():

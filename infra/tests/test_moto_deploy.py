@@ -26,11 +26,16 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.conf import settings as django_settings
 from moto.cloudformation.parsing import get_model_map
+from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from conftest import EXAMPLE_CPF
 from infra import stack_settings
 from infra.tests import cloudformation as cfn
-from scoreportal.secrets_manager import MANAGED_VARIABLES, load_secrets_into_environ
+from scoreportal.secrets_manager import (
+    DATABASE_ROLE_VARIABLES,
+    MANAGED_VARIABLES,
+    load_secrets_into_environ,
+)
 from scores import score_cache
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -187,8 +192,9 @@ def test_if_the_function_reads_its_secret_then_it_gets_the_three_variables_it_ex
     loaded = load_secrets_into_environ(environ)
 
     assert sorted(loaded) == sorted(MANAGED_VARIABLES)
+    # The serving role's credentials: the serving function never has the owner's.
     database = json.loads(
-        secretsmanager.get_secret_value(SecretId=stack["outputs"]["DatabaseSecretArn"])[
+        secretsmanager.get_secret_value(SecretId=stack["outputs"]["ServingDatabaseSecretArn"])[
             "SecretString"
         ]
     )
@@ -209,6 +215,40 @@ def test_if_the_function_reads_its_secret_then_it_gets_the_three_variables_it_ex
     assert environ["DJANGO_SECRET_KEY"] != cpf_hash_key
 
 
+def test_if_the_ops_function_reads_its_secret_then_it_gets_the_owner_and_what_makes_the_roles(
+    stack, monkeypatch
+):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", django_settings.DYNAMODB_ENDPOINT_URL)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    secretsmanager = _client("secretsmanager")
+    environ = {"SCOREPORTAL_SECRET_ID": stack["outputs"]["OpsSecretName"], "AWS_REGION": REGION}
+
+    loaded = load_secrets_into_environ(environ)
+
+    assert sorted(loaded) == sorted([*MANAGED_VARIABLES, *DATABASE_ROLE_VARIABLES])
+    for variable, secret in (
+        ("DATABASE_URL", "OwnerDatabaseSecretArn"),
+        ("DATABASE_ADMIN_URL", "DatabaseSecretArn"),
+        ("DATABASE_SERVING_URL", "ServingDatabaseSecretArn"),
+    ):
+        database = json.loads(
+            secretsmanager.get_secret_value(SecretId=stack["outputs"][secret])["SecretString"]
+        )
+        url = urlsplit(environ[variable])
+        assert (url.username, url.password) == (database["username"], database["password"])
+        assert (url.hostname, url.path, url.query) == (
+            PROXY_STAND_IN,
+            "/scoreportal",
+            "sslmode=require",
+        )
+    app = json.loads(
+        secretsmanager.get_secret_value(SecretId=stack["outputs"]["AppSecretArn"])["SecretString"]
+    )
+    assert environ["CPF_HASH_KEY"] == app["CPF_HASH_KEY"]
+    assert environ["DJANGO_SECRET_KEY"] != app["DJANGO_SECRET_KEY"]
+
+
 def test_if_stack_settings_runs_then_the_stage_s_zappa_settings_point_at_the_stack(
     stack, tmp_path, monkeypatch, capsys
 ):
@@ -227,6 +267,12 @@ def test_if_stack_settings_runs_then_the_stage_s_zappa_settings_point_at_the_sta
 
     written = json.loads(settings_file.read_text())
     dev = written["dev"]
+    ops = written["dev_ops"]
+    assert ops["role_arn"] == outputs["OpsFunctionRoleArn"] != dev["role_arn"]
+    assert ops["aws_environment_variables"]["SCOREPORTAL_SECRET_ID"] == outputs["OpsSecretName"]
+    assert set(ops) == set(original["dev_ops"])
+    assert "REPLACE-ME" not in json.dumps(ops)
+    assert written["production_ops"] == original["production_ops"]
     assert dev["role_arn"] == outputs["FunctionRoleArn"]
     assert dev["s3_bucket"] == outputs["DeploymentBucketName"]
     assert dev["vpc_config"] == {
@@ -319,3 +365,56 @@ def test_if_the_function_role_is_enforced_then_imports_are_read_write_and_handof
     assert _denied(
         lambda: s3.put_object(Bucket=stack["outputs"]["DeploymentBucketName"], Key="x", Body=b"")
     )
+
+
+# ---------------------------------------------------------------------------------------
+# The two functions' roles as deployed (every reference resolved to this stack's ARNs),
+# evaluated statement by statement by moto's own IAM policy engine, which matches
+# resources too: what each may read and invoke.
+# ---------------------------------------------------------------------------------------
+def _permitted(stack, role_logical_id, action, resource):
+    iam = _client("iam")
+    role = stack["resources"][role_logical_id]
+    results = []
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        if isinstance(document, str):  # moto returns the document as a Python literal
+            document = ast.literal_eval(document)
+        results.append(IAMPolicy(json.dumps(document)).is_action_permitted(action, resource))
+    return PermissionResult.DENIED not in results and PermissionResult.PERMITTED in results
+
+
+def test_if_the_deployed_roles_are_evaluated_then_each_function_reads_only_its_own_secret(stack):
+    secrets = {
+        name: stack["secret_arns"][name]
+        for name in (
+            "AppSecret",
+            "OpsSecret",
+            "DatabaseSecret",
+            "OwnerDatabaseSecret",
+            "ServingDatabaseSecret",
+            "CpfHashKeySecret",
+        )
+    }
+
+    readable = {
+        role: {
+            name
+            for name, arn in secrets.items()
+            if _permitted(stack, role, "secretsmanager:GetSecretValue", arn)
+        }
+        for role in ("FunctionRole", "OpsFunctionRole")
+    }
+
+    assert readable == {"FunctionRole": {"AppSecret"}, "OpsFunctionRole": {"OpsSecret"}}
+
+
+def test_if_the_deployed_roles_are_evaluated_then_the_serving_function_cannot_invoke_the_ops_one(
+    stack,
+):
+    function = f"arn:aws:lambda:{REGION}:{cfn.MOTO_ACCOUNT_ID}:function:{stack['project']}-dev"
+
+    assert _permitted(stack, "FunctionRole", "lambda:InvokeFunction", function)
+    assert _permitted(stack, "FunctionRole", "lambda:InvokeFunction", f"{function}:live")
+    assert not _permitted(stack, "FunctionRole", "lambda:InvokeFunction", f"{function}-ops")
+    assert not _permitted(stack, "OpsFunctionRole", "lambda:InvokeFunction", function)

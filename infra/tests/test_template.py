@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from django.db import connection
 
-from conftest import EXAMPLE_CPF
+from conftest import EXAMPLE_CPF, owner_sql
 from infra import stack_settings
 from infra.tests import cloudformation as cfn
-from scoreportal.secrets_manager import MANAGED_VARIABLES
+from scoreportal.database_roles import ROLE_NAME
+from scoreportal.secrets_manager import DATABASE_ROLE_VARIABLES, MANAGED_VARIABLES
 from scores import score_cache
 from scores.models import Consultation
 
@@ -137,6 +137,140 @@ def test_if_the_function_role_is_read_then_only_lambda_api_gateway_and_eventbrid
         "lambda.amazonaws.com",
     ]
     assert set(statement["Principal"]) == {"Service"}
+
+
+# ---------------------------------------------------------------------------------------
+# The ops function's role: its own secret, its own log group, the VPC; nothing else
+# ---------------------------------------------------------------------------------------
+EXPECTED_OPS_GRANTS = {
+    ("secretsmanager:GetSecretValue", node({"Ref": "OpsSecret"})),
+    *(
+        (
+            f"logs:{action}",
+            node(
+                {
+                    "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
+                    ":log-group:${OpsFunctionLogGroup}:*"
+                }
+            ),
+        )
+        for action in ("CreateLogStream", "PutLogEvents")
+    ),
+    *((action, resource) for action, resource in EXPECTED_FUNCTION_GRANTS if action[:4] == "ec2:"),
+}
+
+
+def test_if_the_ops_function_role_is_read_then_it_grants_exactly_what_migrations_and_pruning_need():
+    role = RESOURCES["OpsFunctionRole"]
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+
+    assert grants(role) == EXPECTED_OPS_GRANTS
+    assert sorted(statement["Principal"]["Service"]) == [
+        "events.amazonaws.com",  # its prune_audit schedule
+        "lambda.amazonaws.com",
+    ]
+    assert role["Properties"]["RoleName"] == {"Fn::Sub": "${ProjectName}-${Stage}-ops"}
+
+
+def test_if_the_two_roles_are_compared_then_neither_reads_the_other_s_secret_or_the_master_s():
+    secrets_read = {
+        name: {
+            json.loads(resource)["Ref"]
+            for action, resource in grants(RESOURCES[name])
+            if action.startswith("secretsmanager:")
+        }
+        for name in ("FunctionRole", "OpsFunctionRole")
+    }
+
+    assert secrets_read == {"FunctionRole": {"AppSecret"}, "OpsFunctionRole": {"OpsSecret"}}
+    # The serving function may invoke only itself: never the ops function.
+    invoked = {
+        json.loads(resource)["Fn::Sub"]
+        for action, resource in grants(RESOURCES["FunctionRole"])
+        if action == "lambda:InvokeFunction"
+    }
+    assert invoked == {FUNCTION_ARN, FUNCTION_ARN + ":*"}
+
+
+def _secret_document(name):
+    """A secret's generated JSON, with its references in place of their values."""
+    generate = RESOURCES[name]["Properties"]["GenerateSecretString"]
+    document = json.loads(generate["SecretStringTemplate"]["Fn::Sub"])
+    return {**document, generate["GenerateStringKey"]: "generated"}
+
+
+def _database_user(url):
+    """Which database secret a URL of a secret's template takes its user and password from."""
+    users = set(re.findall(r"\{\{resolve:secretsmanager:\$\{(\w+)\}:SecretString:username", url))
+    passwords = set(re.findall(r"\$\{(\w+)\}:SecretString:password", url))
+    assert users == passwords, url
+    (user,) = users
+    return user
+
+
+def test_if_the_function_secrets_are_read_then_each_carries_its_own_role_s_database_url():
+    app, ops = _secret_document("AppSecret"), _secret_document("OpsSecret")
+
+    assert set(app) == set(MANAGED_VARIABLES)
+    assert set(ops) == set(MANAGED_VARIABLES) | set(DATABASE_ROLE_VARIABLES)
+    assert _database_user(app["DATABASE_URL"]) == "ServingDatabaseSecret"
+    assert _database_user(ops["DATABASE_URL"]) == "OwnerDatabaseSecret"
+    assert _database_user(ops["DATABASE_ADMIN_URL"]) == "DatabaseSecret"  # the master
+    assert _database_user(ops["DATABASE_SERVING_URL"]) == "ServingDatabaseSecret"
+    assert RESOURCES["OpsSecret"]["Properties"]["Name"] == {
+        "Fn::Sub": "${ProjectName}/${Stage}/ops"
+    }
+    usernames = {
+        name: json.loads(
+            RESOURCES[name]["Properties"]["GenerateSecretString"]["SecretStringTemplate"]
+        )["username"]
+        for name in ("DatabaseSecret", "OwnerDatabaseSecret", "ServingDatabaseSecret")
+    }
+    assert len(set(usernames.values())) == 3
+    assert all(ROLE_NAME.fullmatch(username) for username in usernames.values())
+
+
+def test_if_the_proxy_is_read_then_it_takes_the_three_database_users_and_only_their_secrets():
+    proxy = RESOURCES["DatabaseProxy"]["Properties"]
+    database_secrets = ["DatabaseSecret", "OwnerDatabaseSecret", "ServingDatabaseSecret"]
+
+    assert [auth["SecretArn"] for auth in proxy["Auth"]] == [
+        {"Ref": name} for name in database_secrets
+    ]
+    assert all(auth["IAMAuth"] == "DISABLED" for auth in proxy["Auth"])
+    assert grants(RESOURCES["DatabaseProxyRole"]) == {
+        ("secretsmanager:GetSecretValue", node({"Ref": name})) for name in database_secrets
+    }
+
+
+def test_if_zappa_settings_are_read_then_each_ops_stage_is_its_stage_s_without_an_api():
+    settings = json.loads((PROJECT / "zappa_settings.json").read_text())
+    ops_role = RESOURCES["OpsFunctionRole"]["Properties"]["RoleName"]["Fn::Sub"]
+    prune = "scoreportal.lambda_tasks.prune_audit"
+
+    for stage in STAGES:
+        own = settings[stack_settings.ops_stage(stage)]
+        assert own["extends"] == stage
+        assert (own["apigateway_enabled"], own["keep_warm"], own["touch"]) == (False, False, False)
+        expected_role = ops_role.replace("${ProjectName}", "scoreportal").replace("${Stage}", stage)
+        assert own["role_arn"].endswith(":role/" + expected_role)
+        # The stage's network and package bucket, by extension.
+        assert not {"vpc_config", "s3_bucket", "project_name"} & set(own)
+        environment = own["aws_environment_variables"]
+        assert environment["SCOREPORTAL_SECRET_ID"] == f"scoreportal/{stage}/ops"
+        assert (
+            environment["AUDIT_RETENTION_DAYS"]
+            == (settings[stage]["aws_environment_variables"]["AUDIT_RETENTION_DAYS"])
+        )
+        # prune_audit runs only here, as the owner; the serving stage no longer has it.
+        assert [event["function"] for event in own["events"]] == [prune]
+        assert prune not in [event["function"] for event in settings[stage]["events"]]
+    updated = stack_settings.apply_outputs(
+        settings["dev_ops"],
+        {key: "x,y" for key, _, _ in stack_settings.OPS_OUTPUT_SETTINGS},
+        stack_settings.OPS_OUTPUT_SETTINGS,
+    )
+    assert set(updated) == set(settings["dev_ops"])
 
 
 def test_if_zappa_settings_are_read_then_each_stage_uses_the_template_s_role_and_network():
@@ -280,7 +414,12 @@ def test_if_the_secrets_are_read_then_the_app_secret_carries_what_the_function_l
     assert set(json.loads(document)) | {app["GenerateStringKey"]} == set(MANAGED_VARIABLES)
     assert RESOURCES["AppSecret"]["Properties"]["Name"] == {"Fn::Sub": "${ProjectName}/${Stage}"}
     # The CPF hash key can never be lost with the stack, nor replaced by an update.
-    for name in ("CpfHashKeySecret", "DatabaseSecret"):
+    for name in (
+        "CpfHashKeySecret",
+        "DatabaseSecret",
+        "OwnerDatabaseSecret",
+        "ServingDatabaseSecret",
+    ):
         assert (
             RESOURCES[name]["DeletionPolicy"] == RESOURCES[name]["UpdateReplacePolicy"] == "Retain"
         )
@@ -394,13 +533,11 @@ def test_if_an_audit_write_fails_then_the_logged_line_feeds_the_alarm_s_metric_f
     pattern = RESOURCES["AuditWriteFailureMetricFilter"]["Properties"]["FilterPattern"]
     make_profile()
     table = Consultation._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f'ALTER TABLE "{table}" RENAME TO "{table}_away"')
+    owner_sql(f'ALTER TABLE "{table}" RENAME TO "{table}_away"')
     try:
         response = client_with_key.post("/api/v1/scores", {"cpf": EXAMPLE_CPF}, format="json")
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f'ALTER TABLE "{table}_away" RENAME TO "{table}"')
+        owner_sql(f'ALTER TABLE "{table}_away" RENAME TO "{table}"')
 
     assert response.status_code == 503
     assert "could not be recorded" in response.json()["error"]["message"]
@@ -514,12 +651,33 @@ def test_if_the_workflows_are_read_then_production_waits_for_dev_and_aws_access_
     for command in (
         "aws cloudformation deploy",
         "python -m infra.stack_settings",
-        "zappa update",
-        'zappa manage "$STAGE" migrate',
+        'zappa update "$OPS_STAGE"',
+        'zappa manage "$OPS_STAGE" ensure_database_roles',
+        'zappa manage "$OPS_STAGE" migrate',
+        'zappa manage "$OPS_STAGE" grant_serving_role',
+        'zappa update "$STAGE"',
         "manage.py ensure_score_table",
         "/api/v1/health",
     ):
         assert command in commands, command
+    # The database is prepared by the ops function, in this order, before the serving
+    # function's new code; the serving function never migrates.
+    steps = [
+        commands.index(command)
+        for command in (
+            'zappa manage "$OPS_STAGE" ensure_database_roles',
+            'zappa manage "$OPS_STAGE" migrate',
+            'zappa manage "$OPS_STAGE" grant_serving_role',
+            'zappa update "$STAGE"',
+        )
+    ]
+    assert steps == sorted(steps)
+    assert 'zappa manage "$STAGE"' not in commands
+    assert deploy["env"]["OPS_STAGE"] == "${{ inputs.stage }}_ops"
+    assert set(pipeline["jobs"]["package"]["strategy"]["matrix"]["stage"]) == {
+        *STAGES,
+        *map(stack_settings.ops_stage, STAGES),
+    }
     text = "\n".join(path.read_text() for path in WORKFLOWS.glob("*.yml"))
     assert "aws-access-key-id" not in text
     assert "AWS_SECRET_ACCESS_KEY" not in text

@@ -33,6 +33,7 @@ from accounts.exceptions import (
 from scoreportal.api.context import request_id_of
 from scoreportal.exceptions import ApplicationError
 from scores.exceptions import (
+    AuditPruneNotPermitted,
     AuditUnavailable,
     ImportNotConfirmable,
     ImportNotResumable,
@@ -135,6 +136,7 @@ CODE_FOR_APPLICATION_ERROR: dict[type[ApplicationError], ErrorCode] = {
     UploadNotRecognised: ErrorCode.INVALID_REQUEST,
     KeyAlreadyRotated: ErrorCode.INVALID_REQUEST,
     ScoreCacheUnavailable: ErrorCode.SERVICE_UNAVAILABLE,
+    AuditPruneNotPermitted: ErrorCode.SERVICE_UNAVAILABLE,
 }
 
 _UNSUPPORTED_MEDIA_TYPE_MESSAGE = "Send the body as JSON with 'Content-Type: application/json'."

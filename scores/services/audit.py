@@ -15,7 +15,7 @@ from accounts.models import ApiKey
 from scoreportal.api.errors import ErrorCode
 from scores.constants import OUTCOME_SCORED, Endpoint
 from scores.cpf import Cpf
-from scores.exceptions import AuditUnavailable
+from scores.exceptions import AuditPruneNotPermitted, AuditUnavailable
 from scores.models import AuditExport, Consultation, CpfReportRun
 from scores.retention import AUDIT_RETENTION_MIN_DAYS
 from scores.services.scoring import ServedScore
@@ -95,12 +95,14 @@ def consultations_prune(
 
     Batches keep each transaction short; with `max_seconds` it stops between batches once
     that time is spent (a Lambda invocation has a hard limit), and the next run goes on.
-    On Postgres the append-only trigger lets a DELETE through only inside a transaction
-    that set `scoreportal.audit_prune`, and only for rows older than
-    AUDIT_RETENTION_MIN_DAYS (six months).
+    On Postgres only the schema's owner may delete audit rows (the serving role may read
+    and insert them only: AuditPruneNotPermitted), and the append-only trigger lets a
+    DELETE through only inside a transaction that set `scoreportal.audit_prune`, and only
+    for rows older than AUDIT_RETENTION_MIN_DAYS (six months).
     """
     if retention_days < AUDIT_RETENTION_MIN_DAYS:
         raise ValueError(f"retention must be at least {AUDIT_RETENTION_MIN_DAYS} days")
+    _check_may_delete_audit_rows()
     cutoff = timezone.now() - timedelta(days=retention_days)
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     deleted = 0
@@ -122,3 +124,24 @@ def consultations_prune(
                 model.objects.filter(pk__in=batch).delete()
                 deleted += len(batch)
     return deleted
+
+
+def _check_may_delete_audit_rows() -> None:
+    """Refuse at once, naming the role and the tables, rather than at the first batch with
+    the database's bare "permission denied"."""
+    if connection.vendor != "postgresql":
+        return  # SQLite has no roles; its triggers still guard young rows
+    tables = [model._meta.db_table for model in AUDIT_MODELS]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_user, name FROM unnest(%s::text[]) WITH ORDINALITY AS t(name, n)"
+            " WHERE NOT has_table_privilege(name, 'DELETE') ORDER BY n",
+            [tables],
+        )
+        refused = cursor.fetchall()
+    if refused:
+        role = refused[0][0]
+        raise AuditPruneNotPermitted(
+            f"prune_audit runs as the schema's owner (on AWS, the ops function): role {role} "
+            f"has no DELETE privilege on {', '.join(table for _, table in refused)}."
+        )

@@ -1,11 +1,14 @@
 """The audit table's migrations keep its rows and its guarantee: rows written when keys were
-referenced by primary key reference the same keys by prefix afterwards, and back."""
+referenced by primary key reference the same keys by prefix afterwards, and back. Migrated
+as the schema's owner, as the deploy's ops function migrates."""
 
 from __future__ import annotations
 
 import uuid
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
@@ -29,9 +32,8 @@ def key_column_of(request_id):
         return cursor.fetchone()[0]
 
 
-@pytest.mark.django_db(transaction=True)
 def test_if_keys_move_to_prefixes_then_existing_audit_rows_keep_their_keys_and_their_guarantee(
-    api_key,
+    connected_as_owner, api_key, database_roles
 ):
     key = api_key[0]
     request_id = str(uuid.uuid4())
@@ -54,6 +56,10 @@ def test_if_keys_move_to_prefixes_then_existing_audit_rows_keep_their_keys_and_t
         assert key_column_of(request_id) == key.pk
     finally:
         migrate_to(None)
+        # As the deploy does after every migrate.
+        call_command(
+            "grant_serving_role", "--role", database_roles.serving["USER"], stdout=StringIO()
+        )
 
     row = Consultation.objects.select_related("api_key").get(request_id=request_id)
     assert row.api_key == key

@@ -1,4 +1,8 @@
-"""The audit table is append-only in Postgres itself; prune_audit is the one way out."""
+"""The audit table is append-only in Postgres itself; prune_audit is the one way out.
+
+Run as the schema's owner, who holds every privilege on these tables: the triggers are the
+second line, behind the serving role's grants (scoreportal/tests/test_database_roles.py).
+"""
 
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ def execute(sql, params=()):
         cursor.execute(sql, params)
 
 
-def test_if_an_audit_row_is_updated_then_postgres_refuses(db):
+def test_if_an_audit_row_is_updated_then_postgres_refuses(connected_as_owner):
     row = consultation()
 
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
@@ -44,7 +48,7 @@ def test_if_an_audit_row_is_updated_then_postgres_refuses(db):
     assert row.http_status == 400
 
 
-def test_if_an_audit_row_is_deleted_then_postgres_refuses(db):
+def test_if_an_audit_row_is_deleted_then_postgres_refuses(connected_as_owner):
     row = consultation(age_days=400)
 
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
@@ -63,7 +67,9 @@ def test_if_an_audit_row_is_deleted_then_postgres_refuses(db):
         pytest.param(["SET LOCAL scoreportal.audit_prune = 'on'"], id="prune-switch"),
     ],
 )
-def test_if_the_audit_table_is_truncated_then_postgres_refuses(session_settings):
+def test_if_the_audit_table_is_truncated_then_postgres_refuses(
+    connected_as_owner, session_settings
+):
     consultation()
 
     with transaction.atomic():
@@ -78,7 +84,9 @@ def test_if_the_audit_table_is_truncated_then_postgres_refuses(session_settings)
 @pytest.mark.parametrize(
     "age_days", [0, 30, AUDIT_RETENTION_MIN_DAYS - 1], ids=lambda days: f"{days}-days-old"
 )
-def test_if_the_prune_flag_is_set_by_hand_then_young_rows_still_cannot_be_deleted(db, age_days):
+def test_if_the_prune_flag_is_set_by_hand_then_young_rows_still_cannot_be_deleted(
+    connected_as_owner, age_days
+):
     row = consultation(age_days=age_days)
 
     with transaction.atomic():
@@ -89,7 +97,9 @@ def test_if_the_prune_flag_is_set_by_hand_then_young_rows_still_cannot_be_delete
     assert Consultation.objects.filter(pk=row.pk).exists()
 
 
-def test_if_the_prune_flag_is_set_and_a_row_is_past_the_floor_then_postgres_lets_it_go(db):
+def test_if_the_prune_flag_is_set_and_a_row_is_past_the_floor_then_postgres_lets_it_go(
+    connected_as_owner,
+):
     row = consultation(age_days=AUDIT_RETENTION_MIN_DAYS + 1)
 
     with transaction.atomic():
@@ -99,7 +109,7 @@ def test_if_the_prune_flag_is_set_and_a_row_is_past_the_floor_then_postgres_lets
     assert not Consultation.objects.filter(pk=row.pk).exists()
 
 
-def test_if_prune_audit_runs_then_only_rows_past_retention_go(db, settings):
+def test_if_prune_audit_runs_then_only_rows_past_retention_go(connected_as_owner, settings):
     settings.AUDIT_RETENTION_DAYS = 365
     old = [consultation(age_days=400) for _ in range(5)]
     young = [consultation(age_days=days) for days in (0, 200, 364)]
@@ -113,7 +123,7 @@ def test_if_prune_audit_runs_then_only_rows_past_retention_go(db, settings):
     assert "Deleted 5 audit rows" in out.getvalue()
 
 
-def test_if_prune_audit_is_a_dry_run_then_it_counts_and_deletes_nothing(db):
+def test_if_prune_audit_is_a_dry_run_then_it_counts_and_deletes_nothing(connected_as_owner):
     consultation(age_days=3000)
     out = StringIO()
 
@@ -123,7 +133,7 @@ def test_if_prune_audit_is_a_dry_run_then_it_counts_and_deletes_nothing(db):
     assert "1 audit rows older than" in out.getvalue()
 
 
-def test_if_prune_audit_is_asked_for_less_than_six_months_then_it_refuses(db):
+def test_if_prune_audit_is_asked_for_less_than_six_months_then_it_refuses(connected_as_owner):
     consultation(age_days=100)
 
     with pytest.raises(CommandError, match=f"at least {AUDIT_RETENTION_MIN_DAYS} days"):
@@ -139,7 +149,9 @@ def test_if_rows_are_inserted_then_postgres_allows_it(db):
     assert Consultation.objects.count() == 2
 
 
-def test_if_prune_has_no_time_left_then_it_stops_between_batches_and_says_so(db, settings):
+def test_if_prune_has_no_time_left_then_it_stops_between_batches_and_says_so(
+    connected_as_owner, settings
+):
     settings.AUDIT_RETENTION_DAYS = 365
     for _ in range(3):
         consultation(age_days=400)
@@ -151,7 +163,7 @@ def test_if_prune_has_no_time_left_then_it_stops_between_batches_and_says_so(db,
     assert "3 remain; the next run continues." in out.getvalue()
 
 
-def test_if_the_scheduled_lambda_task_runs_then_old_rows_go(db, settings):
+def test_if_the_scheduled_lambda_task_runs_then_old_rows_go(connected_as_owner, settings):
     from scoreportal.lambda_tasks import prune_audit
 
     settings.AUDIT_RETENTION_DAYS = 365
@@ -194,7 +206,7 @@ def access_records(admin_user):
     ],
 )
 def test_if_an_access_record_is_changed_or_deleted_then_postgres_refuses(
-    access_records, table, statement
+    connected_as_owner, access_records, table, statement
 ):
     record = access_records[table]
 
@@ -206,7 +218,9 @@ def test_if_an_access_record_is_changed_or_deleted_then_postgres_refuses(
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("table", ["scores_auditexport", "scores_cpfreportrun"])
-def test_if_an_access_records_table_is_truncated_then_postgres_refuses(access_records, table):
+def test_if_an_access_records_table_is_truncated_then_postgres_refuses(
+    connected_as_owner, access_records, table
+):
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         execute(f"TRUNCATE {table}")
 
@@ -214,7 +228,7 @@ def test_if_an_access_records_table_is_truncated_then_postgres_refuses(access_re
 
 
 def test_if_prune_audit_runs_then_old_records_of_exports_and_reports_go_too(
-    db, settings, admin_user
+    connected_as_owner, settings, admin_user
 ):
     import time_machine
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from accounts.constants import Scope
-from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
+from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, owner_sql
 from scoreportal.api.errors import ErrorCode
 from scores.constants import BATCH_MAX_CPFS
 from scores.cpf import Cpf
@@ -294,16 +294,12 @@ def test_if_the_quota_has_less_room_than_the_batch_then_it_is_refused_whole_and_
 def test_if_the_audit_cannot_be_written_then_no_item_is_answered_and_no_row_is_left(
     batch_client, make_profile
 ):
-    from django.db import connection
-
     make_profile()
-    with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE scores_consultation RENAME TO scores_consultation_away")
+    owner_sql("ALTER TABLE scores_consultation RENAME TO scores_consultation_away")
     try:
         response = post(batch_client, {"cpfs": [EXAMPLE_CPF, UNKNOWN_CPF, "bad"]})
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("ALTER TABLE scores_consultation_away RENAME TO scores_consultation")
+        owner_sql("ALTER TABLE scores_consultation_away RENAME TO scores_consultation")
 
     assert response.status_code == 503
     assert error_code(response) == ErrorCode.SERVICE_UNAVAILABLE

@@ -7,7 +7,8 @@ while the test breaks what it depends on, mid-run, and a client keeps asking for
   port; the shared moto server behind a proxy (devstack.faults.http_proxy) that holds its
   answers (slow) or answers garbage, and then passes them on again.
 - Postgres: a throwaway cluster of the test's own (devstack.services.PostgresCluster, a copy
-  of the test database), stopped with `pg_ctl stop -m fast` and started again on its port.
+  of the test database with its roles, served as the serving role), stopped with `pg_ctl
+  stop -m fast` and started again on its port.
 
 The servers' cool-down after a DynamoDB failure is shortened to COOL_DOWN by configuration
 (DYNAMODB_FAILURE_COOLDOWN_SECONDS), so that the cache's return is seen within seconds.
@@ -30,12 +31,13 @@ from typing import Any
 import boto3
 import psycopg2
 import pytest
-from django.db import connection as database
+from django.db import connections
 
 from accounts.constants import Scope
 from conftest import EXAMPLE_CPF
 from devstack.faults import http_proxy
 from devstack.services import (
+    checkout_roles,
     copy_database,
     ensure_database,
     free_port,
@@ -359,23 +361,26 @@ def test_if_dynamodb_turns_slow_then_answers_garbage_then_recovers_then_scores_k
 # Postgres
 # ---------------------------------------------------------------------------------------
 def database_url() -> str:
-    """The test database's URL: what the test committed is in it."""
-    db = database.settings_dict
+    """The test database's URL as its owner: what the test committed is in it."""
+    db = connections["owner"].settings_dict
     password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
     return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 @pytest.fixture
-def own_postgres() -> Iterator[Callable[[], Any]]:
+def own_postgres() -> Iterator[Callable[[], tuple[Any, str]]]:
     """Start a throwaway cluster holding a copy of the test database as the test has made it
-    so far (call it once what the servers need is committed); removed afterwards."""
+    so far (call it once what the servers need is committed), with the same two roles, owners
+    and grants; removed afterwards. Returns it and the URL servers connect with (the serving
+    role's)."""
     with contextlib.ExitStack() as stack:
 
-        def start() -> Any:
+        def start() -> tuple[Any, str]:
             cluster = stack.enter_context(postgres_cluster())
             ensure_database(cluster.url)
+            roles = checkout_roles(cluster.url)
             copy_database(database_url(), cluster.url)
-            return cluster
+            return cluster, roles.serving_url
 
         yield start
 
@@ -417,8 +422,8 @@ def test_if_postgres_stops_and_restarts_mid_run_then_503s_come_fast_and_the_serv
         daily_quota=UNLIMITED,
     )
     _, unseen_key = issue_key(name="not used before the outage")
-    cluster = own_postgres()
-    [server] = start_servers(1, DATABASE_URL=cluster.url)
+    cluster, serving_url = own_postgres()
+    [server] = start_servers(1, DATABASE_URL=serving_url)
     workers = worker_pids(server)
 
     with Traffic(server, key) as traffic:

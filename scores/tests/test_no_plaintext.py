@@ -13,7 +13,7 @@ from io import StringIO
 import pytest
 from django.contrib.admin.utils import quote
 from django.core.management import call_command
-from django.db import connection
+from django.db import connections
 from rest_framework.test import APIClient
 
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
@@ -25,7 +25,8 @@ UNKNOWN_CPF = "390.533.447-05"
 
 
 def pg_dump() -> str:
-    db = connection.settings_dict
+    """The whole database, dumped by its owner (the serving role may not read sequences)."""
+    db = connections["owner"].settings_dict
     url = f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     return subprocess.run(
         [str(postgres_bindir() / "pg_dump"), "--no-owner", url],

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from accounts.constants import Scope
 from accounts.services import api_key_revoke
-from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
+from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, owner_sql
 from devstack.services import free_port, moto_server
 from scoreportal.api.errors import ErrorCode
 from scores import score_cache
@@ -492,16 +492,12 @@ def test_if_a_mix_of_requests_is_made_then_each_leaves_exactly_one_row(
 def test_if_the_audit_table_is_unwritable_then_the_answer_is_503_without_a_score(
     client_with_key, make_profile, log_output
 ):
-    from django.db import connection
-
     make_profile()
-    with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE scores_consultation RENAME TO scores_consultation_away")
+    owner_sql("ALTER TABLE scores_consultation RENAME TO scores_consultation_away")
     try:
         response = post(client_with_key, {"cpf": EXAMPLE_CPF})
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("ALTER TABLE scores_consultation_away RENAME TO scores_consultation")
+        owner_sql("ALTER TABLE scores_consultation_away RENAME TO scores_consultation")
 
     assert response.status_code == 503
     assert error_code(response) == ErrorCode.SERVICE_UNAVAILABLE

@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from scores.exceptions import AuditPruneNotPermitted
 from scores.retention import AUDIT_RETENTION_MIN_DAYS
 from scores.selectors import consultations_prunable_count
 from scores.services import consultations_prune
@@ -13,8 +14,8 @@ from scores.services import consultations_prune
 class Command(BaseCommand):
     help = (
         "Delete audit rows (score consultations) older than AUDIT_RETENTION_DAYS. The only "
-        "sanctioned way to remove audit rows; never younger than six months. Zappa runs it "
-        "daily."
+        "sanctioned way to remove audit rows; never younger than six months. Runs as the "
+        "schema's owner: on AWS the ops function, daily."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -46,11 +47,14 @@ class Command(BaseCommand):
             count = consultations_prunable_count(retention_days=days)
             self.stdout.write(f"Dry run: {count:,} audit rows older than {days} days.")
             return
-        deleted = consultations_prune(
-            retention_days=days,
-            batch_size=options["batch_size"],
-            max_seconds=options["max_seconds"],
-        )
+        try:
+            deleted = consultations_prune(
+                retention_days=days,
+                batch_size=options["batch_size"],
+                max_seconds=options["max_seconds"],
+            )
+        except AuditPruneNotPermitted as exc:
+            raise CommandError(exc.message) from None
         self.stdout.write(
             self.style.SUCCESS(f"Deleted {deleted:,} audit rows older than {days} days.")
         )

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from conftest import owner_sql
 from scoreportal.api.errors import ErrorCode
 from scores.constants import Endpoint
 from scores.cpf import Cpf
@@ -78,13 +79,11 @@ def test_if_a_request_is_recorded_in_autocommit_then_it_is_one_insert_in_one_tra
 
 @pytest.mark.django_db(transaction=True)
 def test_if_the_audit_table_cannot_be_written_then_audit_unavailable_is_raised():
-    with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE scores_consultation RENAME TO scores_consultation_away")
+    owner_sql("ALTER TABLE scores_consultation RENAME TO scores_consultation_away")
     try:
         with pytest.raises(AuditUnavailable):
             consultations_record(
                 request=a_request(), consulted=[ConsultedCpf(cpf=EXAMPLE, http_status=200)]
             )
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("ALTER TABLE scores_consultation_away RENAME TO scores_consultation")
+        owner_sql("ALTER TABLE scores_consultation_away RENAME TO scores_consultation")
