@@ -232,6 +232,16 @@ def admin_sign_in(client: Client, username: str, password: str, code: str = "") 
     )
 
 
+def admin_search(client: Client, changelist: str, term: str, **params: str) -> Any:
+    """Search a changelist as its search box does: a POST, answered with a redirect to the
+    changelist at an address that holds no CPF (scores/cpf_search.py). The page it lands
+    on; its query string is `.request["QUERY_STRING"]`."""
+    from urllib.parse import urlencode
+
+    address = f"{changelist}?{urlencode(params)}" if params else changelist
+    return client.post(address, {"_search": "1", "q": term, **params}, follow=True)
+
+
 @pytest.fixture
 def admin_client(db: None, admin_user: Any) -> Client:
     """pytest-django's admin client, signed in with the second factor superusers need."""
