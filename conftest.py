@@ -27,7 +27,7 @@ from accounts.selectors import recent_keys
 from accounts.services import api_key_issue
 from accounts.staff import totp_required
 from scoreportal import aws_clients
-from scoreportal.logging import JsonFormatter
+from scoreportal.logging import JsonFormatter, WithoutRequestTarget
 from scores import score_cache
 from scores.cpf import Cpf
 from scores.models import CreditProfile
@@ -462,6 +462,7 @@ def log_output() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(WithoutRequestTarget())
     names = ("", "django.request", "django.server")  # the last two do not propagate
     for name in names:
         logging.getLogger(name).addHandler(handler)

@@ -392,25 +392,19 @@ LOGGING = {
     "formatters": {"json": {"()": "scoreportal.logging.JsonFormatter"}},
     "filters": {"without_target": {"()": "scoreportal.logging.WithoutRequestTarget"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            # Django's request, security and runserver records name the request's path.
+            "filters": ["without_target"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # The request log line (scoreportal.request) already reports every 4xx and 5xx.
-        "django.request": {
-            "handlers": ["console"],
-            "level": "ERROR",
-            "filters": ["without_target"],
-            "propagate": False,
-        },
-        "django.security": {"level": "WARNING", "filters": ["without_target"]},
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         # runserver's access lines ("GET /path?query") on a laptop; errors still show.
-        "django.server": {
-            "handlers": ["console"],
-            "level": "WARNING",
-            "filters": ["without_target"],
-            "propagate": False,
-        },
+        "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         # SQL with its parameters (a session key among them) when DEBUG is on.
         "django.db.backends": {"level": "INFO"},
         # Zappa's access log ("GET /path?query … Referer") and, at DEBUG, each whole event

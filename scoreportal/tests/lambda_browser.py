@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import unquote_plus, urlencode, urljoin, urlsplit
 
 from devstack.lambda_invoke import API_HOST, WarmFunction, http_api_event, rest_api_event
 
@@ -108,7 +108,8 @@ class LambdaBrowser:
         self.http_api = http_api
         self.cookies: dict[str, str] = {}
         self.url: str | None = None  # the page the browser is on, for the Referer
-        self.requests = 0
+        # Every page the browser was on and every redirect it followed, decoded.
+        self.addresses: list[str] = []
 
     def get(self, url: str, *, follow: bool = True) -> Page:
         return self._navigate("GET", url, None, follow=follow)
@@ -137,12 +138,14 @@ class LambdaBrowser:
             location = headers.get("location")
             if follow and location and status in (301, 302, 303, 307, 308):
                 redirects.append(location)
+                self.addresses.append(unquote_plus(location))
                 url = _without_stage(urljoin(f"{ORIGIN}{STAGE}{url}", location))
                 if status in (301, 302, 303):
                     method, body = "GET", None
                 continue
             page = Page(status, headers, answer.get("body") or "", url, redirects)
             self.url = url
+            self.addresses.append(unquote_plus(url))
             return page
 
     def _send(self, method: str, url: str, body: str | None) -> dict[str, Any]:
@@ -158,7 +161,6 @@ class LambdaBrowser:
         build = http_api_event if self.http_api else rest_api_event
         event = build(method, parts.path, headers=headers, body=body, query=parts.query)
         answer = self.function.invoke(event)
-        self.requests += 1
         set_cookies = answer.get("cookies") or (answer.get("multiValueHeaders") or {}).get(
             "Set-Cookie", []
         )

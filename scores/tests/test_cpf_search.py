@@ -317,3 +317,37 @@ def test_if_audit_rows_and_report_runs_exist_then_their_models_keep_no_cpf(audit
 
     assert not holds_a_cpf(str(list(CpfReportRun.objects.values())))
     assert not holds_a_cpf(str(list(Consultation.objects.values("cpf_masked", "cpf_hash"))))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_if_an_auditor_searches_the_trail_for_a_cpf_in_a_browser_then_no_address_holds_it(
+    browser, live_server, staff_member, record, api_key
+):
+    """Chromium, as an Auditor uses the page: the search box (no script needed), a filter
+    that keeps the search, the export link, and every address the browser went to."""
+    from conftest import STAFF_PASSWORD, browser_sign_in, follow, wait_for
+
+    record(EXAMPLE_CPF, at=NOON, api_key=api_key[0])
+    record(OTHER_EXAMPLE_CPF, at=NOON, api_key=api_key[0])
+    staff_member("bia", role=StaffRole.AUDITORS)
+    browser_sign_in(browser, live_server.url, "bia", STAFF_PASSWORD)
+    wait_for(browser, "#site-name")
+    browser.get(f"{live_server.url}{CONSULTATIONS}")
+    visited = []
+
+    wait_for(browser, "#searchbar").send_keys("\u00a0529 982 247 25")
+    follow(browser, "#changelist-search [type=submit]")
+    visited.append(browser.current_url)
+    assert wait_for(browser, "#searchbar").get_attribute("value") == "***.982.247-**"
+    assert browser.find_element("css selector", "#result_list").text.count("***.982.247-**") == 1
+    follow(browser, "#changelist-filter a[href*='outcome__exact=scored']")
+    visited.append(browser.current_url)
+    export = browser.find_element("css selector", "#audit-export").get_attribute("href")
+    # The masked CPF sent again is the same search.
+    follow(browser, "#changelist-search [type=submit]")
+    visited.append(browser.current_url)
+
+    assert "***.444.777-**" not in browser.find_element("css selector", "#result_list").text
+    assert "***.982.247-**" in browser.find_element("css selector", "#result_list").text
+    assert [url for url in [*visited, export] if holds_a_cpf(url)] == []
+    assert all("q=cpf-" in url for url in [*visited, export])
