@@ -276,12 +276,19 @@ class WarmFunction:
         self.close()
 
 
-def serve(package_dir: str, answers_fd: str) -> None:
-    """The other end of WarmFunction: an event per line of stdin, an answer per line."""
+def _package_handler(package_dir: str) -> Any:
+    """The package's `handler` module, imported from the package as Lambda's init does
+    (Django starts)."""
     os.chdir(package_dir)
     sys.path.insert(0, package_dir)
-    import handler  # type: ignore[import-not-found]  # the package's; init: Django starts
+    import handler  # type: ignore[import-not-found]  # the package's
 
+    return handler
+
+
+def serve(package_dir: str, answers_fd: str) -> None:
+    """The other end of WarmFunction: an event per line of stdin, an answer per line."""
+    handler = _package_handler(package_dir)
     with os.fdopen(int(answers_fd), "w", encoding="utf-8") as answers:
         for line in sys.stdin:
             response = handler.lambda_handler(json.loads(line), LambdaContext())
@@ -291,10 +298,7 @@ def serve(package_dir: str, answers_fd: str) -> None:
 
 def main(package_dir: str, events_path: str, results_path: str) -> None:
     events = json.loads(Path(events_path).read_text(encoding="utf-8"))
-    os.chdir(package_dir)
-    sys.path.insert(0, package_dir)
-    import handler  # type: ignore[import-not-found]  # the package's; init: Django starts
-
+    handler = _package_handler(package_dir)
     init_seconds = time.perf_counter() - STARTED
     results = []
     for event in events:

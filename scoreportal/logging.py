@@ -136,21 +136,25 @@ _REQUEST_LINE = re.compile(r"^(?P<method>[A-Z]+) \S+ (?P<version>HTTP/[0-9.]+)$"
 class WithoutRequestTarget(logging.Filter):
     """Take the request's path and query out of a record of Django's request, security
     or development-server logger ("Not Found: /api/v1/scores/529…", '"GET /admin/…?q=…
-    HTTP/1.1" 200'): a client may write a CPF or a token into either. Our request log
-    line names the route instead."""
+    HTTP/1.1" 200'): a client may write a CPF or a token into either. The route that
+    matched (a pattern of ours) takes the path's place where there is one, as in our
+    request log line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            path = getattr(getattr(record, "request", None), "path", None)
-            record.args = tuple(_without_target(arg, path) for arg in record.args)
+        if isinstance(record.args, tuple) and record.args:
+            request = getattr(record, "request", None)
+            path = getattr(request, "path", None)
+            match = getattr(request, "resolver_match", None)
+            shown = f"[{match.route}]" if getattr(match, "route", None) else "[path]"
+            record.args = tuple(_without_target(arg, path, shown) for arg in record.args)
         return True
 
 
-def _without_target(arg: object, path: str | None) -> object:
+def _without_target(arg: object, path: str | None, shown: str) -> object:
     if not isinstance(arg, str):
         return arg
     if path and arg in (path, path.encode("unicode_escape").decode("ascii")):
-        return "[path]"
+        return shown
     line = _REQUEST_LINE.match(arg)
     if line:
         return f"{line['method']} [path] {line['version']}"

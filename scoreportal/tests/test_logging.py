@@ -161,6 +161,21 @@ def test_if_django_logs_a_request_s_path_then_the_line_names_no_path(
     assert "[path]" in line["message"]
 
 
+def test_if_the_request_s_path_matched_a_route_then_the_line_names_the_route(rf, log_output):
+    """A 500's error line names the route that matched, not the address."""
+    from django.urls import resolve
+
+    request = rf.get("/api/v1/scores/")
+    request.resolver_match = resolve(request.path)
+
+    logging.getLogger("django.request").error(
+        "Internal Server Error: %s", request.path, extra={"request": request}
+    )
+
+    (line,) = [entry for entry in log_output() if entry["logger"] == "django.request"]
+    assert line["message"] == f"Internal Server Error: [{request.resolver_match.route}]"
+
+
 @pytest.mark.parametrize(
     ("name", "level"),
     [
