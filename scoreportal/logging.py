@@ -144,8 +144,8 @@ class WithoutRequestTarget(logging.Filter):
         if isinstance(record.args, tuple) and record.args:
             request = getattr(record, "request", None)
             path = getattr(request, "path", None)
-            match = getattr(request, "resolver_match", None)
-            shown = f"[{match.route}]" if getattr(match, "route", None) else "[path]"
+            route = getattr(getattr(request, "resolver_match", None), "route", None)
+            shown = f"[{route}]" if route else "[path]"
             record.args = tuple(_without_target(arg, path, shown) for arg in record.args)
         return True
 
