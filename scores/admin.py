@@ -568,15 +568,15 @@ class AuditExportAdmin(CpfSearchMixin, ReadOnlyAdmin):
 
     @admin.display(description=_("filters"))
     def filters_link(self, export: AuditExport) -> str:
-        """The export's filters, linked to the audit trail with them but its search (a
-        CPF's was kept masked, which finds nothing)."""
+        """The export's filters, linked to the audit trail with them; a CPF's search is
+        not repeated (it was kept masked, which finds nothing)."""
         if not export.filters:
             return str(_("none (the whole audit trail)"))
         url = reverse("admin:scores_consultation_changelist")
-        others = urlencode(
-            [(k, v) for k, v in parse_qsl(export.filters, keep_blank_values=True) if k != "q"]
-        )
-        return format_html('<a href="{}?{}">{}</a>', url, others, export.filters)
+        kept = parse_qsl(export.filters, keep_blank_values=True)
+        if export.cpf_hash:
+            kept = [(name, value) for name, value in kept if name != "q"]
+        return format_html('<a href="{}?{}">{}</a>', url, urlencode(kept), export.filters)
 
 
 @admin.register(CpfReportRun)
