@@ -4,7 +4,9 @@ Builds the package exactly as `make package` does (a clean virtualenv of require
 manylinux wheels, collectstatic, `zappa package`), unzips it, and in a fresh interpreter
 that can import nothing but the package calls `handler.lambda_handler` with API Gateway
 REST (v1) and HTTP API (v2) events. Secrets come from Secrets Manager (moto), the data
-from the test Postgres, the cache from the local DynamoDB endpoint.
+from the test Postgres, the cache from the local DynamoDB endpoint. The last test keeps one
+such function warm and drives it as staff's browsers and API clients do, then reads
+everything it wrote for CPFs, keys and tokens.
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ from pathlib import Path
 
 import boto3
 import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.contrib.auth.models import Group, User
 from django.db import connection
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ApiKey
-from conftest import EXAMPLE_CPF
+from accounts.staff import StaffRole
+from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, totp_code
 from devstack.lambda_invoke import (
     SOURCE_IP,
     WarmFunction,
@@ -438,10 +444,6 @@ LAMBDA_STAFF_PASSWORD = "Another-long-and-unusual-passphrase-77"
 def lambda_staff_user(username, role, *, totp=False):
     """A staff member the function can sign in: the password hashed as production hashes
     it (the test settings' fast hasher is not one the package knows)."""
-    from django.contrib.auth.hashers import PBKDF2PasswordHasher
-    from django.contrib.auth.models import Group, User
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
     user = User.objects.create(
         username=username,
         is_staff=True,
@@ -489,11 +491,6 @@ def test_if_staff_and_clients_use_the_function_then_its_log_holds_no_cpf_key_or_
     opened and used; an operator and an auditor searching with a CPF in every spelling,
     following links that keep the search, exporting, running the per-CPF report; the API
     with every spelling. Nothing the function wrote holds a CPF, a key or a token."""
-    from django.contrib.auth.models import Group, User
-
-    from accounts.staff import StaffRole
-    from conftest import OTHER_EXAMPLE_CPF, totp_code
-
     _, unzipped = package
     environment = {
         **lambda_environment,
