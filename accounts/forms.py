@@ -1,4 +1,4 @@
-"""Forms of the staff's sign-in: password and TOTP, enrolment, language."""
+"""Forms of the staff's sign-in: password and TOTP, enrolment, language, a first password."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.signals import user_login_failed
+from django.contrib.auth.tokens import default_token_generator
+from django.contrib.auth.views import PasswordResetConfirmView
 from django.utils.translation import gettext_lazy as _
 from django_otp import devices_for_user, user_has_device
 from django_otp.forms import OTPAuthenticationFormMixin
@@ -65,3 +67,29 @@ class TotpConfirmForm(forms.Form):
 class LanguageForm(forms.Form):
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
     next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+class PasswordSetLinkForm(forms.Form):
+    """The code of a password-set link (what follows its '#': `<uidb64>/<token>`), or the
+    whole link pasted, checked with Django's token generator."""
+
+    code = forms.CharField(
+        label=_("Your link"),
+        max_length=500,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "size": 60}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        code = cleaned.get("code", "").rpartition("#")[2].strip()
+        uidb64, _slash, token = code.partition("/")
+        user = PasswordResetConfirmView().get_user(uidb64) if uidb64 else None
+        if user is None or not default_token_generator.check_token(user, token):
+            raise forms.ValidationError(
+                _(
+                    "This link does not work: it was used already, it expired, or it was "
+                    "copied incompletely. Ask for a new one."
+                ),
+                code="invalid_link",
+            )
+        return {**cleaned, "uidb64": uidb64, "token": token}

@@ -11,6 +11,10 @@ and writes {"init_seconds", "results": [{"response", "seconds"}]} to RESULTS.jso
 and stderr are the function's log, as on Lambda). Standard library only: nothing of ours
 is importable from here but the package. -B: /var/task is read-only on Lambda, so no
 bytecode may be cached between runs beyond what the package ships.
+
+`WarmFunction` keeps one such interpreter running and hands it events one at a time, so
+that each event can be built from the answers to the previous ones (a browser's cookies
+and forms), as a warm Lambda instance serves one request after another.
 """
 
 import json
@@ -21,7 +25,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+from urllib.parse import parse_qsl
 
 STARTED = time.perf_counter()
 
@@ -62,17 +67,24 @@ def rest_api_event(
     headers: dict[str, str] | None = None,
     body: str | None = None,
     stage: str = "dev",
+    query: str = "",
 ) -> dict[str, Any]:
-    """An API Gateway REST API (payload v1) proxy event, as its stage URL delivers it."""
+    """An API Gateway REST API (payload v1) proxy event, as its stage URL delivers it.
+
+    `query` is the query string as the client wrote it; API Gateway delivers it decoded.
+    """
     headers = {"Host": API_HOST, **FORWARDED_HEADERS, **(headers or {})}
+    parameters: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        parameters.setdefault(name, []).append(value)
     return {
         "resource": "/{proxy+}",
         "path": path,
         "httpMethod": method,
         "headers": headers,
         "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
+        "queryStringParameters": {n: v[-1] for n, v in parameters.items()} or None,
+        "multiValueQueryStringParameters": parameters or None,
         "pathParameters": {"proxy": path.lstrip("/")},
         "stageVariables": None,
         "requestContext": {
@@ -97,18 +109,26 @@ def http_api_event(
     headers: dict[str, str] | None = None,
     body: str | None = None,
     stage: str = "dev",
+    query: str = "",
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload v2) event, as its stage URL delivers it."""
+    """An API Gateway HTTP API (payload v2) event, as its stage URL delivers it.
+
+    `query` is the query string as the client wrote it (HTTP APIs pass it on raw); a
+    Cookie header is delivered as the event's `cookies`, as HTTP APIs do.
+    """
     raw_path = f"/{stage}{path}"
+    headers = {  # HTTP APIs deliver header names in lower case
+        name.lower(): value
+        for name, value in {"Host": API_HOST, **FORWARDED_HEADERS, **(headers or {})}.items()
+    }
+    cookie = headers.pop("cookie", "")
     return {
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": raw_path,
-        "rawQueryString": "",
-        "headers": {  # HTTP APIs deliver header names in lower case
-            name.lower(): value
-            for name, value in {"Host": API_HOST, **FORWARDED_HEADERS, **(headers or {})}.items()
-        },
+        "rawQueryString": query,
+        **({"cookies": cookie.split("; ")} if cookie else {}),
+        "headers": headers,
         "requestContext": {
             "accountId": "123456789012",
             "apiId": API_ID,
@@ -186,12 +206,99 @@ def invoke_fresh_process(
     )
 
 
-def main(package_dir: str, events_path: str, results_path: str) -> None:
-    events = json.loads(Path(events_path).read_text(encoding="utf-8"))
+class WarmFunction:
+    """One warm instance of the packaged function: a bare interpreter that imports the
+    handler once, then runs each event `invoke` sends it, one at a time.
+
+    What the function writes to stdout and stderr goes to one file, in order, as Lambda
+    sends both to the function's log stream: `log` reads it. Use it as a context manager.
+    """
+
+    def __init__(self, package_dir: Path, environment: dict[str, str], work_dir: Path) -> None:
+        self.log_path = work_dir / "function.log"
+        self.invocations = 0
+        answers, answers_fd = os.pipe()
+        log_file = self.log_path.open("w", encoding="utf-8")
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-I",
+                "-S",
+                "-B",
+                "-u",  # as Lambda's runtime: what the function prints reaches the log at once
+                __file__,
+                "--serve",
+                str(package_dir),
+                str(answers_fd),
+            ],
+            env=environment,
+            stdin=subprocess.PIPE,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            pass_fds=(answers_fd,),
+            text=True,
+        )
+        log_file.close()
+        os.close(answers_fd)
+        self._answers: TextIO = os.fdopen(answers, encoding="utf-8")
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The handler's answer to `event`."""
+        stdin = self._process.stdin
+        assert stdin is not None
+        stdin.write(json.dumps(event) + "\n")
+        stdin.flush()
+        line = self._answers.readline()
+        if not line:
+            self._process.wait(timeout=30)
+            raise RuntimeError(f"the function stopped:\n{self.log[-3000:]}")
+        self.invocations += 1
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    @property
+    def log(self) -> str:
+        """Everything the function wrote so far."""
+        return self.log_path.read_text(encoding="utf-8")
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=30)
+        finally:
+            self._answers.close()
+
+    def __enter__(self) -> "WarmFunction":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _package_handler(package_dir: str) -> Any:
+    """The package's `handler` module, imported from the package as Lambda's init does
+    (Django starts)."""
     os.chdir(package_dir)
     sys.path.insert(0, package_dir)
-    import handler  # type: ignore[import-not-found]  # the package's; init: Django starts
+    import handler  # type: ignore[import-not-found]  # the package's
 
+    return handler
+
+
+def serve(package_dir: str, answers_fd: str) -> None:
+    """The other end of WarmFunction: an event per line of stdin, an answer per line."""
+    handler = _package_handler(package_dir)
+    with os.fdopen(int(answers_fd), "w", encoding="utf-8") as answers:
+        for line in sys.stdin:
+            response = handler.lambda_handler(json.loads(line), LambdaContext())
+            answers.write(json.dumps(response) + "\n")
+            answers.flush()
+
+
+def main(package_dir: str, events_path: str, results_path: str) -> None:
+    events = json.loads(Path(events_path).read_text(encoding="utf-8"))
+    handler = _package_handler(package_dir)
     init_seconds = time.perf_counter() - STARTED
     results = []
     for event in events:
@@ -210,4 +317,7 @@ def main(package_dir: str, events_path: str, results_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    if sys.argv[1] == "--serve":
+        serve(*sys.argv[2:4])
+    else:
+        main(*sys.argv[1:4])

@@ -15,6 +15,7 @@ yet at this point, so the client is made here, once, with timeouts of its own.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import MutableMapping
 
@@ -49,6 +50,10 @@ def load_secrets_into_environ(environ: MutableMapping[str, str] = os.environ) ->
     if not secret_id:
         return []
 
+    # Django's LOGGING is not in force yet (Zappa's handler has set the root logger to the
+    # stage's log_level): at DEBUG botocore would write the answer, the secret itself.
+    for name in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     client = aws_clients.create_client(
         "secretsmanager", region_name=environ.get("AWS_REGION", "sa-east-1"), config=_CONFIG
     )

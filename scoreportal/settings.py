@@ -111,6 +111,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # No CPF in an admin address: the search box's term becomes a token (docs/security.md).
+    "scores.cpf_search.CpfFreeAdminAddressesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it answers locked-out sign-ins.
     "axes.middleware.AxesMiddleware",
@@ -381,22 +383,43 @@ AUDIT_EXPORT_MAX_ROWS: int | None = env.int("AUDIT_EXPORT_MAX_ROWS", default=0) 
 # ==============================================================================
 # LOGGING: one JSON object per line on stdout (CloudWatch), CPFs and keys redacted
 # ==============================================================================
+# Nothing that writes a request's path, query string, headers or body logs below WARNING,
+# whatever DJANGO_LOG_LEVEL or the Zappa stage's log_level say: our request line (route,
+# status, latency) is the access log. Zappa's handler sets the root level from log_level
+# before Django starts; this configuration runs after it and wins (docs/security.md).
 LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "scoreportal.logging.JsonFormatter"}},
+    "filters": {"without_target": {"()": "scoreportal.logging.WithoutRequestTarget"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            # Django's request, security and runserver records name the request's path.
+            "filters": ["without_target"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # The request log line (scoreportal.request) already reports every 4xx and 5xx.
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
-        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # runserver's access lines ("GET /path?query") on a laptop; errors still show.
+        "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # SQL with its parameters (a session key among them) when DEBUG is on.
+        "django.db.backends": {"level": "INFO"},
+        # Zappa's access log ("GET /path?query … Referer") and, at DEBUG, each whole event
+        # (headers, cookies, body) from its handler module, `handler` in the package.
+        "zappa": {"level": "WARNING"},
+        "handler": {"level": "WARNING"},
+        "werkzeug": {"level": "WARNING"},
+        # At DEBUG, every AWS request's parameters and body (an operator hand-off's secret).
         "botocore": {"level": "WARNING"},
+        "boto3": {"level": "WARNING"},
+        "s3transfer": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
         # Failed and locked-out sign-ins are warnings; the start-up banner is not needed.
         "axes": {"level": "WARNING"},
-        "urllib3": {"level": "WARNING"},
     },
 }

@@ -8,9 +8,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponseBase
-from django.urls import include, path, re_path, reverse_lazy
+from django.urls import include, path, re_path
 from django.utils.module_loading import import_string
 
 
@@ -36,18 +35,7 @@ READ_ONLY = ["get", "head"]
 
 urlpatterns = [
     # One-time "set your password" links for new staff (manage.py create_staff_user).
-    path(
-        f"{ADMIN_URL}password-set/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
-            success_url=reverse_lazy("password_reset_complete")
-        ),
-        name="admin_password_set",
-    ),
-    path(
-        f"{ADMIN_URL}password-set/done/",
-        auth_views.PasswordResetCompleteView.as_view(),
-        name="password_reset_complete",
-    ),
+    path(f"{ADMIN_URL}password-set/", include("accounts.urls")),
     path(ADMIN_URL, admin.site.urls),
     path("api/v1/", include("scores.urls")),
     # Read-only documents: GET and HEAD only (anything else is 405 with Allow).

@@ -2,7 +2,8 @@
 scorecards and the score cache's control.
 
 CPF search everywhere is exact: the input is normalized and hashed, then matched against
-`cpf_hash`, so no plaintext CPF is needed in (or leaked from) the database.
+`cpf_hash`, so no plaintext CPF is needed in (or leaked from) the database. The search box
+sends a CPF by POST and the changelist shows its search at a token (scores/cpf_search.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import uuid
 from functools import partial
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -32,6 +33,7 @@ from scores.audit_changelist import (
 )
 from scores.constants import BAND_LABELS
 from scores.cpf import Cpf, InvalidCpf
+from scores.cpf_search import cpf_search_recall, is_cpf_search_token
 from scores.models import (
     AuditExport,
     Consultation,
@@ -59,7 +61,8 @@ def _cpf_hash_of(term: str) -> str | None:
 
 
 class CpfSearchMixin:
-    """Search by CPF (any accepted form) through its lookup hash."""
+    """Search by CPF through its lookup hash: a CPF search's token of this session, or a
+    CPF in any accepted form; `_search_other` for any other term."""
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
@@ -67,13 +70,31 @@ class CpfSearchMixin:
         term = search_term.strip()
         if not term:
             return queryset, False
+        searched = cpf_search_recall(request, term)
+        if searched is not None:
+            return queryset.filter(cpf_hash=searched.lookup_hash), False
+        if is_cpf_search_token(term):
+            messages.warning(
+                request,
+                gettext(
+                    "That CPF search ended with the session it was made in: search for "
+                    "the CPF again."
+                ),
+            )
+            return queryset.none(), False
         cpf_hash = _cpf_hash_of(term)
         if cpf_hash is not None:
             return queryset.filter(cpf_hash=cpf_hash), False
-        return self._search_other(queryset, term), False
+        return self._search_other(request, queryset, term)
 
-    def _search_other(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
-        return queryset.none()
+    def _search_other(
+        self, request: HttpRequest, queryset: QuerySet[Any], term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        """Any other term: the admin's own search over `search_fields`."""
+        found: tuple[QuerySet[Any], bool] = super().get_search_results(  # type: ignore[misc]
+            request, queryset, term
+        )
+        return found
 
 
 @admin.register(Consultation)
@@ -160,11 +181,13 @@ class ConsultationAdmin(CpfSearchMixin, admin.ModelAdmin[Consultation]):
         # Django's check takes a to_field for a second relation.
         return lookup == ApiKeyListFilter.lookup or super().lookup_allowed(lookup, value, request)
 
-    def _search_other(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
+    def _search_other(
+        self, request: HttpRequest, queryset: QuerySet[Any], term: str
+    ) -> tuple[QuerySet[Any], bool]:
         try:
-            return queryset.filter(request_id=uuid.UUID(term))
+            return queryset.filter(request_id=uuid.UUID(term)), False
         except ValueError:
-            return queryset.none()
+            return queryset.none(), False
 
     @admin.display(description=_("API key"))
     def key(self, row: Consultation) -> str:
@@ -304,6 +327,11 @@ class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def _search_other(
+        self, request: HttpRequest, queryset: QuerySet[Any], term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        return queryset.none(), False  # a profile has nothing else to search by
 
     def has_invalidate_cached_scores_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(operator_views.INVALIDATE_PERMISSION)
@@ -527,9 +555,11 @@ class CpfReportAdmin(ReportAdmin):
 
 
 @admin.register(AuditExport)
-class AuditExportAdmin(ReadOnlyAdmin):
-    """Who exported the audit trail, when, with which filters, how many rows."""
+class AuditExportAdmin(CpfSearchMixin, ReadOnlyAdmin):
+    """Who exported the audit trail, when, with which filters, how many rows; searched by
+    the CPF searched for, or by name."""
 
+    search_help_text = _("Exact CPF searched for (with or without punctuation), or a name.")
     list_display = ["occurred_at", "actor_name", "filters_link", "cpf_masked", "row_count"]
     list_filter = ["actor_name"]
     search_fields = ["actor_name"]
@@ -538,18 +568,23 @@ class AuditExportAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("filters"))
     def filters_link(self, export: AuditExport) -> str:
-        """The export's filters, linked to the audit trail with them (its CPF search, if
-        any, is not repeated: only its masked form was kept)."""
+        """The export's filters, linked to the audit trail with them; a CPF's search is
+        not repeated (it was kept masked, which finds nothing)."""
         if not export.filters:
             return str(_("none (the whole audit trail)"))
         url = reverse("admin:scores_consultation_changelist")
-        return format_html('<a href="{}?{}">{}</a>', url, export.filters, export.filters)
+        kept = parse_qsl(export.filters, keep_blank_values=True)
+        if export.cpf_hash:
+            kept = [(name, value) for name, value in kept if name != "q"]
+        return format_html('<a href="{}?{}">{}</a>', url, urlencode(kept), export.filters)
 
 
 @admin.register(CpfReportRun)
-class CpfReportRunAdmin(ReadOnlyAdmin):
-    """Who ran the consultation report for which CPF, when, over which days."""
+class CpfReportRunAdmin(CpfSearchMixin, ReadOnlyAdmin):
+    """Who ran the consultation report for which CPF, when, over which days; searched by
+    the CPF, or by name."""
 
+    search_help_text = _("Exact CPF (with or without punctuation), or a name.")
     list_display = [
         "occurred_at",
         "actor_name",
@@ -572,12 +607,3 @@ class CpfReportRunAdmin(ReadOnlyAdmin):
         "row_count",
     )
     readonly_fields = fields
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
-    ) -> tuple[QuerySet[Any], bool]:
-        """A CPF (any accepted form) finds its runs through its hash; else by name."""
-        cpf_hash = _cpf_hash_of(search_term.strip())
-        if cpf_hash is not None:
-            return queryset.filter(cpf_hash=cpf_hash), False
-        return super().get_search_results(request, queryset, search_term)

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 from scores.audit_changelist import CURSOR_VAR
 from scores.constants import BAND_LABELS, OutcomeClass
+from scores.cpf_search import cpf_search_recall
 from scores.csv_download import csv_decimal, csv_response, csv_time
 from scores.forms import (
     CPF_REPORT_DEFAULT_DAYS,
@@ -123,6 +124,7 @@ def consultation_export(request: HttpRequest, model_admin: ConsultationAdmin) ->
         actor=request.user,  # type: ignore[arg-type]  # the admin's users are signed in
         filters={k: v for k, v in changelist.filter_params.items() if k != CURSOR_VAR},
         row_count=count,
+        searched=cpf_search_recall(request, changelist.query),
     )
     header = [
         f"{_label(Consultation, 'occurred_at')} ({settings.TIME_ZONE})",

@@ -4,7 +4,9 @@ Builds the package exactly as `make package` does (a clean virtualenv of require
 manylinux wheels, collectstatic, `zappa package`), unzips it, and in a fresh interpreter
 that can import nothing but the package calls `handler.lambda_handler` with API Gateway
 REST (v1) and HTTP API (v2) events. Secrets come from Secrets Manager (moto), the data
-from the test Postgres, the cache from the local DynamoDB endpoint.
+from the test Postgres, the cache from the local DynamoDB endpoint. The last test keeps one
+such function warm and drives it as staff's browsers and API clients do, then reads
+everything it wrote for CPFs, keys and tokens.
 """
 
 from __future__ import annotations
@@ -18,13 +20,24 @@ from pathlib import Path
 
 import boto3
 import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.contrib.auth.models import Group, User
 from django.db import connection
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ApiKey
-from conftest import EXAMPLE_CPF
-from devstack.lambda_invoke import SOURCE_IP, http_api_event, invoke_fresh_process, rest_api_event
+from accounts.staff import StaffRole
+from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, totp_code
+from devstack.lambda_invoke import (
+    SOURCE_IP,
+    WarmFunction,
+    http_api_event,
+    invoke_fresh_process,
+    rest_api_event,
+)
 from devstack.lambda_package import build_package
 from scoreportal import aws_clients
+from scoreportal.tests.lambda_browser import LambdaBrowser
 from scores.models import Consultation, ProfileImport
 
 pytestmark = pytest.mark.slow
@@ -261,7 +274,8 @@ def test_if_lambda_invokes_the_handler_then_scores_are_served_for_v1_and_v2_even
     assert no_key["statusCode"] == 401
     assert body(no_key)["error"]["code"] == "missing_api_key"
     assert cpf_in_url["statusCode"] == 404
-    assert "[REDACTED-CPF]" in log  # the line was written, and scrubbed
+    # Zappa's access line named the path; no logger writes it now (settings.LOGGING).
+    assert "zappa.wsgi" not in log
     # The allowlist decides on the same address: the forged one opens nothing.
     assert [(r["statusCode"], body(r).get("error", {}).get("code")) for r in allowlist] == [
         (403, "ip_not_allowed"),
@@ -407,3 +421,243 @@ def test_if_lambda_runs_the_import_task_then_it_reads_the_file_from_s3_and_check
 def test_if_a_build_directory_is_inside_the_project_then_packaging_refuses(tmp_path):
     with pytest.raises(ValueError, match="outside it"):
         build_package("dev", tmp_path / "x.zip", work_dir=PROJECT / "build")
+
+
+# ---------------------------------------------------------------------------------------
+# Nothing secret reaches the function's log: staff and API clients at the dev stage's INFO
+# ---------------------------------------------------------------------------------------
+# EXAMPLE_CPF as a person types it into a search box or a form, and as it then travels in a
+# query string (a browser's encoding, or a hand's).
+CPF_SPELLINGS = [
+    ("52998224725", "52998224725"),
+    ("529.982.247-25", "529.982.247-25"),
+    ("\t52998224725", "%0952998224725"),
+    ("\xa0529.982.247-25", "%C2%A0529.982.247-25"),
+    ("529 982 247 25", "529+982+247+25"),
+    ("529-982-247-25", "529-982-247-25"),
+    ("cpf:52998224725;", "cpf%3A52998224725%3B"),
+]
+THIRD_CPF = "390.533.447-05"
+LAMBDA_STAFF_PASSWORD = "Another-long-and-unusual-passphrase-77"
+
+
+def lambda_staff_user(username, role, *, totp=False):
+    """A staff member the function can sign in: the password hashed as production hashes
+    it (the test settings' fast hasher is not one the package knows)."""
+    user = User.objects.create(
+        username=username,
+        is_staff=True,
+        password=PBKDF2PasswordHasher().encode(LAMBDA_STAFF_PASSWORD, f"salt{username}"),
+    )
+    user.groups.add(Group.objects.get(name=role))
+    device = TOTPDevice.objects.create(user=user, name="phone") if totp else None
+    return user, device
+
+
+def searched(browser, changelist, typed, encoded):
+    """A CPF search of `changelist` as staff make it: typed into the search box and
+    submitted, and typed by hand into the address bar. Both result pages."""
+    page = browser.get(changelist)
+    assert page.status == 200, (changelist, page.status)
+    return [
+        browser.submit(page, "changelist-search", q=typed),
+        browser.get(f"{changelist}?q={encoded}"),
+    ]
+
+
+def link_on(page, pattern):
+    """The address of the first link of `page` whose href matches `pattern`."""
+    match = re.search(rf'href="(?:/dev)?({pattern})"', page.body)
+    assert match, (pattern, page.url, page.body[-3000:])
+    return match[1].replace("&amp;", "&")
+
+
+def leaks(log, cpfs, secrets):
+    """(secret, line) for each line of `log` that holds a CPF's digits once every non-digit
+    is taken out of it, or one of `secrets` as written."""
+    found = []
+    for line in log.splitlines():
+        digits = re.sub(r"[^0-9]", "", line)
+        found += [(cpf, line) for cpf in cpfs if re.sub(r"[^0-9]", "", cpf) in digits]
+        found += [(secret, line) for secret in secrets if secret in line]
+    return found
+
+
+@pytest.mark.django_db(transaction=True)
+def test_if_staff_and_clients_use_the_function_then_its_log_holds_no_cpf_key_or_token(
+    package, lambda_environment, operations_bucket, issue_key, make_profile, settings, tmp_path
+):
+    """End to end through the packaged handler at the dev stage's INFO: a password-set link
+    opened and used; an operator and an auditor searching with a CPF in every spelling,
+    following links that keep the search, exporting, running the per-CPF report; the API
+    with every spelling. Nothing the function wrote holds a CPF, a key or a token."""
+    _, unzipped = package
+    environment = {
+        **lambda_environment,
+        "OPERATIONS_BUCKET": operations_bucket,
+        "S3_ENDPOINT_URL": settings.S3_ENDPOINT_URL,
+    }
+    assert environment["DJANGO_LOG_LEVEL"] == "INFO"  # the dev stage's
+    assert json.loads(ZAPPA_SETTINGS.read_text())["dev"]["log_level"] == "INFO"
+    cpfs = [EXAMPLE_CPF, OTHER_EXAMPLE_CPF, THIRD_CPF]
+    for cpf in cpfs:
+        make_profile(cpf)
+    _, plaintext = issue_key(scopes=["scores:read", "scores:batch"])
+    _, auditor_device = lambda_staff_user("ana", StaffRole.AUDITORS, totp=True)
+    secrets = {plaintext, plaintext.split(".")[1], LAMBDA_STAFF_PASSWORD}
+    api = {"Content-Type": "application/json", "Authorization": f"Api-Key {plaintext}"}
+    results = []  # (what, page): what each search showed, checked after the log
+
+    with WarmFunction(unzipped, environment, tmp_path) as function:
+        # The API with the CPF in every spelling, in bodies; and once where it never
+        # belongs, in the address, with the key in the query string too.
+        scored = [
+            function.invoke(build("POST", "/api/v1/scores", headers=api, body=json.dumps(body)))
+            for typed, _ in CPF_SPELLINGS
+            for body in ({"cpf": typed}, {"cpf": typed, "purpose": "credit_review"})
+            for build in (rest_api_event, http_api_event)
+        ]
+        batch = function.invoke(
+            rest_api_event(
+                "POST",
+                "/api/v1/scores/batch",
+                headers=api,
+                body=json.dumps({"cpfs": [typed for typed, _ in CPF_SPELLINGS] + cpfs[1:]}),
+            )
+        )
+        astray = function.invoke(
+            http_api_event(
+                "GET",
+                "/api/v1/scores/529.982.247-25",
+                headers=api,
+                query=f"cpf=52998224725&api_key={plaintext}",
+            )
+        )
+
+        # A new operator's password, from the link create_staff_user leaves in the
+        # operations bucket when `zappa manage dev "create_staff_user …"` runs it.
+        assert function.invoke({"manage": "create_staff_user otto --email o@bank.example"}) == {}
+        location = re.search(r"s3://[^/\s]+/(handoff/password-link/\S+) -", function.log)
+        assert location, function.log[-3000:]
+        link = (
+            aws_clients.s3()
+            .get_object(Bucket=operations_bucket, Key=location[1])["Body"]
+            .read()
+            .decode()
+            .strip()
+        )
+        address, _, fragment = link.partition("#")
+        secrets |= {link, *(part for part in re.split(r"[/#]", link) if len(part) >= 20)}
+        User.objects.get(username="otto").groups.add(
+            Group.objects.get(name=StaffRole.CREDIT_DATA_OPERATORS)
+        )
+        operator = LambdaBrowser(function)
+
+        def password_set_form():
+            opened = operator.get(address)  # a browser never sends the fragment
+            if fragment:  # what the page's script does with it
+                opened = operator.submit(opened, "password-set-link-form", code=fragment)
+            return opened
+
+        form_page = password_set_form()
+        form_id = next(
+            (
+                name
+                for name, form in form_page.forms().items()
+                if "new_password1" in dict(form.fields)
+            ),
+            None,
+        )
+        assert form_id, (form_page.url, form_page.body[-3000:])
+        done = operator.submit(
+            form_page,
+            form_id,
+            new_password1=LAMBDA_STAFF_PASSWORD,
+            new_password2=LAMBDA_STAFF_PASSWORD,
+        )
+        assert done.status == 200, done.url
+        assert "new_password1" not in password_set_form().body  # it worked once
+
+        signed_in = operator.submit(
+            operator.get("/admin/login/"),
+            "login-form",
+            username="otto",
+            password=LAMBDA_STAFF_PASSWORD,
+        )
+        assert signed_in.url == "/admin/", signed_in.url
+        for typed, encoded in CPF_SPELLINGS:
+            for page in searched(operator, "/admin/scores/creditprofile/", typed, encoded):
+                results.append((f"profiles, {typed!r}", page))
+        # A profile found by a search, saved, and back to the search.
+        found = results[0][1]  # the search for the bare digits
+        profile = operator.get(
+            link_on(found, r"/admin/scores/creditprofile/[0-9a-f]{64}/change/[^\"]*")
+        )
+        assert profile.status == 200, profile.url
+        saved = operator.submit(profile, "creditprofile_form", _save="Salvar")
+        results.append(("saved, back to the search", saved))
+        operator.submit(results[-1][1], "logout-form")
+
+        # An auditor with an authenticator app, through HTTP API events (the query
+        # string passed on as written).
+        auditor = LambdaBrowser(function, http_api=True)
+        signed_in = auditor.submit(
+            auditor.get("/admin/login/"),
+            "login-form",
+            username="ana",
+            password=LAMBDA_STAFF_PASSWORD,
+            otp_token=totp_code(auditor_device.bin_key),
+        )
+        assert signed_in.url == "/admin/", signed_in.url
+        for typed, encoded in CPF_SPELLINGS:
+            for page in searched(auditor, "/admin/scores/consultation/", typed, encoded):
+                results.append((f"audit trail, {typed!r}", page))
+            report = auditor.submit(
+                auditor.get("/admin/scores/cpfreport/"), "cpf-report-form", cpf=typed
+            )
+            assert report.status == 200, report.url
+            for page in searched(auditor, "/admin/scores/cpfreportrun/", typed, encoded):
+                results.append((f"report runs, {typed!r}", page))
+        # A filter of the searched trail keeps the search; the export exports what it shows.
+        trail = auditor.submit(
+            auditor.get("/admin/scores/consultation/"), "changelist-search", q=EXAMPLE_CPF
+        )
+        served = auditor.get(link_on(trail, r"\?[^\"]*outcome__exact=scored[^\"]*"))
+        results.append(("audit trail, served", served))
+        if "audit-export" in served.forms():
+            export = auditor.submit(served, "audit-export")
+        else:
+            export = auditor.get(link_on(served, r"[^\"]+/consultation/export/[^\"]*"))
+        assert export.status == 200, export.url
+        assert export.headers["content-type"].startswith("text/csv")
+        exports = auditor.get("/admin/scores/auditexport/")
+        assert exports.status == 200
+        auditor.submit(exports, "logout-form")
+
+    log = function.log
+    for browser in (operator, auditor):
+        secrets |= {value for value in browser.cookies.values() if len(value) >= 20}
+    found = leaks(log, cpfs, secrets)
+    digits = [re.sub(r"[^0-9]", "", cpf) for cpf in cpfs]
+    lines = len(log.splitlines())
+    print(f"{function.invocations} requests driven, {lines} lines captured, {len(found)} found")
+    assert not found, found[:20]
+    assert "ERROR" not in log, log[-3000:]
+
+    # The API scored the accepted spellings (bare, formatted, surrounded by ASCII spaces).
+    assert [answer["statusCode"] for answer in scored] == [200] * 12 + [400] * 16
+    assert batch["statusCode"] == 200
+    assert astray["statusCode"] == 404
+    # No page the browsers were on, no redirect they followed (so no Referer they sent)
+    # held a CPF: only the addresses typed by hand did.
+    addresses = [*operator.addresses, *auditor.addresses]
+    assert [a for a in addresses if any(d in re.sub(r"[^0-9]", "", a) for d in digits)] == []
+    assert sum("q=cpf-" in address for address in addresses) >= 4 * len(CPF_SPELLINGS)
+    # Every search found the CPF's profile or rows, whatever its spelling.
+    for what, page in results:
+        assert page.status == 200, (what, page.url)
+        assert "***.982.247-**" in page.body, (what, page.url)
+        assert "***.444.777-**" not in page.body, (what, page.url)
+    served_rows = export.body.splitlines()[1:]
+    assert served_rows
+    assert all("***.982.247-**" in row for row in served_rows)

@@ -42,6 +42,44 @@ def test_if_a_secret_is_named_then_its_values_fill_the_environment(secrets_endpo
     assert {k: environ[k] for k in loaded} == SECRETS
 
 
+def test_if_the_root_logger_is_at_debug_at_start_up_then_the_secret_is_not_logged(
+    secrets_endpoint, settings
+):
+    """Before Django configures logging, Zappa's handler has set the root logger to the
+    stage's log_level (and added a handler): at DEBUG, botocore writes every answer."""
+    import io
+    import logging
+    from logging.config import dictConfig
+
+    name = create_secret(secrets_endpoint, json.dumps(SECRETS))
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handler = logging.StreamHandler(stream)
+    saved = root.level
+    dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "loggers": {
+                "botocore": {"level": "NOTSET"},
+                "boto3": {"level": "NOTSET"},
+                "urllib3": {"level": "NOTSET"},
+            },
+        }
+    )
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        load_secrets_into_environ({"SCOREPORTAL_SECRET_ID": name, "AWS_REGION": "sa-east-1"})
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved)
+        dictConfig(settings.LOGGING)
+
+    for value in SECRETS.values():
+        assert value not in stream.getvalue()
+
+
 def test_if_a_variable_is_already_set_then_it_wins_over_the_secret(secrets_endpoint):
     name = create_secret(secrets_endpoint, json.dumps(SECRETS))
     environ = {"SCOREPORTAL_SECRET_ID": name, "DATABASE_URL": "postgres://explicit/db"}

@@ -13,33 +13,38 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from scores.cpf import Cpf, InvalidCpf
+from scores.cpf_search import SearchedCpf, is_cpf_search_token
 from scores.models import AuditExport, CpfReportRun
 
 SEARCH_VAR = "q"  # the admin changelist's search parameter
 
 
 def audit_export_record(
-    *, actor: User, filters: Mapping[str, Sequence[str]], row_count: int
+    *,
+    actor: User,
+    filters: Mapping[str, Sequence[str]],
+    row_count: int,
+    searched: SearchedCpf | None = None,
 ) -> AuditExport:
     """Record an export of the audit trail before its first row is sent.
 
-    `filters` are the changelist's query parameters. A search for a CPF is kept as its
-    hash and masked form, never the CPF; any other search that is not a request id is
-    kept as "…" (it matched nothing, and may be a mistyped CPF).
+    `filters` are the changelist's query parameters; `searched`, the CPF its search token
+    stands for. A search for a CPF is kept as its hash and masked form, never the CPF or
+    the token; any other search that is not a request id is kept as "…" (it matched
+    nothing, and may be a mistyped CPF).
     """
     kept: list[tuple[str, str]] = []
-    cpf: Cpf | None = None
     for name in sorted(filters):
         for value in filters[name]:
             if name == SEARCH_VAR:
-                value, cpf = _search_kept(value.strip(), cpf)
+                value, searched = _search_kept(value.strip(), searched)
             kept.append((name, value))
     export = AuditExport(
         actor=actor,
         actor_name=actor.get_username(),
         filters=urlencode(kept),
-        cpf_hash=cpf.lookup_hash(settings.CPF_HASH_KEY) if cpf else "",
-        cpf_masked=cpf.masked if cpf else "",
+        cpf_hash=searched.lookup_hash if searched else "",
+        cpf_masked=searched.masked if searched else "",
         row_count=row_count,
     )
     export.full_clean()
@@ -47,17 +52,19 @@ def audit_export_record(
     return export
 
 
-def _search_kept(term: str, cpf: Cpf | None) -> tuple[str, Cpf | None]:
+def _search_kept(term: str, searched: SearchedCpf | None) -> tuple[str, SearchedCpf | None]:
+    if searched is not None and is_cpf_search_token(term):
+        return searched.masked, searched
     try:
         parsed = Cpf.parse(term)
     except InvalidCpf:
         pass
     else:
-        return parsed.masked, parsed
+        return parsed.masked, SearchedCpf(parsed.lookup_hash(settings.CPF_HASH_KEY), parsed.masked)
     try:
-        return str(uuid.UUID(term)), cpf
+        return str(uuid.UUID(term)), searched
     except ValueError:
-        return ("…" if term else ""), cpf
+        return ("…" if term else ""), searched
 
 
 def cpf_report_record(

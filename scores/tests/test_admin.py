@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
+from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, admin_search
 from scores import score_cache
 from scores.models import Consultation, CreditProfile
 
@@ -34,7 +34,7 @@ def test_if_an_auditor_opens_the_audit_trail_then_rows_are_listed(auditor_client
 def test_if_the_audit_trail_is_searched_by_cpf_then_exactly_its_rows_show(
     auditor_client, consultations, term
 ):
-    response = auditor_client.get(CONSULTATIONS, {"q": term})
+    response = admin_search(auditor_client, CONSULTATIONS, term)
 
     shown = list(response.context["cl"].result_list)
     assert len(shown) == 2
@@ -80,7 +80,7 @@ def test_if_credit_profiles_are_searched_by_cpf_then_the_profile_shows(admin_cli
     make_profile(EXAMPLE_CPF)
     make_profile(OTHER_EXAMPLE_CPF)
 
-    response = admin_client.get(PROFILES, {"q": "529.982.247-25"})
+    response = admin_search(admin_client, PROFILES, "529.982.247-25")
 
     assert [p.cpf_masked for p in response.context["cl"].result_list] == ["***.982.247-**"]
 

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.staff import StaffRole
-from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
+from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, admin_search
 from scoreportal.api.errors import ErrorCode
 from scores.models import AuditExport, Consultation
 from scores.selectors import consultations_in_order
@@ -85,7 +85,8 @@ def test_if_an_english_speaking_auditor_exports_then_headers_are_english_and_com
 def test_if_an_export_runs_then_it_is_recorded_before_its_first_row_leaves(
     auditor_client, auditor, trail
 ):
-    response = auditor_client.get(EXPORT, {"outcome__exact": "scored", "q": EXAMPLE_CPF})
+    searched = admin_search(auditor_client, CONSULTATIONS, EXAMPLE_CPF, outcome__exact="scored")
+    response = auditor_client.get(f"{EXPORT}?{searched.request['QUERY_STRING']}")
 
     export = AuditExport.objects.get()  # recorded before the body is read
     assert (export.actor, export.actor_name, export.row_count) == (auditor, "ana", 2)
@@ -109,7 +110,8 @@ def test_if_an_export_runs_then_it_is_recorded_before_its_first_row_leaves(
     ],
 )
 def test_if_an_export_searched_then_the_record_keeps_no_cpf(auditor_client, trail, search, kept):
-    auditor_client.get(EXPORT, {"q": search})
+    searched = admin_search(auditor_client, CONSULTATIONS, search)
+    auditor_client.get(f"{EXPORT}?{searched.request['QUERY_STRING']}")
 
     assert AuditExport.objects.get().filters == kept
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from accounts.models import Organization
 from accounts.staff import StaffRole
-from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
+from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, admin_search
 from scoreportal.api.errors import ErrorCode
 from scores.models import CpfReportRun
 from scores.retention import AUDIT_RETENTION_MIN_DAYS
@@ -237,8 +237,8 @@ def test_if_an_auditor_searches_report_runs_by_cpf_then_that_cpfs_runs_show(
     ask(auditor_client, EXAMPLE_CPF, since="2026-05-22", until="2026-11-22")
     ask(auditor_client, OTHER_EXAMPLE_CPF, since="2026-05-22", until="2026-11-22")
 
-    response = auditor_client.get(
-        reverse("admin:scores_cpfreportrun_changelist"), {"q": "52998224725"}
+    response = admin_search(
+        auditor_client, reverse("admin:scores_cpfreportrun_changelist"), "52998224725"
     )
 
     assert [run.cpf_masked for run in response.context["cl"].result_list] == ["***.982.247-**"]

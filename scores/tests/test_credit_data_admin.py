@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from accounts.constants import STAFF_LANGUAGE_SESSION_KEY
 from accounts.staff import StaffRole
-from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, sign_in
+from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, admin_search, sign_in
 from scores import score_cache
 from scores.cpf import Cpf
 from scores.models import CreditProfile
@@ -95,7 +95,10 @@ def test_if_an_operator_lists_profiles_then_every_characteristic_version_and_tim
 def test_if_an_operator_filters_or_searches_profiles_then_only_matches_show(
     operator_client, two_profiles, query, expected
 ):
-    response = operator_client.get(PROFILES, query)
+    if "q" in query:
+        response = admin_search(operator_client, PROFILES, query["q"])
+    else:
+        response = operator_client.get(PROFILES, query)
 
     assert response.status_code == 200
     shown = [profile.cpf_masked for profile in response.context["cl"].result_list]
