@@ -19,8 +19,8 @@ from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -449,9 +449,7 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     def rotate_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         if not self.has_change_permission(request):
             raise PermissionDenied
-        api_key = get_object_or_404(
-            ApiKey.objects.select_related("organization"), pk=unquote(object_id)
-        )
+        api_key = self._key_or_404(request, object_id)
         if not self.has_change_permission(request, api_key):
             messages.error(request, gettext("This key cannot be rotated."))
             return redirect("admin:accounts_apikey_change", quote(api_key.pk))
@@ -481,10 +479,16 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         if not self.has_change_permission(request):
             raise PermissionDenied
-        api_key = get_object_or_404(
-            ApiKey.objects.select_related("organization"), pk=unquote(object_id)
-        )
+        api_key = self._key_or_404(request, object_id)
         return self._confirm_revocation(request, ApiKey.objects.filter(pk=api_key.pk))
+
+    def _key_or_404(self, request: HttpRequest, object_id: str) -> ApiKey:
+        # Django's own lookup, as its object pages do: an id no key can have (a NUL, which
+        # Postgres refuses) is a 404, not a failed query.
+        api_key = self.get_object(request, unquote(object_id))
+        if api_key is None:
+            raise Http404
+        return api_key
 
     @admin.action(description=_("Revoke selected API keys (permanent)"), permissions=["change"])
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> HttpResponseBase:

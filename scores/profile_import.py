@@ -87,7 +87,8 @@ def read_profiles(file: Iterable[str]) -> Iterator[ProfileRow | RowError]:
     except StopIteration:
         raise ProfileFileError(gettext_noop("the file is empty")) from None
     except csv.Error as exc:
-        raise ProfileFileError(gettext_noop("not a CSV file: %(reason)s"), reason=str(exc)) from None
+        reason = str(exc)
+        raise ProfileFileError(gettext_noop("not a CSV file: %(reason)s"), reason=reason) from None
     names = _checked_header(header)
     positions = [names.index(column) for column in COLUMNS]
     while True:

@@ -34,6 +34,7 @@ from scoreportal.api.context import request_id_of
 from scoreportal.exceptions import ApplicationError
 from scores.exceptions import (
     AuditUnavailable,
+    ExportFiltersTooLong,
     ImportNotConfirmable,
     ImportNotResumable,
     NoCreditData,
@@ -131,6 +132,7 @@ CODE_FOR_APPLICATION_ERROR: dict[type[ApplicationError], ErrorCode] = {
     # Staff-side refusals (the admin shows them); never raised on the API's path.
     KeyNotChangeable: ErrorCode.INVALID_REQUEST,
     ImportNotConfirmable: ErrorCode.INVALID_REQUEST,
+    ExportFiltersTooLong: ErrorCode.INVALID_REQUEST,
     ImportNotResumable: ErrorCode.INVALID_REQUEST,
     UploadNotRecognised: ErrorCode.INVALID_REQUEST,
     KeyAlreadyRotated: ErrorCode.INVALID_REQUEST,

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from scores.cpf import Cpf, InvalidCpf
+from scores.exceptions import ExportFiltersTooLong
 from scores.models import AuditExport, CpfReportRun
 
 SEARCH_VAR = "q"  # the admin changelist's search parameter
@@ -25,7 +26,8 @@ def audit_export_record(
 
     `filters` are the changelist's query parameters. A search for a CPF is kept as its
     hash and masked form, never the CPF; any other search that is not a request id is
-    kept as "…" (it matched nothing, and may be a mistyped CPF).
+    kept as "…" (it matched nothing, and may be a mistyped CPF). Filters longer than the
+    record keeps raise ExportFiltersTooLong: the export must not be made.
     """
     kept: list[tuple[str, str]] = []
     cpf: Cpf | None = None
@@ -34,10 +36,13 @@ def audit_export_record(
             if name == SEARCH_VAR:
                 value, cpf = _search_kept(value.strip(), cpf)
             kept.append((name, value))
+    recorded = urlencode(kept)
+    if len(recorded) > AuditExport._meta.get_field("filters").max_length:  # type: ignore[operator]
+        raise ExportFiltersTooLong()
     export = AuditExport(
         actor=actor,
         actor_name=actor.get_username(),
-        filters=urlencode(kept),
+        filters=recorded,
         cpf_hash=cpf.lookup_hash(settings.CPF_HASH_KEY) if cpf else "",
         cpf_masked=cpf.masked if cpf else "",
         row_count=row_count,

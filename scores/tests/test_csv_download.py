@@ -90,7 +90,7 @@ def hostile(record, issue_key):
 def test_if_an_organization_is_named_with_a_formula_then_the_audit_export_writes_it_as_text(
     auditor_client, hostile
 ):
-    response = auditor_client.get(reverse("admin:scores_consultation_export"))
+    response = auditor_client.post(reverse("admin:scores_consultation_export"))
 
     assert response.status_code == 200
     rows = _rows(response)

@@ -219,14 +219,11 @@ def test_if_the_file_is_too_wide_or_a_line_too_long_then_the_command_refuses_it(
     assert not CreditProfile.objects.exists()
 
 
-class _EndlessLine(io.TextIOBase):
+class _EndlessLine(io.StringIO):
     """A text file whose first line never ends: only a reader that asks for a bounded
     piece of a line ever gets an answer."""
 
-    def readable(self) -> bool:
-        return True
-
-    def readline(self, size: int | None = -1) -> str:
+    def readline(self, size: int | None = -1, /) -> str:  # type: ignore[override]  # (typeshed)
         if size is None or size < 0:
             raise AssertionError("the whole line was asked for")
         return "a" * size
