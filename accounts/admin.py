@@ -28,6 +28,8 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_api_key.models import APIKey
 
 from accounts.constants import DEFAULT_ROTATION_GRACE, DEFAULT_SCOPES, KeyStatus, Scope
@@ -639,3 +641,24 @@ class StaffLockoutAdmin(StaffAccessAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(getattr(request.user, "is_superuser", False))
+
+
+# ---------------------------------------------------------------------------------------
+# Staff authenticators (django-otp's TOTP devices)
+# ---------------------------------------------------------------------------------------
+class AuthenticatorAdmin(TOTPDeviceAdmin):  # type: ignore[misc]
+    """Who has an authenticator, and removing a lost one: the member enrols a new one at
+    their next sign-in. Never its secret, which signs in as its member: with
+    OTP_ADMIN_HIDE_SENSITIVE_DATA django-otp leaves the key out of a device's page and
+    list and refuses its setup pages (config, QR code); here there is also no adding one
+    for someone (its form shows the new secret) and nothing to edit."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+admin.site.unregister(TOTPDevice)
+admin.site.register(TOTPDevice, AuthenticatorAdmin)

@@ -196,6 +196,8 @@ AXES_SENSITIVE_PARAMETERS = ["otp_token"]
 AXES_ENABLE_ADMIN = False
 # The staff's second factor: TOTP (django-otp). The issuer names the entry in their app.
 OTP_TOTP_ISSUER = env.str("STAFF_TOTP_ISSUER", default="Score Portal")
+# Nobody reads another member's TOTP secret in the admin (accounts.admin.AuthenticatorAdmin).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
