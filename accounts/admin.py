@@ -33,6 +33,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_api_key.models import APIKey
 
 from accounts.constants import DEFAULT_ROTATION_GRACE, DEFAULT_SCOPES, KeyStatus, Scope
+from accounts.exceptions import ExpiryNotInFuture
 from accounts.models import (
     ApiKey,
     KeyLifecycleEvent,
@@ -43,6 +44,7 @@ from accounts.models import (
 )
 from accounts.selectors import api_keys_with_status
 from accounts.services import (
+    api_key_expiry_check,
     api_key_issue,
     api_key_revoke,
     api_key_rotate,
@@ -182,6 +184,21 @@ class ApiKeyAdminForm(forms.ModelForm[ApiKey]):
             "Empty: any address."
         ),
     )
+
+    def clean_expiry_date(self) -> datetime | None:
+        """The services' rule (api_key_expiry_check), said in the form's language. An
+        expiry left as it was is the stored one (the form shows no microseconds)."""
+        if self.instance.pk and "expiry_date" not in self.changed_data:
+            return self.instance.expiry_date
+        expiry_date: datetime | None = self.cleaned_data.get("expiry_date")
+        try:
+            api_key_expiry_check(expiry_date, current=self.instance.expiry_date)
+        except ExpiryNotInFuture:
+            raise forms.ValidationError(
+                _("Choose a moment in the future: to stop a key now, revoke it."),
+                code="expiry_not_in_future",
+            ) from None
+        return expiry_date
 
     class Meta:
         model = ApiKey
@@ -460,6 +477,15 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
             grace = timedelta(hours=form.cleaned_data["grace_hours"])
             try:
                 new, plaintext = api_key_rotate(api_key=api_key, grace=grace, actor=_staff(request))
+            except ExpiryNotInFuture:
+                messages.error(
+                    request,
+                    gettext(
+                        "This key has expired: its replacement would be issued expired. "
+                        "Give it a new expiry first, or issue a new key."
+                    ),
+                )
+                return redirect("admin:accounts_apikey_change", quote(api_key.pk))
             except ApplicationError as exc:
                 messages.error(request, exc.message)
                 return redirect("admin:accounts_apikey_change", quote(api_key.pk))

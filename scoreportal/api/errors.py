@@ -22,6 +22,7 @@ from accounts.exceptions import (
     ApiKeyInvalid,
     ApiKeyRefused,
     ApiKeyRevoked,
+    ExpiryNotInFuture,
     KeyAlreadyRotated,
     KeyNotChangeable,
     LimitExceeded,
@@ -131,6 +132,7 @@ CODE_FOR_APPLICATION_ERROR: dict[type[ApplicationError], ErrorCode] = {
     RequestExceedsLimits: ErrorCode.INVALID_REQUEST,
     # Staff-side refusals (the admin shows them); never raised on the API's path.
     KeyNotChangeable: ErrorCode.INVALID_REQUEST,
+    ExpiryNotInFuture: ErrorCode.INVALID_REQUEST,
     ImportNotConfirmable: ErrorCode.INVALID_REQUEST,
     ExportFiltersTooLong: ErrorCode.INVALID_REQUEST,
     ImportNotResumable: ErrorCode.INVALID_REQUEST,
