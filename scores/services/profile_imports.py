@@ -119,8 +119,9 @@ def _blocks(profile_import: ProfileImport, offset: int) -> Iterator[bytes]:
 
 def _lines(blocks: Iterator[bytes], *, first_line: int) -> Iterator[bytes]:
     """Physical lines, each with its line break (the last one may have none), numbered
-    from `first_line`. No byte is copied twice, and no more than MAX_LINE_BYTES of a line
-    is held: a longer line refuses the file (ProfileFileError)."""
+    from `first_line`. A line is put together once (no buffer growing and copied again
+    at each block), and no more than MAX_LINE_BYTES of it is held: a longer line refuses
+    the file (ProfileFileError)."""
     number = first_line
     pending: list[bytes] = []  # the start of a line that goes on in the next block
     pending_size = 0
