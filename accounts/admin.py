@@ -19,8 +19,8 @@ from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -28,9 +28,12 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_api_key.models import APIKey
 
 from accounts.constants import DEFAULT_ROTATION_GRACE, DEFAULT_SCOPES, KeyStatus, Scope
+from accounts.exceptions import ExpiryNotInFuture
 from accounts.models import (
     ApiKey,
     KeyLifecycleEvent,
@@ -41,6 +44,7 @@ from accounts.models import (
 )
 from accounts.selectors import api_keys_with_status
 from accounts.services import (
+    api_key_expiry_check,
     api_key_issue,
     api_key_revoke,
     api_key_rotate,
@@ -180,6 +184,21 @@ class ApiKeyAdminForm(forms.ModelForm[ApiKey]):
             "Empty: any address."
         ),
     )
+
+    def clean_expiry_date(self) -> datetime | None:
+        """The services' rule (api_key_expiry_check), said in the form's language. An
+        expiry left as it was is the stored one (the form shows no microseconds)."""
+        if self.instance.pk and "expiry_date" not in self.changed_data:
+            return self.instance.expiry_date
+        expiry_date: datetime | None = self.cleaned_data.get("expiry_date")
+        try:
+            api_key_expiry_check(expiry_date, current=self.instance.expiry_date)
+        except ExpiryNotInFuture:
+            raise forms.ValidationError(
+                _("Choose a moment in the future: to stop a key now, revoke it."),
+                code="expiry_not_in_future",
+            ) from None
+        return expiry_date
 
     class Meta:
         model = ApiKey
@@ -449,9 +468,7 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     def rotate_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         if not self.has_change_permission(request):
             raise PermissionDenied
-        api_key = get_object_or_404(
-            ApiKey.objects.select_related("organization"), pk=unquote(object_id)
-        )
+        api_key = self._key_or_404(request, object_id)
         if not self.has_change_permission(request, api_key):
             messages.error(request, gettext("This key cannot be rotated."))
             return redirect("admin:accounts_apikey_change", quote(api_key.pk))
@@ -460,6 +477,15 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
             grace = timedelta(hours=form.cleaned_data["grace_hours"])
             try:
                 new, plaintext = api_key_rotate(api_key=api_key, grace=grace, actor=_staff(request))
+            except ExpiryNotInFuture:
+                messages.error(
+                    request,
+                    gettext(
+                        "This key has expired: its replacement would be issued expired. "
+                        "Give it a new expiry first, or issue a new key."
+                    ),
+                )
+                return redirect("admin:accounts_apikey_change", quote(api_key.pk))
             except ApplicationError as exc:
                 messages.error(request, exc.message)
                 return redirect("admin:accounts_apikey_change", quote(api_key.pk))
@@ -481,10 +507,16 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         if not self.has_change_permission(request):
             raise PermissionDenied
-        api_key = get_object_or_404(
-            ApiKey.objects.select_related("organization"), pk=unquote(object_id)
-        )
+        api_key = self._key_or_404(request, object_id)
         return self._confirm_revocation(request, ApiKey.objects.filter(pk=api_key.pk))
+
+    def _key_or_404(self, request: HttpRequest, object_id: str) -> ApiKey:
+        # Django's own lookup, as its object pages do: an id no key can have (a NUL, which
+        # Postgres refuses) is a 404, not a failed query.
+        api_key = self.get_object(request, unquote(object_id))
+        if api_key is None:
+            raise Http404
+        return api_key
 
     @admin.action(description=_("Revoke selected API keys (permanent)"), permissions=["change"])
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> HttpResponseBase:
@@ -635,3 +667,24 @@ class StaffLockoutAdmin(StaffAccessAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(getattr(request.user, "is_superuser", False))
+
+
+# ---------------------------------------------------------------------------------------
+# Staff authenticators (django-otp's TOTP devices)
+# ---------------------------------------------------------------------------------------
+class AuthenticatorAdmin(TOTPDeviceAdmin):  # type: ignore[misc]
+    """Who has an authenticator, and removing a lost one: the member enrols a new one at
+    their next sign-in. Never its secret, which signs in as its member: with
+    OTP_ADMIN_HIDE_SENSITIVE_DATA django-otp leaves the key out of a device's page and
+    list and refuses its setup pages (config, QR code); here there is also no adding one
+    for someone (its form shows the new secret) and nothing to edit."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+admin.site.unregister(TOTPDevice)
+admin.site.register(TOTPDevice, AuthenticatorAdmin)

@@ -74,6 +74,13 @@ class RequestExceedsLimits(ApplicationError):
     default_message = "The request has more CPFs than this API key may score per minute or day."
 
 
+class ExpiryNotInFuture(ApplicationError):
+    """A key would be issued already expired, or its expiry moved into the past: it would
+    look issued and answer api_key_expired. Ending a key now is what revocation is for."""
+
+    default_message = "An API key's expiry must be in the future; to stop a key now, revoke it."
+
+
 class KeyNotChangeable(ApplicationError):
     """A revoked key cannot be changed or rotated."""
 

@@ -300,7 +300,7 @@ def export(session: AuditorSession, admin: str, worker_pid: int) -> dict[str, An
     since = timezone.localtime(oldest).date() + timedelta(days=1)
     path = f"/{admin}scores/consultation/export/?occurred_from={since.isoformat()}"
     before = _memory(worker_pid)
-    status, content, elapsed = session.request("GET", path)
+    status, content, elapsed = session.request("POST", path, {})  # the page's button posts
     after = _memory(worker_pid)
     if status != 200:
         raise RuntimeError(f"export: HTTP {status}")

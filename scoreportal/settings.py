@@ -50,6 +50,13 @@ def _required(name: str, *, debug_default: str) -> str:
 
 
 SECRET_KEY = _required("DJANGO_SECRET_KEY", debug_default="insecure-development-only-secret-key")
+# What `check --deploy` calls a weak key (W009), refused at start-up: it signs sessions,
+# CSRF tokens, password-set links and the import's upload tokens.
+if not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be at least 50 characters long, with at least 5 different "
+        'characters: python -c "import secrets; print(secrets.token_urlsafe(50))".'
+    )
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
 )
@@ -200,6 +207,8 @@ AXES_SENSITIVE_PARAMETERS = ["otp_token"]
 AXES_ENABLE_ADMIN = False
 # The staff's second factor: TOTP (django-otp). The issuer names the entry in their app.
 OTP_TOTP_ISSUER = env.str("STAFF_TOTP_ISSUER", default="Score Portal")
+# Nobody reads another member's TOTP secret in the admin (accounts.admin.AuthenticatorAdmin).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

@@ -14,6 +14,8 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import PermissionDenied
 from django.db.models import Field, Model
 from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
@@ -23,11 +25,13 @@ from django.utils import formats, timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from scores.audit_changelist import CURSOR_VAR
 from scores.constants import BAND_LABELS, OutcomeClass
 from scores.cpf_search import cpf_search_recall
 from scores.csv_download import csv_decimal, csv_response, csv_time
+from scores.exceptions import ExportFiltersTooLong
 from scores.forms import (
     CPF_REPORT_DEFAULT_DAYS,
     USAGE_REPORT_DEFAULT_DAYS,
@@ -96,13 +100,24 @@ _EXPORT_FIELDS = (
 )
 
 
+@require_POST
 def consultation_export(request: HttpRequest, model_admin: ConsultationAdmin) -> HttpResponseBase:
     """The audit trail as filtered and searched on its page, as CSV: every matching row
     up to the moment the export starts, newest first, masked CPFs only. The export is
-    recorded (who, when, filters, rows) before its first row is sent."""
+    recorded (who, when, filters, rows) before its first row is sent.
+
+    A POST from the page's button (its filters in the address, as on the page; the
+    CSRF token in the body): a link followed from another site is a GET, and must not
+    write an export in the auditor's name."""
     if not request.user.has_perm(EXPORT_PERMISSION):
         raise PermissionDenied
-    changelist = model_admin.get_changelist_instance(request)
+    try:
+        changelist = model_admin.get_changelist_instance(request)
+    except IncorrectLookupParameters:
+        # Filters the page cannot apply either: back to it, which says so as it does.
+        return HttpResponseRedirect(
+            f"{reverse('admin:scores_consultation_changelist')}?{ERROR_FLAG}=1"
+        )
     started = timezone.now()
     rows = changelist.queryset.filter(occurred_at__lte=started)
     count = rows.count()
@@ -120,12 +135,20 @@ def consultation_export(request: HttpRequest, model_admin: ConsultationAdmin) ->
         return HttpResponseRedirect(
             reverse("admin:scores_consultation_changelist") + changelist.get_query_string()
         )
-    audit_export_record(
-        actor=request.user,  # type: ignore[arg-type]  # the admin's users are signed in
-        filters={k: v for k, v in changelist.filter_params.items() if k != CURSOR_VAR},
-        row_count=count,
-        searched=cpf_search_recall(request, changelist.query),
-    )
+    try:
+        audit_export_record(
+            actor=request.user,  # type: ignore[arg-type]  # the admin's users are signed in
+            filters={k: v for k, v in changelist.filter_params.items() if k != CURSOR_VAR},
+            row_count=count,
+            searched=cpf_search_recall(request, changelist.query),
+        )
+    except ExportFiltersTooLong:
+        model_admin.message_user(
+            request,
+            gettext("These filters are too long to be recorded with an export; narrow them."),
+            messages.ERROR,
+        )
+        return HttpResponseRedirect(reverse("admin:scores_consultation_changelist"))
     header = [
         f"{_label(Consultation, 'occurred_at')} ({settings.TIME_ZONE})",
         _label(Consultation, "request_id"),

@@ -15,6 +15,9 @@ from scores.models import Consultation
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
+# Any moment a datetime holds, in microseconds, and any bigint id fit in 19 digits.
+_MAX_DIGITS = 19
+_MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +33,13 @@ class Cursor:
 
     @classmethod
     def parse(cls, text: str | None) -> Cursor | None:
-        """`<microseconds since the epoch>.<id>`; None for anything else."""
+        """`<microseconds since the epoch>.<id>`; None for anything else, a number too
+        long to be either included (int() refuses over 4,300 digits; Postgres, an id
+        past bigint)."""
         micros, _dot, pk = (text or "").partition(".")
         if not (micros.isascii() and micros.isdigit() and pk.isascii() and pk.isdigit()):
+            return None
+        if len(micros) > _MAX_DIGITS or len(pk) > _MAX_DIGITS or int(pk) > _MAX_ID:
             return None
         try:
             moment = EPOCH + int(micros) * MICROSECOND

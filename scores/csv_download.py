@@ -5,11 +5,17 @@ headers translated, and in Portuguese the separator is `;` because the decimal s
 is `,` (what a Brazilian spreadsheet expects). A byte-order mark tells spreadsheets the
 file is UTF-8. Times are local (`2026-11-22 15:25:07`, the time zone named in the header):
 every spreadsheet reads that form as a time.
+
+No cell is ever read as a formula (CSV injection): text that starts as a formula does
+(`=`, `+`, `-`, `@`, tab, carriage return) is written after a single quote, as OWASP
+advises, since staff and API clients write some of it (organization names, presented
+key prefixes). Numbers, and text that is only a number, are left as they are.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -22,6 +28,10 @@ ROWS_PER_CHUNK = 1000
 BYTE_ORDER_MARK = "\ufeff"
 # Where the decimal separator is a comma, the fields are separated by semicolons.
 _SEMICOLON_LANGUAGES = {"pt-br"}
+# A spreadsheet reads a cell that starts with one of these as a formula.
+_FORMULA_STARTS = frozenset("=+-@\t\r")
+# A negative figure (csv_decimal's `-1,5`) cannot be a formula: left as a number.
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:[.,][0-9]+)?")
 
 
 class _Line:
@@ -48,10 +58,22 @@ def csv_decimal(value: float | None, places: int = 1) -> str:
     return f"{value:.{places}f}".replace(".", str(formats.get_format("DECIMAL_SEPARATOR")))
 
 
+def csv_cell(value: Any) -> Any:
+    """`value` as a spreadsheet must read it: text that would start a formula is
+    written after a single quote, so the spreadsheet shows it as text."""
+    if (
+        isinstance(value, str)
+        and value[:1] in _FORMULA_STARTS
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
 def csv_response(
     *, filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> StreamingHttpResponse:
-    """A streamed CSV attachment of `rows` under `header`."""
+    """A streamed CSV attachment of `rows` under `header`, every cell through csv_cell."""
     writer = csv.writer(_Line(), delimiter=delimiter())
     # The rows are produced while the server sends the response, after the view returned:
     # in the language of the request that asked for them.
@@ -59,10 +81,10 @@ def csv_response(
 
     def lines() -> Iterator[str]:
         with translation.override(language):
-            yield BYTE_ORDER_MARK + writer.writerow([str(title) for title in header])
+            yield BYTE_ORDER_MARK + writer.writerow([csv_cell(str(title)) for title in header])
             chunk: list[str] = []
             for row in rows:
-                chunk.append(writer.writerow(row))
+                chunk.append(writer.writerow([csv_cell(value) for value in row]))
                 if len(chunk) == ROWS_PER_CHUNK:
                     yield "".join(chunk)
                     chunk = []

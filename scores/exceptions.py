@@ -27,6 +27,13 @@ class AuditPruneNotPermitted(ApplicationError):
     )
 
 
+class ExportFiltersTooLong(ApplicationError):
+    """The audit trail's filters and search are longer than an export's record keeps: no
+    export leaves unrecorded, so none is made."""
+
+    default_message = "These filters are too long to be recorded with an export; narrow them."
+
+
 class ImportNotConfirmable(ApplicationError):
     """Only an admin import whose check has finished, and that nobody confirmed yet, can be
     confirmed."""

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import formats, timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ApiKey, Organization
@@ -189,6 +190,16 @@ class ProfileImport(models.Model):
     )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, editable=False)
     failure = models.CharField(_("failure"), max_length=500, blank=True, editable=False)
+    failure_reason = models.JSONField(
+        _("failure, to translate"),
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "The failure's message and values, so that the import's page says it in the "
+            "reader's language."
+        ),
+    )
     # Where the running phase will go on (the task's steps): bytes and lines of the file.
     bytes_done = models.PositiveBigIntegerField(_("bytes read"), default=0, editable=False)
     next_line = models.PositiveIntegerField(_("next line"), default=2, editable=False)
@@ -236,6 +247,15 @@ class ProfileImport(models.Model):
     @property
     def running(self) -> bool:
         return self.status in (self.Status.CHECKING, self.Status.IMPORTING)
+
+    @property
+    def failure_message(self) -> str:
+        """Why it failed, in the active language when the failure kept its reason."""
+        reason = self.failure_reason
+        if not reason:
+            return self.failure
+        text = gettext(reason["message"])
+        return text % reason["params"] if reason["params"] else text
 
     @property
     def stalled(self) -> bool:

@@ -3,21 +3,28 @@
 The CSV has a `cpf` column and one column per characteristic (PROFILE_CHARACTERISTICS).
 Each row is validated against the CreditProfile model's own field rules; messages name the
 line and the column, never the value (a misplaced column could hold a CPF).
+
+A file is read a bounded piece at a time: a line longer than MAX_LINE_BYTES, or a header
+of more than MAX_HEADER_COLUMNS names, refuses the file before any parsing of it, so a
+hostile file costs what a profile file does.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+import io
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import cache
-from typing import Any, TextIO
+from functools import cache, partial
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import translation
+from django.utils.translation import gettext_noop
 
 from scoreportal.logging import redact
 from scores.constants import PROFILE_CHARACTERISTICS
@@ -27,10 +34,30 @@ from scores.scorecard import ProfileValue
 
 CPF_COLUMN = "cpf"
 COLUMNS = (CPF_COLUMN, *PROFILE_CHARACTERISTICS)
+# A profile file's header has len(COLUMNS) names and its lines are a few hundred bytes:
+# these are far above any real file and far below what costs time or memory.
+MAX_HEADER_COLUMNS = 100
+MAX_LINE_BYTES = 64 * 1024
 
 
 class ProfileFileError(ValueError):
-    """The file as a whole cannot be imported (bad header, not CSV)."""
+    """The file as a whole cannot be imported (bad header, not CSV, a line too long).
+
+    `str()` is the English message (the command line, the import's record); `message`
+    (marked for translation) and `params` let the admin say it in its reader's language."""
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message % params if params else message)
+        self.message = message
+        self.params = params
+
+
+def line_too_long(line: int) -> ProfileFileError:
+    return ProfileFileError(
+        gettext_noop("line %(line)s is longer than %(limit)s bytes: not a profile file's line"),
+        line=line,
+        limit=MAX_LINE_BYTES,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +78,17 @@ class RowError:
         return f"line {self.line}: {self.message}"
 
 
-def read_profiles(file: TextIO) -> Iterator[ProfileRow | RowError]:
-    """Yield each data row of `file` as a ProfileRow or a RowError, in file order."""
-    reader = csv.reader(file)
+def read_profiles(file: Iterable[str]) -> Iterator[ProfileRow | RowError]:
+    """Yield each data row of `file` (a text file, or its lines) as a ProfileRow or a
+    RowError, in file order. ProfileFileError if the file as a whole cannot be read."""
+    reader = csv.reader(_bounded_lines(file))
     try:
         header = next(reader)
     except StopIteration:
-        raise ProfileFileError("the file is empty") from None
+        raise ProfileFileError(gettext_noop("the file is empty")) from None
     except csv.Error as exc:
-        raise ProfileFileError(f"not a CSV file: {exc}") from None
+        reason = str(exc)
+        raise ProfileFileError(gettext_noop("not a CSV file: %(reason)s"), reason=reason) from None
     names = _checked_header(header)
     positions = [names.index(column) for column in COLUMNS]
     while True:
@@ -79,12 +108,40 @@ def read_profiles(file: TextIO) -> Iterator[ProfileRow | RowError]:
         yield _parse_row(line, [fields[position] for position in positions])
 
 
+def _bounded_lines(file: Iterable[str]) -> Iterator[str]:
+    """The lines of `file`, each at most MAX_LINE_BYTES (its line break included); a
+    longer one refuses the file. A text file is read a bounded piece at a time, so a
+    line that never ends is never held whole."""
+    lines: Iterator[str]
+    if isinstance(file, io.TextIOBase):
+        lines = iter(partial(file.readline, MAX_LINE_BYTES + 1), "")
+    else:
+        lines = iter(file)
+    for number, line in enumerate(lines, start=1):
+        if len(line) > MAX_LINE_BYTES or (
+            not line.isascii() and len(line.encode("utf-8")) > MAX_LINE_BYTES
+        ):
+            raise line_too_long(number)
+        yield line
+
+
 def _checked_header(header: list[str]) -> list[str]:
     """The column names (trimmed, byte-order mark dropped), or ProfileFileError."""
+    if len(header) > MAX_HEADER_COLUMNS:
+        raise ProfileFileError(
+            gettext_noop(
+                "the header has %(found)s columns; a profile file's has %(expected)s "
+                "(at most %(limit)s are read)"
+            ),
+            found=len(header),
+            expected=len(COLUMNS),
+            limit=MAX_HEADER_COLUMNS,
+        )
     names = [name.strip().lstrip("\ufeff") for name in header]
-    missing = [column for column in COLUMNS if column not in names]
+    counts = Counter(names)
+    missing = [column for column in COLUMNS if column not in counts]
     unknown = [name for name in names if name not in COLUMNS]
-    duplicated = sorted({name for name in names if names.count(name) > 1})
+    duplicated = sorted(name for name, count in counts.items() if count > 1)
     problems = []
     if missing:
         problems.append(f"missing column(s): {', '.join(missing)}")

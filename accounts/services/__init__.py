@@ -17,6 +17,7 @@ from accounts.services.access import (
 from accounts.services.handoff import Handoff, key_handoff_create, key_handoff_take
 from accounts.services.keys import (
     announce_on_commit,
+    api_key_expiry_check,
     api_key_issue,
     api_key_revoke,
     api_key_rotate,
@@ -37,6 +38,7 @@ __all__ = [
     "announce_on_commit",
     "api_key_authenticate",
     "api_key_charge",
+    "api_key_expiry_check",
     "api_key_issue",
     "api_key_revoke",
     "api_key_rotate",

@@ -13,10 +13,21 @@ from django.utils import timezone
 
 from accounts import rate_limits
 from accounts.constants import DEFAULT_ROTATION_GRACE, DEFAULT_SCOPES, LifecycleAction
-from accounts.exceptions import KeyAlreadyRotated, KeyNotChangeable
+from accounts.exceptions import ExpiryNotInFuture, KeyAlreadyRotated, KeyNotChangeable
 from accounts.models import ApiKey, Organization
 from accounts.selectors import recent_keys
 from accounts.services.lifecycle import KEY_SETTINGS, Actor, lifecycle_record, settings_of
+
+
+def api_key_expiry_check(expiry_date: datetime | None, *, current: datetime | None = None) -> None:
+    """The one rule on an expiry a person sets: in the future (none: never expires), else
+    ExpiryNotInFuture. A key issued already expired looks issued and answers
+    api_key_expired; ending a key now is what revocation is for. `current` is the key's
+    expiry as stored: an expiry left as it is passes (an expired key renamed)."""
+    if expiry_date is None or expiry_date == current:
+        return
+    if expiry_date <= timezone.now():
+        raise ExpiryNotInFuture()
 
 
 @transaction.atomic
@@ -36,8 +47,10 @@ def api_key_issue(
     """Issue a key; returns it with its plaintext, which is never stored or shown again.
 
     Limits left None get the defaults (API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE, _DAILY_QUOTA);
-    no allowed networks means any address. `replaces` is for api_key_rotate.
+    no allowed networks means any address. `replaces` is for api_key_rotate. An expiry
+    not in the future raises ExpiryNotInFuture (api_key_expiry_check).
     """
+    api_key_expiry_check(expiry_date)
     api_key = ApiKey(
         organization=organization,
         name=name,
@@ -84,12 +97,13 @@ def api_key_update(
 ) -> ApiKey:
     """Change what a key may do; the optional settings left None keep their values.
 
-    A revoked key cannot be changed (KeyNotChangeable). Nothing is recorded when nothing
-    changed.
+    A revoked key cannot be changed (KeyNotChangeable), nor its expiry moved into the
+    past (ExpiryNotInFuture). Nothing is recorded when nothing changed.
     """
     stored: ApiKey = ApiKey.objects.select_for_update().get(pk=api_key.pk)
     if stored.revoked:
         raise KeyNotChangeable()
+    api_key_expiry_check(expiry_date, current=stored.expiry_date)
     before = settings_of(stored, KEY_SETTINGS)
     stored.name = name
     stored.scopes = list(scopes)
@@ -153,7 +167,8 @@ def api_key_rotate(
     with its plaintext, shown once.
 
     A revoked key is not rotated (KeyNotChangeable), nor one rotated already
-    (KeyAlreadyRotated): rotate its replacement.
+    (KeyAlreadyRotated): rotate its replacement; nor an expired one, whose replacement
+    would be issued expired (ExpiryNotInFuture). A grace of 0 ends the old key now.
     """
     old: ApiKey = ApiKey.objects.select_for_update().get(pk=api_key.pk)
     if old.revoked:

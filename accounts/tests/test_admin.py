@@ -148,6 +148,78 @@ def test_if_the_add_form_is_invalid_then_no_key_is_issued(admin_client, organiza
 
 
 @pytest.mark.parametrize(
+    ("day", "time"),
+    [pytest.param("01/01/2020", "00:00:00", id="2020"), pytest.param("today", "now", id="now")],
+)
+def test_if_staff_issue_a_key_that_has_expired_already_then_the_form_says_so(
+    admin_client, organization, day, time
+):
+    now = timezone.localtime()
+    if day == "today":
+        day, time = now.strftime("%d/%m/%Y"), now.strftime("%H:%M:%S")
+
+    page, posted = issue_in_admin(admin_client, organization, expiry_date_0=day, expiry_date_1=time)
+
+    assert posted is None
+    assert page.context["adminform"].form.errors["expiry_date"] == [
+        "Escolha um momento no futuro: para encerrar uma chave agora, revogue-a."
+    ]
+    assert not ApiKey.objects.exists()
+
+
+def test_if_staff_move_a_key_s_expiry_into_the_past_then_the_form_says_so(admin_client, api_key):
+    key, _plaintext = api_key
+
+    response = admin_client.post(
+        reverse("admin:accounts_apikey_change", args=[quote(key.pk)]),
+        key_form(expiry_date_0="01/01/2020", expiry_date_1="00:00:00"),
+    )
+
+    assert response.status_code == 200
+    assert "Escolha um momento no futuro" in response.content.decode()
+    key.refresh_from_db()
+    assert (key.expiry_date, key.version) == (None, 1)
+
+
+def test_if_staff_rename_a_key_that_has_expired_then_its_expiry_stays(admin_client, issue_key):
+    now = timezone.now()
+    with time_machine.travel(now - timedelta(days=10)):
+        key, _plaintext = issue_key(expiry_date=now - timedelta(days=1))
+    expiry = timezone.localtime(key.expiry_date)
+
+    response = admin_client.post(
+        reverse("admin:accounts_apikey_change", args=[quote(key.pk)]),
+        key_form(
+            name="renamed",
+            expiry_date_0=expiry.strftime("%d/%m/%Y"),
+            expiry_date_1=expiry.strftime("%H:%M:%S"),
+        ),
+    )
+
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.name == "renamed"
+    assert key.expiry_date == expiry  # as stored, though the form shows whole seconds
+
+
+def test_if_staff_rotate_a_key_that_has_expired_then_it_is_refused_and_the_page_says_why(
+    admin_client, issue_key
+):
+    now = timezone.now()
+    with time_machine.travel(now - timedelta(days=10)):
+        key, _plaintext = issue_key(expiry_date=now - timedelta(days=1))
+
+    response = admin_client.post(
+        reverse("admin:accounts_apikey_rotate", args=[quote(key.pk)]),
+        {"grace_hours": "24"},
+        follow=True,
+    )
+
+    assert ApiKey.objects.count() == 1
+    assert "Esta chave expirou" in response.content.decode()
+
+
+@pytest.mark.parametrize(
     "networks",
     [
         pytest.param("10.0.0.1/8", id="host-bits-set"),
@@ -338,6 +410,12 @@ def test_if_keys_are_listed_then_each_shows_one_status_badge_and_its_recent_requ
     assert '["scores:read"]' not in content
 
 
+def issued_before(issue_key, now, **settings):
+    """The prefix of a key issued a day before `now` (its expiry was then in the future)."""
+    with time_machine.travel(now - timedelta(days=1)):
+        return issue_key(**settings)[0].prefix
+
+
 @pytest.mark.parametrize("status", list(KeyStatus), ids=lambda status: status.value)
 def test_if_the_list_is_filtered_by_status_then_only_keys_of_that_status_show(
     admin_client, issue_key, status
@@ -348,7 +426,7 @@ def test_if_the_list_is_filtered_by_status_then_only_keys_of_that_status_show(
     keys = {
         KeyStatus.ACTIVE: {issue_key(name="active")[0].prefix, replacement.prefix},
         KeyStatus.EXPIRING: {issue_key(expiry_date=now + timedelta(days=3))[0].prefix},
-        KeyStatus.EXPIRED: {issue_key(expiry_date=now - timedelta(hours=1))[0].prefix},
+        KeyStatus.EXPIRED: {issued_before(issue_key, now, expiry_date=now - timedelta(hours=1))},
         KeyStatus.REVOKED: {api_key_revoke(api_key=issue_key(name="revoked")[0]).prefix},
         KeyStatus.ROTATED_OUT: {old.prefix},
     }

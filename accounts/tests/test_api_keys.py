@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -15,7 +15,13 @@ from rest_framework.test import APIRequestFactory
 
 from accounts.authentication import presented_key, presented_key_prefix
 from accounts.constants import LifecycleAction, Scope
-from accounts.exceptions import ApiKeyExpired, ApiKeyInvalid, ApiKeyRevoked, OrganizationInactive
+from accounts.exceptions import (
+    ApiKeyExpired,
+    ApiKeyInvalid,
+    ApiKeyRevoked,
+    ExpiryNotInFuture,
+    OrganizationInactive,
+)
 from accounts.models import ApiKey, KeyLifecycleEvent
 from accounts.selectors import recent_keys
 from accounts.services import (
@@ -201,11 +207,104 @@ def test_if_a_revoked_key_is_revoked_again_then_nothing_changes(api_key):
 
 
 def test_if_the_key_is_expired_and_revoked_then_revoked_is_reported(issue_key):
-    key, plaintext = issue_key(expiry_date=timezone.now() - timedelta(days=1))
+    key, plaintext = issue_key(expiry_date=timezone.now() + timedelta(days=1))
     api_key_revoke(api_key=key)
 
-    with pytest.raises(ApiKeyRevoked):
+    with time_machine.travel(timezone.now() + timedelta(days=2)), pytest.raises(ApiKeyRevoked):
         api_key_authenticate(plaintext)
+
+
+NOW = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "expiry_date",
+    [
+        pytest.param(datetime(2020, 1, 1, tzinfo=UTC), id="2020"),
+        pytest.param(NOW - timedelta(seconds=1), id="a-second-ago"),
+        pytest.param(NOW, id="this-instant"),
+    ],
+)
+def test_if_a_key_would_be_issued_already_expired_then_it_is_refused_and_nothing_recorded(
+    issue_key, expiry_date
+):
+    with time_machine.travel(NOW, tick=False), pytest.raises(ExpiryNotInFuture):
+        issue_key(expiry_date=expiry_date)
+
+    assert not ApiKey.objects.exists()
+    assert not KeyLifecycleEvent.objects.exists()
+
+
+def test_if_a_key_s_expiry_is_moved_into_the_past_then_it_is_refused_and_nothing_changes(
+    issue_key,
+):
+    with time_machine.travel(NOW, tick=False):
+        key, _plaintext = issue_key(expiry_date=NOW + timedelta(days=30))
+
+    with time_machine.travel(NOW, tick=False), pytest.raises(ExpiryNotInFuture):
+        api_key_update(
+            api_key=key, name=key.name, scopes=key.scopes, expiry_date=NOW - timedelta(days=1)
+        )
+
+    key.refresh_from_db()
+    assert (key.expiry_date, key.version) == (NOW + timedelta(days=30), 1)
+    assert not KeyLifecycleEvent.objects.filter(action=LifecycleAction.KEY_CHANGED).exists()
+
+
+def test_if_an_expired_key_is_changed_otherwise_then_its_past_expiry_stays(issue_key):
+    with time_machine.travel(NOW - timedelta(days=10), tick=False):
+        key, _plaintext = issue_key(expiry_date=NOW - timedelta(days=1))
+
+    with time_machine.travel(NOW, tick=False):
+        changed = api_key_update(
+            api_key=key, name="renamed", scopes=key.scopes, expiry_date=key.expiry_date
+        )
+
+    assert (changed.name, changed.expiry_date) == ("renamed", NOW - timedelta(days=1))
+
+
+def test_if_an_expired_key_gets_a_future_expiry_then_it_works_again(issue_key):
+    with time_machine.travel(NOW - timedelta(days=10), tick=False):
+        key, plaintext = issue_key(expiry_date=NOW - timedelta(days=1))
+
+    with time_machine.travel(NOW, tick=False):
+        api_key_update(
+            api_key=key, name=key.name, scopes=key.scopes, expiry_date=NOW + timedelta(days=1)
+        )
+        assert api_key_authenticate(plaintext).prefix == key.prefix
+
+
+def test_if_an_expired_key_is_rotated_then_it_is_refused(issue_key):
+    """Its replacement would be issued expired: change its expiry first, or issue a key."""
+    with time_machine.travel(NOW - timedelta(days=10), tick=False):
+        key, _plaintext = issue_key(expiry_date=NOW - timedelta(days=1))
+
+    with time_machine.travel(NOW, tick=False), pytest.raises(ExpiryNotInFuture):
+        api_key_rotate(api_key=key)
+
+    assert ApiKey.objects.count() == 1
+
+
+def test_if_a_key_is_rotated_with_no_grace_then_the_old_key_ends_now(issue_key):
+    """Ending the old key at once is what a rotation without grace means (a leaked key
+    replaced): the rule is about the keys issued, not about the one rotated out."""
+    key, plaintext = issue_key()
+
+    with time_machine.travel(NOW, tick=False):
+        new, _new_plaintext = api_key_rotate(api_key=key, grace=timedelta(0))
+    key.refresh_from_db()
+
+    assert (key.expiry_date, new.expiry_date) == (NOW, None)
+    with time_machine.travel(NOW + timedelta(seconds=1)), pytest.raises(ApiKeyExpired):
+        api_key_authenticate(plaintext)
+
+
+@pytest.mark.parametrize("days", ["0", "-30"])
+def test_if_issue_api_key_is_given_an_expiry_in_the_past_then_it_refuses(organization, days):
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("issue_api_key", organization.slug, "--name", "x", "--expires-in-days", days)
+
+    assert not ApiKey.objects.exists()
 
 
 def test_if_the_secret_is_wrong_then_revocation_is_not_revealed(api_key):

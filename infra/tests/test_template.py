@@ -429,6 +429,17 @@ def test_if_the_secrets_are_read_then_the_app_secret_carries_what_the_function_l
         assert secret["Properties"]["GenerateSecretString"]["ExcludePunctuation"] is True
 
 
+def test_if_the_stack_generates_the_app_s_keys_then_the_app_accepts_their_length():
+    """The settings refuse a DJANGO_SECRET_KEY under 50 characters and a CPF_HASH_KEY
+    under 32 (scoreportal/settings.py): the keys the stack makes pass, with room."""
+    app_key = RESOURCES["AppSecret"]["Properties"]["GenerateSecretString"]
+    cpf_key = RESOURCES["CpfHashKeySecret"]["Properties"]["GenerateSecretString"]
+
+    assert app_key["GenerateStringKey"] == "DJANGO_SECRET_KEY"
+    assert app_key["PasswordLength"] >= 50
+    assert cpf_key["PasswordLength"] >= 32
+
+
 def test_if_the_buckets_are_read_then_they_are_private_encrypted_tls_only_and_expire():
     policies = {
         policy["Properties"]["Bucket"]["Ref"]: policy["Properties"]["PolicyDocument"]["Statement"]

@@ -22,6 +22,7 @@ from accounts.exceptions import (
     ApiKeyInvalid,
     ApiKeyRefused,
     ApiKeyRevoked,
+    ExpiryNotInFuture,
     KeyAlreadyRotated,
     KeyNotChangeable,
     LimitExceeded,
@@ -35,6 +36,7 @@ from scoreportal.exceptions import ApplicationError
 from scores.exceptions import (
     AuditPruneNotPermitted,
     AuditUnavailable,
+    ExportFiltersTooLong,
     ImportNotConfirmable,
     ImportNotResumable,
     NoCreditData,
@@ -131,7 +133,9 @@ CODE_FOR_APPLICATION_ERROR: dict[type[ApplicationError], ErrorCode] = {
     RequestExceedsLimits: ErrorCode.INVALID_REQUEST,
     # Staff-side refusals (the admin shows them); never raised on the API's path.
     KeyNotChangeable: ErrorCode.INVALID_REQUEST,
+    ExpiryNotInFuture: ErrorCode.INVALID_REQUEST,
     ImportNotConfirmable: ErrorCode.INVALID_REQUEST,
+    ExportFiltersTooLong: ErrorCode.INVALID_REQUEST,
     ImportNotResumable: ErrorCode.INVALID_REQUEST,
     UploadNotRecognised: ErrorCode.INVALID_REQUEST,
     KeyAlreadyRotated: ErrorCode.INVALID_REQUEST,

@@ -177,6 +177,16 @@ def hostile_events(auth, score):
             rest_api_event("GET", "/api/v1/" + "a" * 3000, headers=auth),
             (404, "not_found"),
         ),
+        (
+            "POST /api/schema with a key",
+            rest_api_event(post, "/api/schema", headers=auth, body=score),
+            (405, "method_not_allowed"),
+        ),
+        (
+            "DELETE /api/docs, no key",
+            http_api_event("DELETE", "/api/docs"),
+            (405, "method_not_allowed"),
+        ),
     ]
 
 
@@ -286,9 +296,9 @@ def test_if_lambda_invokes_the_handler_then_scores_are_served_for_v1_and_v2_even
     assert [(r["statusCode"], body(r).get("error", {}).get("code")) for r in hostile_answers] == [
         answer for _, _, answer in hostile
     ], [name for name, _, _ in hostile]
-    # The unknown URLs are not consultations.
+    # The unknown URLs and the documents are not consultations.
     assert Consultation.objects.count() == 8 + sum(
-        1 for *_, (status, _) in hostile if status != 404
+        1 for _, event, (status, _) in hostile if status != 404 and "/api/v1/" in str(event)
     )
     # The address API Gateway saw, never the one the client wrote.
     assert set(Consultation.objects.values_list("client_ip", flat=True)) == {SOURCE_IP}

@@ -6,6 +6,7 @@ import re
 
 import jsonschema
 import pytest
+from django.test import Client
 
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
 from scoreportal.api.errors import ERROR_STATUS_AND_MESSAGE, ErrorCode
@@ -70,9 +71,10 @@ def test_if_swagger_ui_is_opened_then_its_assets_come_from_our_static_files(clie
 
 @pytest.mark.parametrize("method", ["put", "delete", "patch", "options", "post"])
 @pytest.mark.parametrize("path", ["/api/schema", "/api/docs"])
-def test_if_the_documents_are_asked_with_another_method_then_the_answer_is_405(
-    client, db, path, method
-):
+def test_if_the_documents_are_asked_with_another_method_then_the_answer_is_405(db, path, method):
+    # As a server sees it: no CSRF cookie or token (the test client skips the check).
+    client = Client(enforce_csrf_checks=True)
+
     response = getattr(client, method)(path)
 
     assert response.status_code == 405
@@ -80,8 +82,8 @@ def test_if_the_documents_are_asked_with_another_method_then_the_answer_is_405(
     assert response["Allow"] == "GET, HEAD"
 
 
-def test_if_an_unknown_method_is_used_on_the_documents_then_the_answer_is_405(client, db):
-    response = client.generic("PROPFIND", "/api/docs")
+def test_if_an_unknown_method_is_used_on_the_documents_then_the_answer_is_405(db):
+    response = Client(enforce_csrf_checks=True).generic("PROPFIND", "/api/docs")
 
     assert response.status_code == 405
     assert response["Allow"] == "GET, HEAD"

@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "DJANGO_DEBUG": "false",
-    "DJANGO_SECRET_KEY": "s" * 50,
+    "DJANGO_SECRET_KEY": "settings-test-secret-key-0123456789abcdefghijklmno",  # 50
     "CPF_HASH_KEY": "k" * 40,
     "DATABASE_URL": "postgres://u:p@db.invalid:5432/scoreportal",
 }
@@ -58,6 +58,21 @@ def test_if_a_production_secret_is_missing_then_start_up_stops_naming_it(name):
     [
         pytest.param(
             {"CPF_HASH_KEY": "short"}, "CPF_HASH_KEY must be at least 32", id="weak-hash-key"
+        ),
+        pytest.param(
+            {"DJANGO_SECRET_KEY": "x"},
+            "DJANGO_SECRET_KEY must be at least 50 characters",
+            id="one-character-secret-key",
+        ),
+        pytest.param(
+            {"DJANGO_SECRET_KEY": PRODUCTION["DJANGO_SECRET_KEY"][:49]},
+            "DJANGO_SECRET_KEY must be at least 50 characters",
+            id="49-character-secret-key",
+        ),
+        pytest.param(
+            {"DJANGO_SECRET_KEY": "s" * 64},
+            "DJANGO_SECRET_KEY must be at least 50 characters",
+            id="one-character-repeated",
         ),
         pytest.param(
             {"AUDIT_RETENTION_DAYS": "90"},

@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 
 from scores.cpf import Cpf, InvalidCpf
 from scores.cpf_search import SearchedCpf, is_cpf_search_token
+from scores.exceptions import ExportFiltersTooLong
 from scores.models import AuditExport, CpfReportRun
 
 SEARCH_VAR = "q"  # the admin changelist's search parameter
@@ -32,6 +33,8 @@ def audit_export_record(
     stands for. A search for a CPF is kept as its hash and masked form, never the CPF or
     the token; any other search that is not a request id is kept as "…" (it matched
     nothing, and may be a mistyped CPF).
+    Filters longer than the record keeps raise ExportFiltersTooLong: the export must not be
+    made.
     """
     kept: list[tuple[str, str]] = []
     for name in sorted(filters):
@@ -39,10 +42,13 @@ def audit_export_record(
             if name == SEARCH_VAR:
                 value, searched = _search_kept(value.strip(), searched)
             kept.append((name, value))
+    recorded = urlencode(kept)
+    if len(recorded) > AuditExport._meta.get_field("filters").max_length:  # type: ignore[operator]
+        raise ExportFiltersTooLong()
     export = AuditExport(
         actor=actor,
         actor_name=actor.get_username(),
-        filters=urlencode(kept),
+        filters=recorded,
         cpf_hash=searched.lookup_hash if searched else "",
         cpf_masked=searched.masked if searched else "",
         row_count=row_count,

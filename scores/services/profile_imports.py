@@ -47,11 +47,12 @@ from django.contrib.auth.models import User
 from django.core import signing
 from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 
 from scoreportal import aws_clients
 from scores.exceptions import ImportNotConfirmable, ImportNotResumable, UploadNotRecognised
 from scores.models import ImportSeenCpf, ProfileImport
-from scores.profile_import import ProfileFileError
+from scores.profile_import import MAX_LINE_BYTES, ProfileFileError, line_too_long
 from scores.services.profiles import ProfileImportReport, credit_profiles_import
 
 logger = logging.getLogger(__name__)
@@ -116,16 +117,32 @@ def _blocks(profile_import: ProfileImport, offset: int) -> Iterator[bytes]:
         yield from iter(lambda: file.read(_READ_SIZE), b"")
 
 
-def _lines(blocks: Iterator[bytes]) -> Iterator[bytes]:
-    """Physical lines, each with its line break (the last one may have none)."""
-    pending = b""
+def _lines(blocks: Iterator[bytes], *, first_line: int) -> Iterator[bytes]:
+    """Physical lines, each with its line break (the last one may have none), numbered
+    from `first_line`. A line is put together once (no buffer growing and copied again
+    at each block), and no more than MAX_LINE_BYTES of it is held: a longer line refuses
+    the file (ProfileFileError)."""
+    number = first_line
+    pending: list[bytes] = []  # the start of a line that goes on in the next block
+    pending_size = 0
     for block in blocks:
-        pending += block
-        *complete, pending = pending.split(b"\n")
-        for line in complete:
-            yield line + b"\n"
+        *complete, rest = block.split(b"\n")
+        for part in complete:
+            if pending_size + len(part) >= MAX_LINE_BYTES:  # with its line break, over
+                raise line_too_long(number)
+            if pending:
+                yield b"".join([*pending, part, b"\n"])
+                pending, pending_size = [], 0
+            else:
+                yield part + b"\n"
+            number += 1
+        if rest:
+            pending_size += len(rest)
+            if pending_size > MAX_LINE_BYTES:
+                raise line_too_long(number)
+            pending.append(rest)
     if pending:
-        yield pending
+        yield b"".join(pending)
 
 
 def _seen_forget(profile_import: ProfileImport) -> None:
@@ -135,7 +152,7 @@ def _seen_forget(profile_import: ProfileImport) -> None:
 
 
 def _header(profile_import: ProfileImport) -> bytes:
-    return next(_lines(_blocks(profile_import, 0)), b"")
+    return next(_lines(_blocks(profile_import, 0), first_line=1), b"")
 
 
 class _StepFeed:
@@ -380,7 +397,7 @@ def profile_import_advance(*, import_id: str) -> bool:
         header = _header(profile_import).decode("utf-8")
         offset = max(profile_import.bytes_done, len(header.encode("utf-8")))
         feed = _StepFeed(
-            _lines(_blocks(profile_import, offset)),
+            _lines(_blocks(profile_import, offset), first_line=profile_import.next_line),
             offset=offset,
             line=profile_import.next_line,
             deadline=time.monotonic() + settings.PROFILE_IMPORT_STEP_SECONDS,
@@ -401,18 +418,20 @@ def profile_import_advance(*, import_id: str) -> bool:
         if feed.finished:
             _seen_forget(profile_import)
     except ProfileFileError as exc:
-        return _failed(profile_import, str(exc))
+        return _failed(profile_import, exc.message, **exc.params)
     except UnicodeDecodeError:
-        return _failed(profile_import, "the file is not UTF-8 text")
+        return _failed(profile_import, gettext_noop("the file is not UTF-8 text"))
     except (OSError, BotoCoreError, ClientError) as exc:
         code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else ""
         if code == "PreconditionFailed":
             return _failed(
                 profile_import,
-                "the file was replaced in the bucket after it was uploaded; upload it again",
+                gettext_noop(
+                    "the file was replaced in the bucket after it was uploaded; upload it again"
+                ),
             )
         logger.exception("profile import %s: the stored file could not be read", import_id)
-        return _failed(profile_import, "the stored file could not be read")
+        return _failed(profile_import, gettext_noop("the stored file could not be read"))
     return _after_step(profile_import, report, feed, checking=checking, steps_before=steps_before)
 
 
@@ -465,11 +484,19 @@ def _after_step(
     return not feed.finished
 
 
-def _failed(profile_import: ProfileImport, reason: str) -> bool:
+def _failure(message: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The record's fields of a failure: its English text and its reason (the message,
+    marked for translation, and its values), which the import's page translates."""
+    text = message % params if params else message
+    return {"failure": text[:500], "failure_reason": {"message": message, "params": params}}
+
+
+def _failed(profile_import: ProfileImport, message: str, **params: Any) -> bool:
+    failure = _failure(message, params)
     ProfileImport.objects.filter(pk=profile_import.pk).update(
-        status=ProfileImport.Status.FAILED, failure=reason[:500], finished_at=timezone.now()
+        status=ProfileImport.Status.FAILED, finished_at=timezone.now(), **failure
     )
-    logger.warning("profile import %s failed: %s", profile_import.pk, reason)
+    logger.warning("profile import %s failed: %s", profile_import.pk, failure["failure"])
     return False
 
 
@@ -509,13 +536,16 @@ def profile_import_command_end(
     profile_import: ProfileImport,
     report: ProfileImportReport | None,
     failure: str = "",
+    failure_params: dict[str, Any] | None = None,
 ) -> ProfileImport:
-    """Record how a command-line run ended: its counts, or why it failed."""
+    """Record how a command-line run ended: its counts, or why it failed (`failure`, a
+    message marked for translation, with `failure_params`)."""
     now = timezone.now()
     profile_import.bytes_done = profile_import.file_size
     if report is None:
         profile_import.status = ProfileImport.Status.FAILED
-        profile_import.failure = failure[:500]
+        for name, value in _failure(failure, failure_params or {}).items():
+            setattr(profile_import, name, value)
         profile_import.finished_at = now
     else:
         kept = [

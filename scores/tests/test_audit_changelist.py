@@ -273,7 +273,19 @@ def test_if_a_page_deep_in_a_filter_is_followed_then_the_filter_stays_and_a_new_
 
 
 @pytest.mark.parametrize(
-    "cursor", ["", "abc", "12.", ".5", "1e9.5", "99999999999999999999999.1", "-5.3"]
+    "cursor",
+    [
+        "",
+        "abc",
+        "12.",
+        ".5",
+        "1e9.5",
+        "99999999999999999999999.1",
+        "-5.3",
+        pytest.param("9" * 5000 + ".1", id="time-of-5000-digits"),
+        pytest.param("1." + "9" * 5000, id="id-of-5000-digits"),
+        pytest.param("1.9223372036854775808", id="id-past-bigint"),
+    ],
 )
 def test_if_the_page_position_is_garbage_then_the_newest_page_shows(
     auditor_client, record, api_key, cursor

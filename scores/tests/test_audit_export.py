@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from accounts.staff import StaffRole
-from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, admin_search
+from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, admin_search, sign_in
 from scoreportal.api.errors import ErrorCode
 from scores.models import AuditExport, Consultation
 from scores.selectors import consultations_in_order
@@ -42,7 +44,7 @@ def trail(record, api_key):
 def test_if_an_auditor_exports_a_filtered_trail_then_the_csv_has_its_rows_in_portuguese(
     auditor_client, trail, settings
 ):
-    response = auditor_client.get(EXPORT, {"outcome__exact": "scored"})
+    response = auditor_client.post(f"{EXPORT}?outcome__exact=scored")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
@@ -76,7 +78,7 @@ def test_if_an_english_speaking_auditor_exports_then_headers_are_english_and_com
 ):
     auditor_client.post(reverse("admin:language"), {"language": "en", "next": CONSULTATIONS})
 
-    header, *rows = read_csv(auditor_client.get(EXPORT))
+    header, *rows = read_csv(auditor_client.post(EXPORT))
 
     assert header[:3] == ["Time (America/Sao_Paulo)", "Request id", "Organization"]
     assert len(rows) == 4
@@ -86,7 +88,7 @@ def test_if_an_export_runs_then_it_is_recorded_before_its_first_row_leaves(
     auditor_client, auditor, trail
 ):
     searched = admin_search(auditor_client, CONSULTATIONS, EXAMPLE_CPF, outcome__exact="scored")
-    response = auditor_client.get(f"{EXPORT}?{searched.request['QUERY_STRING']}")
+    response = auditor_client.post(f"{EXPORT}?{searched.request['QUERY_STRING']}")
 
     export = AuditExport.objects.get()  # recorded before the body is read
     assert (export.actor, export.actor_name, export.row_count) == (auditor, "ana", 2)
@@ -111,15 +113,62 @@ def test_if_an_export_runs_then_it_is_recorded_before_its_first_row_leaves(
 )
 def test_if_an_export_searched_then_the_record_keeps_no_cpf(auditor_client, trail, search, kept):
     searched = admin_search(auditor_client, CONSULTATIONS, search)
-    auditor_client.get(f"{EXPORT}?{searched.request['QUERY_STRING']}")
+    auditor_client.post(f"{EXPORT}?{searched.request['QUERY_STRING']}")
 
     assert AuditExport.objects.get().filters == kept
 
 
-def test_if_the_trail_is_filtered_then_its_export_link_carries_the_filters(auditor_client, trail):
+def test_if_the_trail_is_filtered_then_its_export_button_posts_the_filters(auditor_client, trail):
     page = auditor_client.get(CONSULTATIONS, {"outcome__exact": "rate_limited"}).content.decode()
 
-    assert f'href="{EXPORT}?outcome__exact=rate_limited"' in page
+    form = re.search(
+        r'<form method="post" action="([^"]+)" id="audit-export-form">(.*?)</form>', page, re.S
+    )
+    assert form is not None
+    assert form[1] == f"{EXPORT}?outcome__exact=rate_limited"
+    assert 'name="csrfmiddlewaretoken"' in form[2]
+
+
+def test_if_the_export_is_asked_with_a_get_then_it_is_refused_and_nothing_is_recorded(
+    auditor_client, trail
+):
+    """A link followed from another site (a GET) must not write an export in the
+    auditor's name."""
+    response = auditor_client.get(EXPORT, {"outcome__exact": "scored"})
+
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert not AuditExport.objects.exists()
+
+
+def test_if_the_export_is_posted_without_the_page_s_csrf_token_then_nothing_is_recorded(auditor):
+    """A form on another site posting to the export gets no token: refused."""
+    client = sign_in(Client(enforce_csrf_checks=True), auditor)
+
+    response = client.post(EXPORT)
+
+    assert response.status_code == 403
+    assert not AuditExport.objects.exists()
+
+
+def test_if_the_filters_are_too_long_to_record_then_no_export_is_made_and_the_list_says_why(
+    auditor_client, trail
+):
+    response = auditor_client.post(f"{EXPORT}?o={'9' * 5000}", follow=True)
+
+    assert response.redirect_chain[-1][0] == CONSULTATIONS
+    assert "longos demais para serem registrados" in response.content.decode()
+    assert not AuditExport.objects.exists()
+
+
+def test_if_the_export_has_a_filter_the_list_does_not_know_then_it_goes_back_to_the_list(
+    auditor_client, trail
+):
+    response = auditor_client.post(f"{EXPORT}?nonsense=1")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{CONSULTATIONS}?e=1"  # what the list does with it
+    assert not AuditExport.objects.exists()
 
 
 def test_if_rows_share_a_time_across_chunks_then_the_export_has_each_once_newest_first(
@@ -140,7 +189,7 @@ def test_if_an_export_is_larger_than_allowed_then_it_is_refused_with_a_message(
 ):
     settings.AUDIT_EXPORT_MAX_ROWS = 3
 
-    response = auditor_client.get(EXPORT, follow=True)
+    response = auditor_client.post(EXPORT, follow=True)
 
     assert response.redirect_chain[-1][0].startswith(CONSULTATIONS)
     assert "teria 4 linhas" in response.content.decode()
@@ -153,14 +202,14 @@ def test_if_an_export_is_larger_than_allowed_then_it_is_refused_with_a_message(
     ids=["key-manager", "credit-data-operator", "no-role"],
 )
 def test_if_staff_who_are_not_auditors_export_then_they_are_refused(role_client, trail, role):
-    response = role_client(role).get(EXPORT)
+    response = role_client(role).post(EXPORT)
 
     assert response.status_code == 403
     assert not AuditExport.objects.exists()
 
 
 def test_if_an_auditor_opens_the_export_records_then_they_are_read_only(auditor_client, trail):
-    auditor_client.get(EXPORT, {"outcome__exact": "scored"})
+    auditor_client.post(f"{EXPORT}?outcome__exact=scored")
     export = AuditExport.objects.get()
 
     listing = auditor_client.get(reverse("admin:scores_auditexport_changelist"))

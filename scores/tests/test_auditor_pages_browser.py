@@ -17,7 +17,7 @@ from django.utils import formats, timezone, translation
 
 from accounts.staff import StaffRole
 from conftest import STAFF_PASSWORD, browser_sign_in, follow, screenshot, wait_for
-from scores.models import Consultation, CpfReportRun
+from scores.models import AuditExport, Consultation, CpfReportRun
 from scores.services.usage import usage_summarize
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -139,6 +139,33 @@ def test_if_an_auditor_narrows_the_audit_trail_to_days_then_pages_older_and_open
     assert str(row.request_id) in detail
     assert row.cpf_masked in detail
     screenshot(browser, "consultation-detail-pt-br")
+
+
+def test_if_an_auditor_exports_the_filtered_trail_then_the_button_posts_and_a_csv_downloads(
+    signed_in_auditor, live_server, month_of_traffic, tmp_path
+):
+    """The export is a POST from the page's button (with its CSRF token): the browser
+    downloads the CSV of the filters shown, and the export is recorded."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser = signed_in_auditor
+    browser.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)}
+    )
+    browser.get(admin_url(live_server, "scores/consultation/?outcome__exact=rate_limited"))
+    button = wait_for(browser, "#audit-export")
+    assert button.text == "EXPORTAR CSV"  # drawn as the other object tools
+    screenshot(browser, "audit-trail-export-button-pt-br")
+
+    button.click()
+
+    WebDriverWait(browser, 20).until(lambda _: list(tmp_path.glob("consultas-de-score-*.csv")))
+    (downloaded,) = tmp_path.glob("consultas-de-score-*.csv")
+    rows = downloaded.read_text(encoding="utf-8-sig").splitlines()
+    export = AuditExport.objects.get()
+    assert export.filters == "outcome__exact=rate_limited"
+    assert len(rows) == 1 + export.row_count > 1
+    assert all(";Limite de requisições excedido;" in row for row in rows[1:])
 
 
 def test_if_the_usage_report_is_read_in_english_then_charts_and_tables_are_english(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 from io import StringIO
 
@@ -14,7 +15,13 @@ from devstack.services import free_port
 from scores import score_cache
 from scores.cpf import Cpf
 from scores.models import CreditProfile
-from scores.profile_import import COLUMNS
+from scores.profile_import import (
+    COLUMNS,
+    MAX_HEADER_COLUMNS,
+    MAX_LINE_BYTES,
+    ProfileFileError,
+    read_profiles,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("score_table")]
 
@@ -178,6 +185,53 @@ def test_if_the_header_is_wrong_then_nothing_is_imported(tmp_path, lines, messag
     assert message in str(caught.value)
     assert "52998224725" not in str(caught.value)
     assert not CreditProfile.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(
+            "cpf," + ",".join(f"c{n}" for n in range(40_000)) + f"\n{EXAMPLE_CPF},{GOOD_ROW}\n",
+            f"line 1 is longer than {MAX_LINE_BYTES} bytes",
+            id="40000-columns",
+        ),
+        pytest.param(
+            "cpf" + "," * (MAX_HEADER_COLUMNS * 3) + "\n",
+            f"the header has {MAX_HEADER_COLUMNS * 3 + 1} columns",
+            id="many-columns",
+        ),
+        pytest.param(
+            f"{HEADER}\n{EXAMPLE_CPF},{GOOD_ROW}\n" + "a," * MAX_LINE_BYTES + "\n",
+            f"line 3 is longer than {MAX_LINE_BYTES} bytes",
+            id="long-row",
+        ),
+    ],
+)
+def test_if_the_file_is_too_wide_or_a_line_too_long_then_the_command_refuses_it(
+    tmp_path, content, message
+):
+    path = tmp_path / "hostile.csv"
+    path.write_text(content, encoding="utf-8")
+
+    with pytest.raises(CommandError, match=message):
+        run_import(path, "--strict")
+
+    assert not CreditProfile.objects.exists()
+
+
+class _EndlessLine(io.StringIO):
+    """A text file whose first line never ends: only a reader that asks for a bounded
+    piece of a line ever gets an answer."""
+
+    def readline(self, size: int | None = -1, /) -> str:  # type: ignore[override]  # (typeshed)
+        if size is None or size < 0:
+            raise AssertionError("the whole line was asked for")
+        return "a" * size
+
+
+def test_if_a_line_never_ends_then_the_engine_refuses_it_without_reading_it_whole():
+    with pytest.raises(ProfileFileError, match="line 1 is longer than"):
+        next(read_profiles(_EndlessLine()))
 
 
 def test_if_the_file_is_not_utf8_then_the_command_says_so(tmp_path):

@@ -31,11 +31,17 @@ from scoreportal import aws_clients
 from scores import score_cache
 from scores.cpf import Cpf
 from scores.models import STALLED_AFTER, CreditProfile, ImportSeenCpf, ProfileImport
-from scores.profile_import import COLUMNS
+from scores.profile_import import (
+    COLUMNS,
+    MAX_HEADER_COLUMNS,
+    MAX_LINE_BYTES,
+    ProfileFileError,
+)
 from scores.selectors import active_scorecard
 from scores.services.profile_imports import (
     FILENAME_FIELD,
     STRICT_FIELD,
+    _lines,
     _StepFeed,
     profile_import_command_begin,
 )
@@ -252,21 +258,86 @@ def test_if_a_step_runs_out_of_time_then_the_next_one_goes_on_and_lines_keep_the
 
 
 @pytest.mark.parametrize(
-    ("content", "failure"),
+    ("content", "failure", "shown"),
     [
-        pytest.param(b"cpf,score\n52998224725,1\n", "bad header", id="header"),
-        pytest.param(HEADER.encode() + b"\n\xff\xfe,1\n", "not UTF-8", id="not-utf8"),
+        pytest.param(b"cpf,score\n52998224725,1\n", "bad header", "bad header", id="header"),
+        pytest.param(
+            HEADER.encode() + b"\n\xff\xfe,1\n", "not UTF-8", "não é texto UTF-8", id="not-utf8"
+        ),
     ],
 )
 def test_if_the_file_cannot_be_read_as_profiles_then_the_import_fails_and_says_why(
-    upload, content, failure
+    upload, content, failure, shown
 ):
     profile_import, page = upload(content)
 
     assert profile_import.status == ProfileImport.Status.FAILED
     assert failure in profile_import.failure
-    assert failure in page.content.decode()
+    assert shown in page.content.decode()
     assert "52998224725" not in profile_import.failure
+
+
+# A header of 40,000 columns (bytes enough to pass the line's limit), one of a few
+# hundred short names (within the line's limit, past the columns'), and a row longer
+# than any line may be.
+WIDE_HEADER = ("cpf," + ",".join(f"c{n}" for n in range(40_000))).encode() + b"\n"
+MANY_COLUMNS = ("cpf" + "," * (MAX_HEADER_COLUMNS * 3)).encode() + b"\n"
+LONG_ROW = HEADER.encode() + b"\n" + f"{EXAMPLE_CPF},{GOOD_ROW}\n".encode() + b"a," * MAX_LINE_BYTES
+
+
+@pytest.mark.parametrize(
+    ("content", "english", "portuguese"),
+    [
+        pytest.param(
+            WIDE_HEADER + f"{EXAMPLE_CPF},{GOOD_ROW}\n".encode(),
+            f"line 1 is longer than {MAX_LINE_BYTES} bytes",
+            f"a linha 1 tem mais de {MAX_LINE_BYTES} bytes",
+            id="40000-columns",
+        ),
+        pytest.param(
+            MANY_COLUMNS,
+            f"the header has {MAX_HEADER_COLUMNS * 3 + 1} columns",
+            f"o cabeçalho tem {MAX_HEADER_COLUMNS * 3 + 1} colunas",
+            id="many-columns",
+        ),
+        pytest.param(
+            LONG_ROW,
+            f"line 3 is longer than {MAX_LINE_BYTES} bytes",
+            f"a linha 3 tem mais de {MAX_LINE_BYTES} bytes",
+            id="long-row",
+        ),
+    ],
+)
+def test_if_the_file_is_too_wide_or_a_line_too_long_then_the_check_refuses_it_and_says_why(
+    upload, content, english, portuguese
+):
+    profile_import, page = upload(content)
+
+    assert profile_import.status == ProfileImport.Status.FAILED
+    assert english in profile_import.failure
+    assert portuguese in page.content.decode()
+    assert profile_import.checked_rows == 0
+    assert not CreditProfile.objects.exists()
+
+
+def test_if_a_line_never_ends_then_the_step_s_reader_stops_at_the_limit():
+    """The reader holds at most the limit of one line: a line that never ends (blocks
+    forever) is refused, not read into memory."""
+    endless = iter(lambda: b"a" * 4096, b"")
+
+    with pytest.raises(ProfileFileError, match="line 7 is longer than"):
+        list(_lines(endless, first_line=7))
+
+
+def test_if_a_line_spans_many_blocks_then_it_is_read_whole_once():
+    blocks = [b"cpf,", b"a" * 10, b"b\nc", b"", b"d\n", b"\n", b"tail"]
+
+    assert list(_lines(iter(blocks), first_line=1)) == [
+        b"cpf," + b"a" * 10 + b"b\n",
+        b"cd\n",
+        b"\n",
+        b"tail",
+    ]
 
 
 def test_if_the_file_is_empty_then_the_form_says_so(operator_client):

@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -306,9 +307,10 @@ def test_if_the_key_is_wrong_then_the_answer_is_invalid_api_key(api_key, key):
 
 
 def test_if_the_key_has_expired_then_the_answer_is_api_key_expired(issue_key):
-    _, plaintext = issue_key(expiry_date=timezone.now() - timedelta(seconds=1))
+    _, plaintext = issue_key(expiry_date=timezone.now() + timedelta(minutes=1))
 
-    response = post(APIClient(), {"cpf": EXAMPLE_CPF}, HTTP_X_API_KEY=plaintext)
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        response = post(APIClient(), {"cpf": EXAMPLE_CPF}, HTTP_X_API_KEY=plaintext)
 
     assert response.status_code == 401
     assert error_code(response) == ErrorCode.API_KEY_EXPIRED

@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.constants import DEFAULT_SCOPES, Scope
 from accounts.models import Organization
 from accounts.services import api_key_issue
+from scoreportal.exceptions import ApplicationError
 from scoreportal.operator_handoff import SecretKind, secret_hand_over
 from scores.constants import DEFAULT_PURPOSE, Purpose
 
@@ -83,6 +84,8 @@ class Command(BaseCommand):
                     actor="manage.py issue_api_key",
                 )
                 handed = secret_hand_over(kind=SecretKind.API_KEY, secret=plaintext)
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from None
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
         self.stderr.write(

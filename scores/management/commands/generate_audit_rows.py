@@ -146,11 +146,12 @@ class Command(BaseCommand):
         ).first()
         if expired is None:
             expired, _plaintext = api_key_issue(
-                organization=organization,
-                name="homologação",
-                scopes=[Scope.SCORES_READ],
-                expiry_date=timezone.now() - timedelta(days=30),
+                organization=organization, name="homologação", scopes=[Scope.SCORES_READ]
             )
+            # Synthetic history: a key that expired a month ago. No service sets an expiry
+            # in the past, so it is written as the passing of time would have left it.
+            expired.expiry_date = timezone.now() - timedelta(days=30)
+            ApiKey.objects.filter(pk=expired.pk).update(expiry_date=expired.expiry_date)
         return [revoked.prefix, expired.prefix]
 
     def copy_day(self, rows: list[SyntheticRow]) -> None:

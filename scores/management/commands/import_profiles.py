@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, no_translations
+from django.utils.translation import gettext_noop
 
 from scores.profile_import import ProfileFileError
 from scores.services import (
@@ -79,19 +80,26 @@ class Command(BaseCommand):
                     on_progress=progress,
                 )
         except OSError as exc:
-            profile_import_command_end(profile_import=record, report=None, failure="unreadable")
+            failure = gettext_noop("the file could not be read")
+            profile_import_command_end(profile_import=record, report=None, failure=failure)
             raise CommandError(f"cannot read {path}: {exc.strerror}") from None
         except UnicodeDecodeError:
-            failure = "the file is not UTF-8 text"
+            failure = gettext_noop("the file is not UTF-8 text")
             profile_import_command_end(profile_import=record, report=None, failure=failure)
             raise CommandError(f"{path} is not UTF-8 text.") from None
         except ProfileFileError as exc:
-            profile_import_command_end(profile_import=record, report=None, failure=str(exc))
+            profile_import_command_end(
+                profile_import=record, report=None, failure=exc.message, failure_params=exc.params
+            )
             raise CommandError(f"{path}: {exc}") from None
         except BaseException as exc:  # a database error, Ctrl-C: the record must not say running
-            failure = f"stopped: {type(exc).__name__}"
             with contextlib.suppress(Exception):  # the database may be what failed
-                profile_import_command_end(profile_import=record, report=None, failure=failure)
+                profile_import_command_end(
+                    profile_import=record,
+                    report=None,
+                    failure=gettext_noop("stopped: %(error)s"),
+                    failure_params={"error": type(exc).__name__},
+                )
             raise
         profile_import_command_end(profile_import=record, report=report)
         if verbosity >= 1:
