@@ -342,7 +342,7 @@ def test_if_an_auditor_searches_the_trail_for_a_cpf_in_a_browser_then_no_address
     assert browser.find_element("css selector", "#result_list").text.count("***.982.247-**") == 1
     follow(browser, "#changelist-filter a[href*='outcome__exact=scored']")
     visited.append(browser.current_url)
-    export = browser.find_element("css selector", "#audit-export").get_attribute("href")
+    export = browser.find_element("css selector", "#audit-export-form").get_attribute("action")
     # The masked CPF sent again is the same search.
     follow(browser, "#changelist-search [type=submit]")
     visited.append(browser.current_url)
