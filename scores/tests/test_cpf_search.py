@@ -196,7 +196,7 @@ def test_if_an_auditor_searches_the_report_runs_and_exports_by_cpf_then_theirs_s
         report_run(auditor_client, cpf)
     searched = admin_search(auditor_client, CONSULTATIONS, OTHER_EXAMPLE_CPF)
     export_link = next(a for a in addresses(searched) if "/consultation/export/" in a)
-    auditor_client.get(export_link.replace("&amp;", "&"))
+    auditor_client.post(export_link.replace("&amp;", "&"))
 
     runs = admin_search(auditor_client, REPORT_RUNS, "111 444 777 35")
     exports = admin_search(auditor_client, EXPORTS, "111.444.777-35")
