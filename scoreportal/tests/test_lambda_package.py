@@ -25,7 +25,7 @@ import boto3
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import Group, User
-from django.db import connection
+from django.db import connection, connections
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ApiKey
@@ -40,6 +40,7 @@ from devstack.lambda_invoke import (
     rest_api_event,
 )
 from devstack.lambda_package import AWS_SERVICES, build_package, never_loaded
+from devstack.services import checkout_roles, copy_database, ensure_database, postgres_cluster
 from scoreportal import aws_clients
 from scoreportal.tests.lambda_browser import LambdaBrowser
 from scores.models import Consultation, ProfileImport
@@ -519,6 +520,117 @@ def test_if_the_package_is_trimmed_then_every_route_kind_and_linked_static_file_
     assert "Accept-Encoding" in header(gzipped, "Vary")
     assert gzip.decompress(raw_body(gzipped)) == raw_body(plain)
     assert len(raw_body(gzipped)) < len(raw_body(plain)) / 2
+
+
+# Run by Zappa's handler as it is (its `raw_command` event, `exec`): what the process holds,
+# written where the test reads it.
+INSPECTION = """
+import gc, json, sys
+from django.db import connection
+from django.urls import get_resolver
+from scoreportal import aws_clients
+with open({path!r}, "w") as file:
+    json.dump({{
+        "modules": sorted(sys.modules),
+        "url_conf_loaded": "url_patterns" in get_resolver().__dict__,
+        "dynamodb_clients": aws_clients._dynamodb.cache_info().currsize,
+        "database_connected": connection.connection is not None,
+        "frozen_objects": gc.get_freeze_count(),
+    }}, file)
+"""
+
+
+def inspect_process(function, path):
+    assert function.invoke({"raw_command": INSPECTION.format(path=str(path))}) is None
+    return json.loads(path.read_text())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_if_lambda_starts_the_function_then_init_does_the_first_requests_work(
+    package, lambda_environment, issue_key, make_profile, tmp_path
+):
+    """Before any request (a keep-warm instance), the process has loaded the URL conf and
+    the views, created the DynamoDB client, connected to the database and frozen what
+    start-up allocated; the first score then imports nothing of ours."""
+    _, unzipped = package
+    make_profile(EXAMPLE_CPF)
+    _, plaintext = issue_key()
+    score = rest_api_event(
+        "POST",
+        "/api/v1/scores",
+        headers={"Content-Type": "application/json", "Authorization": f"Api-Key {plaintext}"},
+        body=json.dumps({"cpf": EXAMPLE_CPF}),
+    )
+
+    with WarmFunction(unzipped, lambda_environment, tmp_path) as function:
+        keep_warm = function.invoke(
+            {
+                "detail-type": "Scheduled Event",
+                "resources": [
+                    "arn:aws:events:sa-east-1:123456789012:rule/scoreportal-dev-zappa-keep-warm-handler.keep_warm_callback"
+                ],
+            }
+        )
+        before = inspect_process(function, tmp_path / "before.json")
+        answer = function.invoke(score)
+        after = inspect_process(function, tmp_path / "after.json")
+
+    assert keep_warm is None
+    assert before["url_conf_loaded"] is True
+    assert before["dynamodb_clients"] == 1
+    assert before["database_connected"] is True
+    assert before["frozen_objects"] > 50_000
+    assert answer["statusCode"] == 200
+    imported = sorted(set(after["modules"]) - set(before["modules"]))
+    ours = [
+        name for name in imported if name.split(".")[0] in ("scoreportal", "accounts", "scores")
+    ]
+    assert ours == [], imported
+    assert len(imported) < 10, imported
+    assert "ERROR" not in function.log
+
+
+@pytest.mark.django_db(transaction=True)
+def test_if_the_database_is_down_at_init_then_the_function_starts_answers_503_and_recovers(
+    package, lambda_environment, issue_key, make_profile, tmp_path
+):
+    """Connecting at start-up is an optimisation: refused, it is a warning, the requests
+    that need the database answer 503, and the first one after it is back is served."""
+    _, unzipped = package
+    make_profile(EXAMPLE_CPF)
+    _, plaintext = issue_key()
+    score = rest_api_event(
+        "POST",
+        "/api/v1/scores",
+        headers={"Content-Type": "application/json", "Authorization": f"Api-Key {plaintext}"},
+        body=json.dumps({"cpf": EXAMPLE_CPF}),
+    )
+    owner = connections["owner"].settings_dict
+    test_database = f"postgres://{owner['USER']}@{owner['HOST']}:{owner['PORT']}/{owner['NAME']}"
+
+    with postgres_cluster() as cluster:
+        ensure_database(cluster.url)
+        roles = checkout_roles(cluster.url)
+        copy_database(test_database, cluster.url)
+        cluster.stop()
+        environment = {**lambda_environment, "DATABASE_URL": roles.serving_url}
+        with WarmFunction(unzipped, environment, tmp_path) as function:
+            while_down = [
+                function.invoke(score),
+                function.invoke(http_api_event("GET", "/api/v1/health")),
+            ]
+            cluster.start()
+            once_back = function.invoke(score)
+
+    assert "database not reachable at start-up (OperationalError)" in function.log
+    assert [
+        (answer["statusCode"], body(answer).get("error", {}).get("code")) for answer in while_down
+    ] == [
+        (503, "service_unavailable"),
+        (503, None),
+    ]
+    assert once_back["statusCode"] == 200, once_back
+    assert body(once_back)["score"] == 975
 
 
 @pytest.mark.django_db(transaction=True)
