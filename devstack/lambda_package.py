@@ -123,40 +123,14 @@ def build_package(
     if work_dir.resolve().is_relative_to(project.resolve()):
         # `zappa package` walks the project: a virtualenv in it is taken for project code.
         raise ValueError(f"build {project.name} outside it, not in {work_dir}")
-    requirements = requirements or project / "requirements.txt"
-    resolve = ["-c", str(constraints)] if constraints else ["--no-deps"]
     venv = work_dir / "package-venv"
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    site_packages = venv / "lib" / f"python{PYTHON_VERSION}" / "site-packages"
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    # A few pure-Python requirements publish only source archives: build those into
-    # (platform-independent) wheels first, so the install below can insist on wheels.
-    wheels = work_dir / "wheels"
-    subprocess.run(
-        [*pip, "wheel", *resolve, "--wheel-dir", str(wheels), "-r", str(requirements)],
-        check=True,
-    )
-    subprocess.run(
-        [
-            *pip,
-            "install",
-            *resolve,
-            "--only-binary=:all:",
-            "--platform",
-            PLATFORM,
-            "--implementation",
-            "cp",
-            "--python-version",
-            PYTHON_VERSION,
-            "--find-links",
-            str(wheels),
-            "--target",
-            str(site_packages),
-            "-r",
-            str(requirements),
-        ],
-        check=True,
+    install_for_lambda(
+        requirements or project / "requirements.txt",
+        venv / "lib" / f"python{PYTHON_VERSION}" / "site-packages",
+        work_dir,
+        constraints=constraints,
     )
     python = venv / "bin" / "python"
     env = {
@@ -192,14 +166,50 @@ def build_package(
         env=env,
         check=True,
     )
-    finish_package(output)
-    with zipfile.ZipFile(output) as archive:
-        infos = archive.infolist()
-    return Package(
-        path=output,
-        zipped_bytes=output.stat().st_size,
-        unzipped_bytes=sum(info.file_size for info in infos),
-        files=len(infos),
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "package"
+        with zipfile.ZipFile(output) as archive:
+            archive.extractall(root)
+        return zip_for_lambda(root, output)
+
+
+def install_for_lambda(
+    requirements: Path, target: Path, work_dir: Path, *, constraints: Path | None = None
+) -> None:
+    """Install `requirements` into `target` as the wheels Lambda's python3.11 can load.
+
+    Without `constraints` the requirements are installed as pinned (no resolution);
+    with them, resolved under those pins.
+    """
+    resolve = ["-c", str(constraints)] if constraints else ["--no-deps"]
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    # A few pure-Python requirements publish only source archives: build those into
+    # (platform-independent) wheels first, so the install below can insist on wheels.
+    wheels = work_dir / "wheels"
+    subprocess.run(
+        [*pip, "wheel", *resolve, "--wheel-dir", str(wheels), "-r", str(requirements)],
+        check=True,
+    )
+    subprocess.run(
+        [
+            *pip,
+            "install",
+            *resolve,
+            "--only-binary=:all:",
+            "--platform",
+            PLATFORM,
+            "--implementation",
+            "cp",
+            "--python-version",
+            PYTHON_VERSION,
+            "--find-links",
+            str(wheels),
+            "--target",
+            str(target),
+            "-r",
+            str(requirements),
+        ],
+        check=True,
     )
 
 
@@ -214,24 +224,16 @@ def never_loaded(root: Path) -> dict[Path, Left]:
     return found
 
 
-def finish_package(archive_path: Path) -> None:
-    """Take out of the zip what the function never loads (NEVER_LOADED), then compile its
-    modules into it (unchecked-hash .pyc: valid whatever the timestamps the zip gives its
-    files; tracebacks name /var/task paths)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "package"
-        with zipfile.ZipFile(archive_path) as archive:
-            archive.extractall(root)
-        for path in never_loaded(root):
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-        write_bytecode_zip(root, archive_path)
-
-
-def write_bytecode_zip(root: Path, archive_path: Path) -> None:
-    """Compile the modules under `root` and zip the whole of it at `archive_path`."""
+def zip_for_lambda(root: Path, archive_path: Path) -> Package:
+    """Zip the package laid out under `root` at `archive_path`, as it is deployed: without
+    what the function never loads (NEVER_LOADED), with every module compiled
+    (unchecked-hash .pyc: valid whatever the timestamps the zip gives its files;
+    tracebacks name /var/task paths)."""
+    for path in never_loaded(root):
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
     # Exit status ignored: a library's stray file that does not compile (a template, a
     # Python 2 example) was never importable anyway.
     subprocess.run(
@@ -251,12 +253,17 @@ def write_bytecode_zip(root: Path, archive_path: Path) -> None:
         check=False,
         stdout=subprocess.DEVNULL,
     )
+    unzipped_bytes = files = 0
     with zipfile.ZipFile(archive_path, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             info = zipfile.ZipInfo(path.relative_to(root).as_posix())
             info.create_system = 3  # unix, so the permissions below apply
             info.external_attr = 0o755 << 16
-            archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+            content = path.read_bytes()
+            archive.writestr(info, content, zipfile.ZIP_DEFLATED)
+            unzipped_bytes += len(content)
+            files += 1
+    return Package(archive_path, archive_path.stat().st_size, unzipped_bytes, files)
 
 
 def describe(package: Package) -> str:
