@@ -9,8 +9,11 @@ seeds a bench database, serves the app with gunicorn on loopback, and measures:
                      INSERT through Django's connection), in a loop, no view
 3. score, cache hit / cache miss   through gunicorn under a bounded (closed-loop) load
 4. batch of 100      POST /api/v1/scores/batch of 100 cached CPFs, the same way
-5. cold start        fresh process to first 200 through the Zappa handler, from the package,
-                     median of 5, next to a bare Django project; import-time top 10
+5. cold start        fresh process to first 200 through the Lambda handler, from the
+                     package, median of 5, init and first invocation apart, and the
+                     process CPU of a warm invocation: ours beside the seed's service
+                     (bench/anchor: FastAPI + Mangum, one GetItem), and a bare Django
+                     project's cold start; import-time top 10
 6. round trips       database round trips and DynamoDB requests of one cached request, and
                      of one batch of 100 cached CPFs
 
