@@ -13,6 +13,12 @@ from scoreportal.api.errors import ApiError, ErrorCode, as_api_error
 from scoreportal.exceptions import ApplicationError
 
 _SCHEME = "api-key"
+# A partner's first call often sends the key the way other APIs take theirs (Bearer, Token,
+# the key alone): say which scheme this one takes instead of only that no key came.
+WRONG_SCHEME_MESSAGE = (
+    "No API key was sent: the Authorization header's scheme must be 'Api-Key'. Send the key"
+    " as 'Authorization: Api-Key <key>' or 'X-Api-Key: <key>'."
+)
 
 
 def presented_keys(request: Request) -> list[str]:
@@ -57,6 +63,8 @@ class ApiKeyAuthentication(BaseAuthentication):
             )
         key = keys[0] if keys else None
         if key is None:
+            if str(request.META.get("HTTP_AUTHORIZATION", "")).strip():
+                raise ApiError(ErrorCode.MISSING_API_KEY, WRONG_SCHEME_MESSAGE)
             return None
         try:
             return None, api_key_authenticate(key)

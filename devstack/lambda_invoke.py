@@ -7,9 +7,10 @@ own code and libraries are importable (as on Lambda, where the package is /var/t
 
 It imports `handler` (the module Zappa generated) during "init", then calls
 `handler.lambda_handler(event, context)` for each event of the JSON list in EVENTS.json,
-and writes {"init_seconds", "results": [{"response", "seconds"}]} to RESULTS.json (stdout
-and stderr are the function's log, as on Lambda). Standard library only: nothing of ours
-is importable from here but the package. -B: /var/task is read-only on Lambda, so no
+and writes {"init_seconds", "results": [{"response", "seconds", "cpu_seconds"}]} to
+RESULTS.json (`cpu_seconds`: the process's CPU time during the call, all its threads;
+stdout and stderr are the function's log, as on Lambda). Standard library only: nothing of
+ours is importable from here but the package. -B: /var/task is read-only on Lambda, so no
 bytecode may be cached between runs beyond what the package ships.
 
 `WarmFunction` keeps one such interpreter running and hands it events one at a time, so
@@ -159,6 +160,8 @@ class Invocation:
     init_seconds: float  # interpreter start to `import handler` done
     first_response_seconds: float  # process spawn to the first response
     log: str  # the function's stdout and stderr
+    invocation_seconds: list[float]  # each event's handler call, wall time
+    invocation_cpu_seconds: list[float]  # the same, the process's CPU time (all threads)
 
 
 def invoke_fresh_process(
@@ -203,6 +206,8 @@ def invoke_fresh_process(
         init_seconds=results["init_seconds"],
         first_response_seconds=results["results"][0]["finished_at"] - spawned,
         log=process.stdout + process.stderr,
+        invocation_seconds=[result["seconds"] for result in results["results"]],
+        invocation_cpu_seconds=[result["cpu_seconds"] for result in results["results"]],
     )
 
 
@@ -302,12 +307,13 @@ def main(package_dir: str, events_path: str, results_path: str) -> None:
     init_seconds = time.perf_counter() - STARTED
     results = []
     for event in events:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         response = handler.lambda_handler(event, LambdaContext())
         results.append(
             {
                 "response": response,
                 "seconds": time.perf_counter() - started,
+                "cpu_seconds": time.process_time() - cpu_started,
                 "finished_at": time.time(),  # wall clock, for timing from process spawn
             }
         )

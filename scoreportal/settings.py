@@ -266,6 +266,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# collectstatic writes only the hashed names (and their .gz): pages link nothing else, and
+# the unhashed copies would only make the Lambda package bigger (docs/deploy.md).
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
 
 # ==============================================================================
 # DJANGO REST FRAMEWORK AND OPENAPI

@@ -12,30 +12,35 @@ everything it wrote for CPFs, keys and tokens.
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import re
 import uuid
 import zipfile
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import boto3
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import Group, User
-from django.db import connection
+from django.db import connection, connections
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ApiKey
 from accounts.staff import StaffRole
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, totp_code
 from devstack.lambda_invoke import (
+    API_HOST,
     SOURCE_IP,
     WarmFunction,
     http_api_event,
     invoke_fresh_process,
     rest_api_event,
 )
-from devstack.lambda_package import build_package
+from devstack.lambda_package import AWS_SERVICES, build_package, never_loaded
+from devstack.services import checkout_roles, copy_database, ensure_database, postgres_cluster
 from scoreportal import aws_clients
 from scoreportal.tests.lambda_browser import LambdaBrowser
 from scores.models import Consultation, ProfileImport
@@ -44,7 +49,14 @@ pytestmark = pytest.mark.slow
 
 PROJECT = Path(__file__).resolve().parents[2]
 ZAPPA_SETTINGS = PROJECT / "zappa_settings.json"
+DEPLOY_WORKFLOW = PROJECT / ".github" / "workflows" / "deploy-stage.yml"
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
+# Lambda refuses a zip over 50 MB sent inline, in the UpdateFunctionCode or CreateFunction
+# call (what zappa 0.63 does with `--zip <local file>`); from S3 only the unzipped size counts.
+INLINE_UPLOAD_LIMIT = 50 * 1024 * 1024
+# What the package may weigh zipped: well under the inline limit, so the upload never
+# depends on how it is made.
+PACKAGE_BUDGET = 30 * 1024 * 1024
 
 
 # Session-scoped: pytest-django runs the transactional tests after all others, which would
@@ -219,6 +231,49 @@ def test_if_the_package_is_built_then_it_holds_the_app_and_no_dev_files(package)
     ]
 
 
+def test_if_the_package_is_built_then_it_holds_nothing_the_function_never_loads(package):
+    built, unzipped = package
+
+    assert built.zipped_bytes <= PACKAGE_BUDGET < INLINE_UPLOAD_LIMIT
+    assert never_loaded(unzipped) == {}
+    services = {path.name for path in (unzipped / "botocore" / "data").iterdir() if path.is_dir()}
+    assert services == AWS_SERVICES
+    for read_by_every_client in ("endpoints", "partitions", "sdk-default-configuration"):
+        assert (unzipped / "botocore" / "data" / f"{read_by_every_client}.json").is_file()
+    assert list(unzipped.glob("locale/*/LC_MESSAGES/django.mo"))
+    assert list(unzipped.glob("django/contrib/admin/locale/pt_BR/LC_MESSAGES/django.mo"))
+    # collectstatic kept the hashed names only, each with its .gz (WhiteNoise serves it to
+    # browsers that accept it).
+    static = unzipped / "staticfiles"
+    hashed = set(json.loads((static / "staticfiles.json").read_text())["paths"].values())
+    served = {
+        path.relative_to(static).as_posix()
+        for path in static.rglob("*")
+        if path.is_file() and path.name != "staticfiles.json"
+    }
+    assert served - {f"{name}.gz" for name in hashed} <= hashed
+    assert "admin/css/base.css" not in served
+    assert any(re.fullmatch(r"admin/css/base\.[0-9a-f]{12}\.css\.gz", name) for name in served)
+
+
+def test_if_the_pipeline_deploys_then_it_sends_the_zip_through_s3_not_inline():
+    """zappa 0.63 reads a local `--zip` file into the CreateFunction / UpdateFunctionCode
+    call itself (cli.py `deploy` and `update`: `local_zip`), where Lambda's inline limit
+    applies; with `--zip s3://bucket/key` it passes S3Bucket and S3Key instead."""
+    text = DEPLOY_WORKFLOW.read_text()
+    commands = re.findall(r"zappa (?:deploy|update) \S+ --zip (\S+)", text)
+
+    assert len(commands) == 4  # deploy or update, of the ops and the serving function
+    assert all(zip_path.startswith('"$PACKAGES/') for zip_path in commands), commands
+    assert 'echo "PACKAGES=s3://$bucket/' in text
+    uploads = re.findall(r"aws s3 cp (\S+) (\S+)", text)
+    assert {source for source, _ in uploads} == {
+        '"build/scoreportal-$STAGE.zip"',
+        '"build/scoreportal-$OPS_STAGE.zip"',
+    }
+    assert {target for _, target in uploads} == set(commands)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_if_lambda_invokes_the_handler_then_scores_are_served_for_v1_and_v2_events(
     package, lambda_environment, issue_key, make_profile, tmp_path
@@ -336,6 +391,246 @@ def test_if_lambda_serves_the_admin_and_health_then_pages_render_with_their_css(
     assert css["headers"]["Content-Type"].startswith("text/css")
     assert "max-age=315360000" in css["headers"]["Cache-Control"]
     assert "body" in css["body"]
+
+
+class _Links(HTMLParser):
+    """The addresses a browser fetches to show a page: scripts, stylesheets, icons, images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        address = attributes.get("src") if tag in ("script", "img") else None
+        if tag == "link" and attributes.get("rel") in ("stylesheet", "icon"):
+            address = attributes.get("href")
+        if address:
+            self.found.append(address)
+
+
+def fetched_by_a_browser(page):
+    """The addresses (without the stage) a browser fetches for `page` of the function."""
+    links = _Links()
+    links.feed(page.body)
+    addresses = set()
+    for link in links.found:
+        if not link.startswith("data:"):
+            parts = urlsplit(urljoin(f"https://{API_HOST}/dev{page.url}", link))
+            query = f"?{parts.query}" if parts.query else ""
+            addresses.add(parts.path.removeprefix("/dev") + query)
+    return addresses
+
+
+def raw_body(answer):
+    body = answer.get("body") or ""
+    return base64.b64decode(body) if answer.get("isBase64Encoded") else body.encode()
+
+
+def header(answer, name):
+    headers = {key.lower(): value for key, value in (answer.get("headers") or {}).items()}
+    return headers.get(name.lower())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_if_the_package_is_trimmed_then_every_route_kind_and_linked_static_file_is_served(
+    package, lambda_environment, issue_key, make_profile, tmp_path
+):
+    """What NEVER_LOADED leaves out is never asked for: the API's routes, the documents, the
+    admin signed out and in, every file their pages link and every file those stylesheets
+    link, through the packaged handler."""
+    _, unzipped = package
+    make_profile(EXAMPLE_CPF)
+    _, plaintext = issue_key(scopes=["scores:read", "scores:batch"])
+    lambda_staff_user("otto", StaffRole.CREDIT_DATA_OPERATORS)
+    api = {"Content-Type": "application/json", "Authorization": f"Api-Key {plaintext}"}
+
+    with WarmFunction(unzipped, lambda_environment, tmp_path) as function:
+        answers = {
+            "score": function.invoke(
+                rest_api_event(
+                    "POST", "/api/v1/scores", headers=api, body=json.dumps({"cpf": EXAMPLE_CPF})
+                )
+            ),
+            "batch": function.invoke(
+                http_api_event(
+                    "POST",
+                    "/api/v1/scores/batch",
+                    headers=api,
+                    body=json.dumps({"cpfs": [EXAMPLE_CPF, OTHER_EXAMPLE_CPF]}),
+                )
+            ),
+            "usage": function.invoke(rest_api_event("GET", "/api/v1/usage", headers=api)),
+            "health": function.invoke(http_api_event("GET", "/api/v1/health")),
+            "schema": function.invoke(rest_api_event("GET", "/api/schema")),
+        }
+        browser = LambdaBrowser(function)
+        login = browser.get("/admin/login/")
+        index = browser.submit(login, "login-form", username="otto", password=LAMBDA_STAFF_PASSWORD)
+        changelist = browser.get("/admin/scores/creditprofile/")
+        docs = browser.get("/api/docs")
+        pages = {"login": login, "index": index, "changelist": changelist, "docs": docs}
+        linked = set().union(*(fetched_by_a_browser(page) for page in pages.values()))
+        fetched = {}
+        to_fetch = sorted(linked)
+        cookies = {"Cookie": "; ".join(f"{k}={v}" for k, v in browser.cookies.items())}
+        while to_fetch:  # with the session, as the browser asks (the admin's jsi18n needs it)
+            address = to_fetch.pop()
+            path, _, query = address.partition("?")
+            answer = function.invoke(rest_api_event("GET", path, headers=cookies, query=query))
+            fetched[address] = answer
+            if (header(answer, "Content-Type") or "").startswith("text/css"):
+                for reference in re.findall(r"url\(['\"]?([^'\")]+)", raw_body(answer).decode()):
+                    target = urlsplit(urljoin(f"https://{API_HOST}/dev{path}", reference)).path
+                    target = target.removeprefix("/dev")
+                    if not reference.startswith("data:") and target not in fetched:
+                        to_fetch.append(target)
+        bundle = next(a for a in fetched if re.search(r"swagger-ui-bundle\.[0-9a-f]+\.js$", a))
+        plain = function.invoke(rest_api_event("GET", bundle))
+        gzipped = function.invoke(
+            rest_api_event("GET", bundle, headers={"Accept-Encoding": "gzip, deflate, br"})
+        )
+
+    assert {name: answer["statusCode"] for name, answer in answers.items()} == {
+        "score": 200,
+        "batch": 200,
+        "usage": 200,
+        "health": 200,
+        "schema": 200,
+    }
+    assert json.loads(answers["health"]["body"])["status"] == "ok"
+    assert raw_body(answers["schema"]).startswith(b"openapi: 3")
+    assert {name: page.status for name, page in pages.items()} == dict.fromkeys(pages, 200)
+    assert index.url == "/admin/", index.url
+    assert "creditprofile" in changelist.body
+    # The pages link their own files: the admin's, the authenticator app's, Swagger UI's and
+    # its start-up script (served by the docs view itself).
+    assert any(address.startswith("/static/admin/css/base.") for address in linked)
+    assert any(address.startswith("/static/admin/js/") for address in linked)
+    assert any(address.startswith("/static/drf_spectacular_sidecar/") for address in linked)
+    assert "/api/docs?script=" in linked, linked
+    assert len(fetched) > len(linked)  # the stylesheets' images and fonts too
+    assert {a: r["statusCode"] for a, r in fetched.items() if r["statusCode"] != 200} == {}
+    for address, answer in fetched.items():
+        if address.startswith("/static/"):
+            assert "max-age=315360000" in header(answer, "Cache-Control"), address
+    # WhiteNoise's .gz copy, for browsers that accept it: the same bytes, a third the size.
+    assert header(plain, "Content-Encoding") is None
+    assert header(gzipped, "Content-Encoding") == "gzip"
+    assert "Accept-Encoding" in header(gzipped, "Vary")
+    assert gzip.decompress(raw_body(gzipped)) == raw_body(plain)
+    assert len(raw_body(gzipped)) < len(raw_body(plain)) / 2
+
+
+# Run by Zappa's handler as it is (its `raw_command` event, `exec`): what the process holds,
+# written where the test reads it.
+INSPECTION = """
+import gc, json, sys
+from django.db import connection
+from django.urls import get_resolver
+from scoreportal import aws_clients
+with open({path!r}, "w") as file:
+    json.dump({{
+        "modules": sorted(sys.modules),
+        "url_conf_loaded": "url_patterns" in get_resolver().__dict__,
+        "dynamodb_clients": aws_clients._dynamodb.cache_info().currsize,
+        "database_connected": connection.connection is not None,
+        "frozen_objects": gc.get_freeze_count(),
+    }}, file)
+"""
+
+
+def inspect_process(function, path):
+    assert function.invoke({"raw_command": INSPECTION.format(path=str(path))}) is None
+    return json.loads(path.read_text())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_if_lambda_starts_the_function_then_init_does_the_first_requests_work(
+    package, lambda_environment, issue_key, make_profile, tmp_path
+):
+    """Before any request (a keep-warm instance), the process has loaded the URL conf and
+    the views, created the DynamoDB client, connected to the database and frozen what
+    start-up allocated; the first score then imports nothing of ours."""
+    _, unzipped = package
+    make_profile(EXAMPLE_CPF)
+    _, plaintext = issue_key()
+    score = rest_api_event(
+        "POST",
+        "/api/v1/scores",
+        headers={"Content-Type": "application/json", "Authorization": f"Api-Key {plaintext}"},
+        body=json.dumps({"cpf": EXAMPLE_CPF}),
+    )
+
+    with WarmFunction(unzipped, lambda_environment, tmp_path) as function:
+        keep_warm = function.invoke(
+            {
+                "detail-type": "Scheduled Event",
+                "resources": [
+                    "arn:aws:events:sa-east-1:123456789012:rule/scoreportal-dev-zappa-keep-warm-handler.keep_warm_callback"
+                ],
+            }
+        )
+        before = inspect_process(function, tmp_path / "before.json")
+        answer = function.invoke(score)
+        after = inspect_process(function, tmp_path / "after.json")
+
+    assert not keep_warm  # it runs no request: Zappa answers None
+    assert before["url_conf_loaded"] is True
+    assert before["dynamodb_clients"] == 1
+    assert before["database_connected"] is True
+    assert before["frozen_objects"] > 50_000
+    assert answer["statusCode"] == 200
+    imported = sorted(set(after["modules"]) - set(before["modules"]))
+    ours = [
+        name for name in imported if name.split(".")[0] in ("scoreportal", "accounts", "scores")
+    ]
+    assert ours == [], imported
+    assert len(imported) < 10, imported
+    assert "ERROR" not in function.log
+
+
+@pytest.mark.django_db(transaction=True)
+def test_if_the_database_is_down_at_init_then_the_function_starts_answers_503_and_recovers(
+    package, lambda_environment, issue_key, make_profile, tmp_path
+):
+    """Connecting at start-up is an optimisation: refused, it is a warning, the requests
+    that need the database answer 503, and the first one after it is back is served."""
+    _, unzipped = package
+    make_profile(EXAMPLE_CPF)
+    _, plaintext = issue_key()
+    score = rest_api_event(
+        "POST",
+        "/api/v1/scores",
+        headers={"Content-Type": "application/json", "Authorization": f"Api-Key {plaintext}"},
+        body=json.dumps({"cpf": EXAMPLE_CPF}),
+    )
+    owner = connections["owner"].settings_dict
+    test_database = f"postgres://{owner['USER']}@{owner['HOST']}:{owner['PORT']}/{owner['NAME']}"
+
+    with postgres_cluster() as cluster:
+        ensure_database(cluster.url)
+        roles = checkout_roles(cluster.url)
+        copy_database(test_database, cluster.url)
+        cluster.stop()
+        environment = {**lambda_environment, "DATABASE_URL": roles.serving_url}
+        with WarmFunction(unzipped, environment, tmp_path) as function:
+            while_down = [
+                function.invoke(score),
+                function.invoke(http_api_event("GET", "/api/v1/health")),
+            ]
+            cluster.start()
+            once_back = function.invoke(score)
+
+    assert "database not reachable at start-up (OperationalError)" in function.log
+    assert [
+        (answer["statusCode"], body(answer).get("error", {}).get("code")) for answer in while_down
+    ] == [
+        (503, "service_unavailable"),
+        (503, None),
+    ]
+    assert once_back["statusCode"] == 200, once_back
+    assert body(once_back)["score"] == 975
 
 
 @pytest.mark.django_db(transaction=True)

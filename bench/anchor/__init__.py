@@ -1,0 +1,1 @@
+"""The seed's service, as the benchmark's anchor: bench/anchor/handler.py (bench/README.md)."""
