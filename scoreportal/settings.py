@@ -297,9 +297,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "PREPROCESSING_HOOKS": [
-        "scoreportal.api.schema_generation.document_paths_without_trailing_slash"
-    ],
+    # drf-spectacular imports the hook's module only when it generates a schema: the API's
+    # documentation stays off the request path (docs/architecture.md, cold start).
+    "PREPROCESSING_HOOKS": ["scores.openapi.document_paths_without_trailing_slash"],
     "ENUM_NAME_OVERRIDES": {"ComponentStatusEnum": ["ok", "unavailable"]},
     # Choice labels are for staff, in their language; the API's documentation lists values.
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,

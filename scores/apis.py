@@ -20,24 +20,24 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import presented_key_prefix
-from accounts.constants import Scope
+from accounts.constants import DEFAULT_PURPOSE, Purpose, Scope
 from accounts.exceptions import ApiKeyRefused, LimitExceeded
 from accounts.models import ApiKey
+from accounts.rate_limit_fields import rate_limit_fields
+from accounts.rate_limits import Usage
 from accounts.services import Metered, api_key_charge, api_key_usage_get
 from scoreportal.api.context import context_of, request_id_of
-from scoreportal.api.errors import ApiError, ErrorCode, as_api_error, error_response
+from scoreportal.api.errors import ApiError, as_api_error, error_response
 from scoreportal.api.parsers import request_data
-from scoreportal.api.rate_limit_fields import rate_limit_fields
 from scoreportal.api.serializers import StrictInputSerializer
 from scoreportal.client_ip import client_ip
+from scoreportal.error_codes import ErrorCode
 from scoreportal.exceptions import ApplicationError
 from scores import score_cache
 from scores.constants import (
     BATCH_MAX_CPFS,
-    DEFAULT_PURPOSE,
     BatchItemStatus,
     Endpoint,
-    Purpose,
     ScoreSource,
 )
 from scores.cpf import Cpf, InvalidCpf
@@ -96,11 +96,15 @@ class Answer:
 
 class KeyedApi(APIView):
     """Base for endpoints called with an API key: every answer to a request whose key is
-    valid carries the key's RateLimit fields (scoreportal.api.rate_limit_fields).
+    valid carries the key's RateLimit fields (accounts.rate_limit_fields).
 
     The usage comes from counting the request (`charge`) or reading it (`read_usage`);
     an answer given before either (a bad body, a missing scope) reads it then.
     """
+
+    # The key's usage once this request counted (or read) it. A view instance serves one
+    # request, its answer included, errors and all.
+    usage: Usage | None = None
 
     def charge(self, request: Request, *, units: int) -> None:
         """Count the request against its key's limits, across every instance.
@@ -119,20 +123,17 @@ class KeyedApi(APIView):
         api_key = _authenticated_key(request)
         if api_key is None:
             raise ApiError(ErrorCode.MISSING_API_KEY)
-        context = context_of(request)
         try:
             metered = meter(api_key)
         except LimitExceeded as exc:
-            if context is not None:
-                context.usage = exc.usage
+            self.usage = exc.usage
             raise
         except ApiKeyRefused:
             # The key changed elsewhere and no longer authenticates: answered (and audited)
             # as a refused key, without the key.
             request.auth = None
             raise
-        if context is not None:
-            context.usage = metered.usage
+        self.usage = metered.usage
         request.auth = metered.api_key
         return metered
 
@@ -141,8 +142,7 @@ class KeyedApi(APIView):
         self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
     ) -> HttpResponseBase:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[arg-type]
-        context = context_of(request)
-        usage = context.usage if context is not None else None
+        usage = self.usage
         api_key = _authenticated_key(request) if usage is None else None
         if api_key is not None:
             try:

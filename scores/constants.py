@@ -3,20 +3,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores.scorecard import Band
-
-
-class Purpose(models.TextChoices):
-    """Why a score was consulted; recorded in the audit (Lei 12.414, Decreto 9.936)."""
-
-    CREDIT_ANALYSIS = "credit_analysis", _("Credit analysis")
-    CREDIT_REVIEW = "credit_review", _("Credit review")
-    FRAUD_PREVENTION = "fraud_prevention", _("Fraud prevention")
-    COLLECTION = "collection", _("Collection")
-
-
-DEFAULT_PURPOSE = Purpose.CREDIT_ANALYSIS
 
 
 class ScoreSource(models.TextChoices):

@@ -14,6 +14,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.constants import Purpose
 from accounts.models import ApiKey, Organization
 from scoreportal.models import AppendOnlyRecord
 from scores.constants import (
@@ -22,7 +23,6 @@ from scores.constants import (
     OUTCOME_SCORED,
     PROFILE_CHARACTERISTICS,
     Endpoint,
-    Purpose,
     ScoreSource,
 )
 from scores.scorecard import ProfileValue

@@ -1,8 +1,9 @@
-"""OpenAPI documentation of the score API, as drf-spectacular view extensions.
+"""OpenAPI documentation of the score API, as drf-spectacular extensions and a hook.
 
 Not `@extend_schema` on the views: that decorator loads drf-spectacular's generator when the
-view module is imported, on every cold start (docs/architecture.md). drf-spectacular loads
-this module (through scoreportal.api.schema_generation) only when it generates a schema.
+view module is imported, on every cold start (docs/architecture.md). drf-spectacular imports
+this module only when it generates a schema, by the hook's dotted path in
+SPECTACULAR_SETTINGS["PREPROCESSING_HOOKS"], which registers the extensions below.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
     OpenApiSerializerExtension,
     OpenApiSerializerFieldExtension,
     OpenApiViewExtension,
@@ -20,9 +22,9 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from scoreportal.api.errors import ErrorCode
 from scoreportal.api.schema import EXAMPLE_REQUEST_ID, error_responses, rate_limit_headers
 from scoreportal.api.serializers import StrictInputSerializer
+from scoreportal.error_codes import ErrorCode
 from scores import apis
 from scores.constants import BatchItemStatus
 from scores.cpf import INPUT_PATTERN, MASKED_PATTERN
@@ -392,3 +394,23 @@ class HealthApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
                 return super().get(request)  # type: ignore[no-any-return]
 
         return HealthApi
+
+
+def document_paths_without_trailing_slash(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> Any:
+    """Our routes accept an optional trailing slash; document the canonical form without it."""
+    return [(path.rstrip("/") or "/", *rest) for path, *rest in endpoints]
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """How accounts.authentication.ApiKeyAuthentication appears in the schema."""
+
+    target_class = "accounts.authentication.ApiKeyAuthentication"
+    name = "ApiKeyAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Api-Key",
+            "description": "Or 'Authorization: Api-Key <key>'.",
+        }

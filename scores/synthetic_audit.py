@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from scoreportal.api.errors import ERROR_STATUS_AND_MESSAGE, ErrorCode
-from scores.constants import OUTCOME_CHOICES, OUTCOME_SCORED, Endpoint, Purpose, ScoreSource
+from accounts.constants import Purpose
+from scoreportal.api.errors import ERROR_STATUS_AND_MESSAGE
+from scoreportal.error_codes import ErrorCode
+from scores.constants import OUTCOME_CHOICES, OUTCOME_SCORED, Endpoint, ScoreSource
 from scores.cpf import Cpf, InvalidCpf
 from scores.scorecard import band_for
 

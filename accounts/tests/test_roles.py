@@ -19,7 +19,7 @@ from accounts.models import ApiKey, KeyLifecycleEvent
 from accounts.services import api_key_revoke, api_key_rotate
 from accounts.staff import StaffRole
 from conftest import sign_in
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores.constants import Endpoint
 from scores.models import Consultation, ProfileImport
 

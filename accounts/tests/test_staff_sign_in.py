@@ -27,7 +27,7 @@ from conftest import (
 from conftest import (
     STAFF_PASSWORD as PASSWORD,
 )
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores.constants import Endpoint
 from scores.models import Consultation
 

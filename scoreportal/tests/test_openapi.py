@@ -9,7 +9,8 @@ import pytest
 from django.test import Client
 
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
-from scoreportal.api.errors import ERROR_STATUS_AND_MESSAGE, ErrorCode
+from scoreportal.api.errors import ERROR_STATUS_AND_MESSAGE
+from scoreportal.error_codes import ErrorCode
 
 
 @pytest.mark.parametrize("path", ["/api/schema", "/api/schema/"])

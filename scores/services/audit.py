@@ -12,7 +12,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores.constants import OUTCOME_SCORED, Endpoint
 from scores.cpf import Cpf
 from scores.exceptions import AuditPruneNotPermitted, AuditUnavailable

@@ -16,7 +16,7 @@ from django.test import Client
 from accounts.models import ApiKey
 from accounts.staff import StaffRole
 from conftest import sign_in
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores.constants import Endpoint, ScoreSource
 from scores.cpf import Cpf
 from scores.models import Consultation

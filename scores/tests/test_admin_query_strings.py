@@ -14,7 +14,7 @@ from django.urls import URLPattern, URLResolver, reverse
 
 from accounts.staff import StaffRole
 from conftest import EXAMPLE_CPF, sign_in
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 
 DIGITS = "9" * 5000  # past int()'s 4,300-digit limit
 HOSTILE_QUERIES = [

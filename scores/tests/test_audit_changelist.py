@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from accounts.staff import StaffRole
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, owner_sql
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores import audit_changelist
 from scores.admin import ConsultationAdmin
 from scores.constants import ScoreSource

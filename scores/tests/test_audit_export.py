@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from accounts.staff import StaffRole
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, admin_search, sign_in
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores.models import AuditExport, Consultation
 from scores.selectors import consultations_in_order
 

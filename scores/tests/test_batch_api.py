@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.constants import Scope
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, owner_sql
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores.constants import BATCH_MAX_CPFS
 from scores.cpf import Cpf
 from scores.models import Consultation

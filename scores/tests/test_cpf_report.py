@@ -15,7 +15,7 @@ from django.urls import reverse
 from accounts.models import Organization
 from accounts.staff import StaffRole
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, admin_search
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores.models import CpfReportRun
 from scores.retention import AUDIT_RETENTION_MIN_DAYS
 

@@ -8,9 +8,9 @@ from django.contrib.admin.utils import quote
 from django.test import Client
 from django.urls import reverse
 
-from accounts.constants import STAFF_LANGUAGE_SESSION_KEY
 from accounts.staff import StaffRole
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, admin_search, sign_in
+from scoreportal.language import STAFF_LANGUAGE_SESSION_KEY
 from scores import score_cache
 from scores.cpf import Cpf
 from scores.models import CreditProfile

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from accounts.models import Organization
 from conftest import EXAMPLE_CPF
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores.csv_download import csv_cell, csv_decimal
 from scores.services.usage import usage_summarize
 

@@ -44,7 +44,7 @@ from devstack.services import (
     moto_server,
     postgres_cluster,
 )
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores.constants import ScoreSource
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -18,7 +18,7 @@ from accounts.constants import Scope
 from accounts.models import ApiKey
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
 from devstack.services import moto_server
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores import score_cache
 from scores.cpf import Cpf
 from scores.models import Consultation

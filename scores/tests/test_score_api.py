@@ -16,13 +16,12 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from accounts.constants import Scope
+from accounts.constants import Purpose, Scope
 from accounts.services import api_key_revoke
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, owner_sql
 from devstack.services import free_port, moto_server
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores import score_cache
-from scores.constants import Purpose
 from scores.cpf import Cpf
 from scores.models import Consultation
 from scores.tests.strategies import (

@@ -15,7 +15,7 @@ from accounts.constants import Scope
 from accounts.models import ApiKey
 from conftest import EXAMPLE_CPF
 from devstack.services import free_port
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores.models import Consultation
 
 pytestmark = pytest.mark.usefixtures("score_table")

@@ -16,7 +16,7 @@ from django.urls import reverse
 from accounts.models import Organization
 from accounts.staff import StaffRole
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores.services.usage import usage_summarize
 
 REPORT = reverse("admin:scores_usagereport_changelist")

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, FakeClock
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores.constants import LATENCY_BUCKETS_MS, OUTCOME_CHOICES, OUTCOME_CLASSES
 from scores.models import DailyUsage, DailyUsageStatus
 from scores.selectors import UsageFigures
