@@ -48,14 +48,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_staffsigninfailure",
             "view_stafflockout",
         ],
-        "scores": [
-            "view_consultation",
-            "export_consultation",
-            "view_usagereport",
-            "view_cpfreport",
-            "view_auditexport",
-            "view_cpfreportrun",
-        ],
+        "scores": ["view_consultation", "export_consultation"],
+        "audit": ["view_usagereport", "view_cpfreport", "view_auditexport", "view_cpfreportrun"],
     },
     StaffRole.CREDIT_DATA_OPERATORS: {
         "scores": [
@@ -68,9 +62,9 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "invalidate_cached_scores",
             # The shipped scorecards, read-only, and which one is active.
             "view_scorecardversion",
-            # The usage report's score mix shows them drift in what is served.
-            "view_usagereport",
         ],
+        # The usage report's score mix shows them drift in what is served.
+        "audit": ["view_usagereport"],
     },
 }
 

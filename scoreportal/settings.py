@@ -13,7 +13,6 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from scoreportal.secrets_manager import load_secrets_into_environ
-from scores import retention
 
 # Django's generic classes (ModelAdmin[Model], QuerySet[Model]) subscriptable at run time.
 django_stubs_ext.monkeypatch()
@@ -102,6 +101,7 @@ INSTALLED_APPS = [
     "scoreportal",
     "accounts",
     "scores",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -374,14 +374,9 @@ DYNAMODB_MAX_ATTEMPTS = env.int("DYNAMODB_MAX_ATTEMPTS", default=2)
 DYNAMODB_FAILURE_COOLDOWN_SECONDS = env.float("DYNAMODB_FAILURE_COOLDOWN_SECONDS", default=5.0)
 
 # Audit rows older than this may be removed by `manage.py prune_audit`. The law asks for at
-# least six months of consultation history (scores/retention.py); the database enforces
-# that floor too.
+# least six months of consultation history (audit/retention.py): start-up refuses less
+# (audit.apps), and the database enforces that floor too.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=5 * 365)
-if AUDIT_RETENTION_DAYS < retention.AUDIT_RETENTION_MIN_DAYS:
-    raise ImproperlyConfigured(
-        f"AUDIT_RETENTION_DAYS must be at least {retention.AUDIT_RETENTION_MIN_DAYS} days "
-        "(six months)."
-    )
 
 # The most rows one CSV export of the audit trail may have; unset means no limit. On
 # Lambda a response is buffered and capped at 6 MB (about 30,000 rows), so the deployed

@@ -1,5 +1,5 @@
-"""Staff screens for the audit trail, its reports, credit profiles, their imports, the
-scorecards and the score cache's control.
+"""The credit data operators' admin: credit profiles, their imports, the scorecards and
+the score cache's control; and the CPF search the auditors' pages use too.
 
 CPF search everywhere is exact: the input is normalized and hashed, then matched against
 `cpf_hash`, so no plaintext CPF is needed in (or leaked from) the database. The search box
@@ -8,42 +8,25 @@ sends a CPF by POST and the changelist shows its search at a token (scores/cpf_s
 
 from __future__ import annotations
 
-import uuid
 from functools import partial
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, path
 from django.utils import formats
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language, gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from scores import admin_views, operator_views
-from scores.audit_changelist import (
-    ApiKeyListFilter,
-    AuditTrailChangeList,
-    OccurredBetweenFilter,
-    OrganizationListFilter,
-)
+from scoreportal.admin_bases import ReportAdmin
+from scores import operator_views
 from scores.constants import BAND_LABELS
 from scores.cpf import Cpf, InvalidCpf
 from scores.cpf_search import cpf_search_recall, is_cpf_search_token
-from scores.models import (
-    AuditExport,
-    Consultation,
-    CpfReport,
-    CpfReportRun,
-    CreditProfile,
-    ProfileImport,
-    ScorecardVersion,
-    UsageReport,
-)
+from scores.models import CreditProfile, ProfileImport, ScorecardVersion
 from scores.scorecard import Band
 from scores.selectors import credit_profile_score
 from scores.services import credit_profile_update, scores_invalidate
@@ -95,127 +78,6 @@ class CpfSearchMixin:
             request, queryset, term
         )
         return found
-
-
-@admin.register(Consultation)
-class ConsultationAdmin(CpfSearchMixin, admin.ModelAdmin[Consultation]):
-    """Read-only browser of every score query, fast at any size (scores/audit_changelist.py)."""
-
-    search_help_text = _("Exact CPF (with or without punctuation) or request id.")
-    list_display = [
-        "occurred_at",
-        "request_id",
-        "organization",
-        "api_key_prefix",
-        "cpf_masked",
-        "purpose",
-        "outcome",
-        "http_status",
-        "score",
-        "band",
-        "source",
-        "latency_ms",
-    ]
-    list_display_links = ["occurred_at", "request_id"]
-    list_filter = [
-        OccurredBetweenFilter,
-        ("organization", OrganizationListFilter),
-        ("api_key", ApiKeyListFilter),
-        "outcome",
-        "purpose",
-        "source",
-        "endpoint",
-    ]
-    list_select_related = ["organization"]
-    list_per_page = 100
-    search_fields = ["request_id"]  # shows the search box; the search itself is below
-    sortable_by = ()  # newest first, always: the pages depend on it
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER  # a count per choice would read the whole table
-    actions = None
-    fieldsets = [
-        (
-            _("Request"),
-            {"fields": ["occurred_at", "request_id", "endpoint", "client_ip", "latency_ms"]},
-        ),
-        (_("Caller"), {"fields": ["organization", "key", "presented_key_prefix"]}),
-        (_("Consultation"), {"fields": ["cpf_masked", "purpose", "outcome", "http_status"]}),
-        (_("Score served"), {"fields": ["score", "band", "model_version", "source"]}),
-    ]
-    readonly_fields = [
-        "occurred_at",
-        "request_id",
-        "endpoint",
-        "client_ip",
-        "latency_ms",
-        "organization",
-        "key",
-        "presented_key_prefix",
-        "cpf_masked",
-        "purpose",
-        "outcome",
-        "http_status",
-        "score",
-        "band",
-        "model_version",
-        "source",
-    ]
-
-    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[AuditTrailChangeList]:
-        return AuditTrailChangeList
-
-    def get_urls(self) -> list[URLPattern]:
-        export = self.admin_site.admin_view(
-            partial(admin_views.consultation_export, model_admin=self)
-        )
-        return [path("export/", export, name="scores_consultation_export"), *super().get_urls()]
-
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        context = {"can_export": request.user.has_perm(admin_views.EXPORT_PERMISSION)}
-        return super().changelist_view(request, {**context, **(extra_context or {})})
-
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
-        # The key filter's lookup reads the audit row's own column (the key's prefix);
-        # Django's check takes a to_field for a second relation.
-        return lookup == ApiKeyListFilter.lookup or super().lookup_allowed(lookup, value, request)
-
-    def _search_other(
-        self, request: HttpRequest, queryset: QuerySet[Any], term: str
-    ) -> tuple[QuerySet[Any], bool]:
-        try:
-            return queryset.filter(request_id=uuid.UUID(term)), False
-        except ValueError:
-            return queryset.none(), False
-
-    @admin.display(description=_("API key"))
-    def key(self, row: Consultation) -> str:
-        """The key's prefix, linked to the key (by prefix: its primary key holds its hash)."""
-        if row.api_key_id is None:
-            return self.get_empty_value_display()
-        url = (
-            reverse("admin:accounts_apikey_changelist")
-            + "?"
-            + urlencode({"prefix": row.api_key_id})
-        )
-        return format_html('<a href="{}">{}</a>', url, row.api_key_id)
-
-    @admin.display(description=_("presented key prefix"))
-    def presented_key_prefix(self, row: Consultation) -> str:
-        """What a request that failed authentication presented as its key's prefix."""
-        if row.api_key_id is not None or not row.api_key_prefix:
-            return self.get_empty_value_display()
-        return row.api_key_prefix
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class _CharacteristicAboveFilter(admin.SimpleListFilter):
@@ -491,119 +353,9 @@ class ProfileImportAdmin(admin.ModelAdmin[ProfileImport]):
         return operator_views.profile_import_page_view(request, self, object_id)  # type: ignore[return-value]
 
 
-# ==============================================================================
-# The auditors' reports and the records of who ran them
-# ==============================================================================
-class ReadOnlyAdmin(admin.ModelAdmin[Any]):
-    """Nothing here is added, changed or deleted through the admin."""
-
-    actions = None
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReportAdmin(ReadOnlyAdmin):
-    """An admin entry whose page is a report (`report`), not a list of rows."""
-
-    def report(self, request: HttpRequest) -> HttpResponseBase:
-        raise NotImplementedError
-
-    def get_urls(self) -> list[URLPattern]:
-        view = self.admin_site.admin_view(self.changelist_view)
-        opts = self.opts
-        return [path("", view, name=f"{opts.app_label}_{opts.model_name}_changelist")]
-
-    # A report may answer with a streamed CSV, which is not an HttpResponse.
-    def changelist_view(  # type: ignore[override]
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponseBase:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        return self.report(request)
-
-
-@admin.register(UsageReport)
-class UsageReportAdmin(ReportAdmin):
-    """The usage report (Auditors, Credit data operators): scores/admin_views.py."""
-
-    def report(self, request: HttpRequest) -> HttpResponseBase:
-        return admin_views.usage_report_view(request, self)
-
-
 @admin.register(ScorecardVersion)
 class ScorecardVersionAdmin(ReportAdmin):
     """The shipped scorecards, read-only (Credit data operators): scores/operator_views.py."""
 
     def report(self, request: HttpRequest) -> HttpResponseBase:
         return operator_views.scorecards_view(request, self)
-
-
-@admin.register(CpfReport)
-class CpfReportAdmin(ReportAdmin):
-    """The consultation report for a CPF (Auditors): scores/admin_views.py."""
-
-    def report(self, request: HttpRequest) -> HttpResponseBase:
-        return admin_views.cpf_report_view(request, self)
-
-
-@admin.register(AuditExport)
-class AuditExportAdmin(CpfSearchMixin, ReadOnlyAdmin):
-    """Who exported the audit trail, when, with which filters, how many rows; searched by
-    the CPF searched for, or by name."""
-
-    search_help_text = _("Exact CPF searched for (with or without punctuation), or a name.")
-    list_display = ["occurred_at", "actor_name", "filters_link", "cpf_masked", "row_count"]
-    list_filter = ["actor_name"]
-    search_fields = ["actor_name"]
-    fields = ("occurred_at", "actor_name", "actor", "filters_link", "cpf_masked", "row_count")
-    readonly_fields = fields
-
-    @admin.display(description=_("filters"))
-    def filters_link(self, export: AuditExport) -> str:
-        """The export's filters, linked to the audit trail with them; a CPF's search is
-        not repeated (it was kept masked, which finds nothing)."""
-        if not export.filters:
-            return str(_("none (the whole audit trail)"))
-        url = reverse("admin:scores_consultation_changelist")
-        kept = parse_qsl(export.filters, keep_blank_values=True)
-        if export.cpf_hash:
-            kept = [(name, value) for name, value in kept if name != "q"]
-        return format_html('<a href="{}?{}">{}</a>', url, urlencode(kept), export.filters)
-
-
-@admin.register(CpfReportRun)
-class CpfReportRunAdmin(CpfSearchMixin, ReadOnlyAdmin):
-    """Who ran the consultation report for which CPF, when, over which days; searched by
-    the CPF, or by name."""
-
-    search_help_text = _("Exact CPF (with or without punctuation), or a name.")
-    list_display = [
-        "occurred_at",
-        "actor_name",
-        "cpf_masked",
-        "period_start",
-        "period_end",
-        "output",
-        "row_count",
-    ]
-    list_filter = ["output", "actor_name"]
-    search_fields = ["actor_name"]
-    fields = (
-        "occurred_at",
-        "actor_name",
-        "actor",
-        "cpf_masked",
-        "period_start",
-        "period_end",
-        "output",
-        "row_count",
-    )
-    readonly_fields = fields

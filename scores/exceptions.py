@@ -20,25 +20,6 @@ class AuditUnavailable(ApplicationError):
     default_message = "The query could not be recorded, so no score is served. Retry later."
 
 
-class AuditPruneNotPermitted(ApplicationError):
-    """The connected database role may not delete audit rows: only the schema's owner
-    prunes (on AWS, the ops function). Never raised on the API's path."""
-
-    code = ErrorCode.SERVICE_UNAVAILABLE
-    default_message = (
-        "prune_audit runs as the schema's owner (on AWS, the ops function): this database "
-        "role may not delete audit rows."
-    )
-
-
-class ExportFiltersTooLong(ApplicationError):
-    """The audit trail's filters and search are longer than an export's record keeps: no
-    export leaves unrecorded, so none is made."""
-
-    code = ErrorCode.INVALID_REQUEST
-    default_message = "These filters are too long to be recorded with an export; narrow them."
-
-
 class ImportNotConfirmable(ApplicationError):
     """Only an admin import whose check has finished, and that nobody confirmed yet, can be
     confirmed."""

@@ -54,8 +54,8 @@ PAGES = {
 VIEWS = {
     "admin:scores_scorecardversion_changelist": {SUPERUSER, OPERATOR},
     "admin:scores_creditprofile_invalidate_all": {SUPERUSER, OPERATOR},
-    "admin:scores_usagereport_changelist": {SUPERUSER, AUDITOR, OPERATOR},
-    "admin:scores_cpfreport_changelist": {SUPERUSER, AUDITOR},
+    "admin:audit_usagereport_changelist": {SUPERUSER, AUDITOR, OPERATOR},
+    "admin:audit_cpfreport_changelist": {SUPERUSER, AUDITOR},
 }
 # who may change (not only view) what they can open
 CHANGE = {

@@ -623,10 +623,10 @@ def test_if_staff_and_clients_use_the_function_then_its_log_holds_no_cpf_key_or_
             for page in searched(auditor, "/admin/scores/consultation/", typed, encoded):
                 results.append((f"audit trail, {typed!r}", page))
             report = auditor.submit(
-                auditor.get("/admin/scores/cpfreport/"), "cpf-report-form", cpf=typed
+                auditor.get("/admin/audit/cpfreport/"), "cpf-report-form", cpf=typed
             )
             assert report.status == 200, report.url
-            for page in searched(auditor, "/admin/scores/cpfreportrun/", typed, encoded):
+            for page in searched(auditor, "/admin/audit/cpfreportrun/", typed, encoded):
                 results.append((f"report runs, {typed!r}", page))
         # A filter of the searched trail keeps the search; the export exports what it shows.
         trail = auditor.submit(
@@ -637,7 +637,7 @@ def test_if_staff_and_clients_use_the_function_then_its_log_holds_no_cpf_key_or_
         export = auditor.submit(served, "audit-export-form")
         assert export.status == 200, export.url
         assert export.headers["content-type"].startswith("text/csv")
-        exports = auditor.get("/admin/scores/auditexport/")
+        exports = auditor.get("/admin/audit/auditexport/")
         assert exports.status == 200
         auditor.submit(exports, "logout-form")
 

@@ -12,10 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.staff import StaffRole
+from audit.admin import changelist as audit_changelist
+from audit.admin.trail import ConsultationAdmin
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, owner_sql
 from scoreportal.error_codes import ErrorCode
-from scores import audit_changelist
-from scores.admin import ConsultationAdmin
 from scores.constants import ScoreSource
 
 CONSULTATIONS = reverse("admin:scores_consultation_changelist")

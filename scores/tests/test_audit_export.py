@@ -12,10 +12,11 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.staff import StaffRole
+from audit.models import AuditExport
+from audit.selectors import consultations_in_order
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, admin_search, sign_in
 from scoreportal.error_codes import ErrorCode
-from scores.models import AuditExport, Consultation
-from scores.selectors import consultations_in_order
+from scores.models import Consultation
 
 EXPORT = reverse("admin:scores_consultation_export")
 CONSULTATIONS = reverse("admin:scores_consultation_changelist")
@@ -212,9 +213,9 @@ def test_if_an_auditor_opens_the_export_records_then_they_are_read_only(auditor_
     auditor_client.post(f"{EXPORT}?outcome__exact=scored")
     export = AuditExport.objects.get()
 
-    listing = auditor_client.get(reverse("admin:scores_auditexport_changelist"))
-    detail = auditor_client.get(reverse("admin:scores_auditexport_change", args=[export.pk]))
-    delete = auditor_client.post(reverse("admin:scores_auditexport_delete", args=[export.pk]))
+    listing = auditor_client.get(reverse("admin:audit_auditexport_changelist"))
+    detail = auditor_client.get(reverse("admin:audit_auditexport_change", args=[export.pk]))
+    delete = auditor_client.post(reverse("admin:audit_auditexport_delete", args=[export.pk]))
 
     assert listing.status_code == 200
     assert f"{CONSULTATIONS}?outcome__exact=scored" in listing.content.decode()

@@ -15,9 +15,10 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from audit.models import CpfReportRun
+from audit.retention import AUDIT_RETENTION_MIN_DAYS
 from scores.constants import Endpoint
-from scores.models import Consultation, CpfReportRun
-from scores.retention import AUDIT_RETENTION_MIN_DAYS
+from scores.models import Consultation
 
 pytestmark = pytest.mark.django_db
 
@@ -180,8 +181,8 @@ def test_if_the_scheduled_lambda_task_runs_then_old_rows_go(connected_as_owner, 
 # ---------------------------------------------------------------------------------------
 @pytest.fixture
 def access_records(admin_user):
+    from audit.services.records import audit_export_record, cpf_report_record
     from scores.cpf import Cpf
-    from scores.services.audit_reports import audit_export_record, cpf_report_record
 
     export = audit_export_record(
         actor=admin_user, filters={"outcome__exact": ["scored"]}, row_count=3
@@ -232,9 +233,9 @@ def test_if_prune_audit_runs_then_old_records_of_exports_and_reports_go_too(
 ):
     import time_machine
 
+    from audit.models import AuditExport
+    from audit.services.records import audit_export_record, cpf_report_record
     from scores.cpf import Cpf
-    from scores.models import AuditExport
-    from scores.services.audit_reports import audit_export_record, cpf_report_record
 
     settings.AUDIT_RETENTION_DAYS = 365
     with time_machine.travel(timezone.now() - timedelta(days=400)):

@@ -16,9 +16,10 @@ from django.core.management import call_command
 from django.utils import formats, timezone, translation
 
 from accounts.staff import StaffRole
+from audit.models import AuditExport, CpfReportRun
+from audit.services.usage import usage_summarize
 from conftest import STAFF_PASSWORD, browser_sign_in, follow, screenshot, wait_for
-from scores.models import AuditExport, Consultation, CpfReportRun
-from scores.services.usage import usage_summarize
+from scores.models import Consultation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,7 +48,7 @@ def test_if_an_auditor_opens_the_usage_report_then_its_three_charts_are_drawn(
 ):
     browser = signed_in_auditor
 
-    browser.get(admin_url(live_server, "scores/usagereport/"))
+    browser.get(admin_url(live_server, "audit/usagereport/"))
 
     assert wait_for(browser, "h1").text == "Relatório de uso"
     for chart in ("chart-outcomes", "chart-latency", "chart-scores"):
@@ -77,7 +78,7 @@ def test_if_an_auditor_runs_the_report_for_a_cpf_then_the_organizations_show_and
     signed_in_auditor, live_server, month_of_traffic
 ):
     browser = signed_in_auditor
-    browser.get(admin_url(live_server, "scores/cpfreport/"))
+    browser.get(admin_url(live_server, "audit/cpfreport/"))
 
     wait_for(browser, "#id_cpf").send_keys("529.982.247-25")
     follow(browser, "#cpf-report-form button[value=page]")
@@ -86,7 +87,7 @@ def test_if_an_auditor_runs_the_report_for_a_cpf_then_the_organizations_show_and
     assert "Consultas ao score do CPF ***.982.247-**" in report.text
     assert browser.find_elements("css selector", "#cpf-report-organizations tbody tr")
     assert "529.982.247-25" not in report.text
-    assert browser.current_url.endswith("/scores/cpfreport/")  # the CPF is not in the address
+    assert browser.current_url.endswith("/audit/cpfreport/")  # the CPF is not in the address
     run = CpfReportRun.objects.get()
     assert (run.actor_name, run.cpf_masked) == ("bia", "***.982.247-**")
     screenshot(browser, "cpf-report-pt-br")
@@ -96,7 +97,7 @@ def test_if_an_auditor_types_a_wrong_cpf_then_the_report_says_so(
     signed_in_auditor, live_server, month_of_traffic
 ):
     browser = signed_in_auditor
-    browser.get(admin_url(live_server, "scores/cpfreport/"))
+    browser.get(admin_url(live_server, "audit/cpfreport/"))
 
     wait_for(browser, "#id_cpf").send_keys("529.982.247-26")
     follow(browser, "#cpf-report-form button[value=page]")
@@ -172,7 +173,7 @@ def test_if_the_usage_report_is_read_in_english_then_charts_and_tables_are_engli
     signed_in_auditor, live_server, month_of_traffic
 ):
     browser = signed_in_auditor
-    browser.get(admin_url(live_server, "scores/usagereport/"))
+    browser.get(admin_url(live_server, "audit/usagereport/"))
     language = wait_for(browser, "#language-form select")
     language.find_element("css selector", "option[value=en]").click()
     follow(browser, "#language-form button")

@@ -14,12 +14,12 @@ from django.urls import reverse
 
 from accounts.models import Organization
 from accounts.staff import StaffRole
+from audit.models import CpfReportRun
+from audit.retention import AUDIT_RETENTION_MIN_DAYS
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, admin_search
 from scoreportal.error_codes import ErrorCode
-from scores.models import CpfReportRun
-from scores.retention import AUDIT_RETENTION_MIN_DAYS
 
-REPORT = reverse("admin:scores_cpfreport_changelist")
+REPORT = reverse("admin:audit_cpfreport_changelist")
 TODAY = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # 15:00 in São Paulo
 
 
@@ -211,7 +211,7 @@ def test_if_the_report_is_shown_then_it_prints_with_no_inline_script(
     page = ask(auditor_client, EXAMPLE_CPF, since="2026-05-22", until="2026-11-22").content.decode()
 
     assert "data-print" in page
-    assert "scores/report_print.js" in page
+    assert "audit/report_print.js" in page
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page)
     assert not re.search(r"\son[a-z]+=", page)
 
@@ -238,7 +238,7 @@ def test_if_an_auditor_searches_report_runs_by_cpf_then_that_cpfs_runs_show(
     ask(auditor_client, OTHER_EXAMPLE_CPF, since="2026-05-22", until="2026-11-22")
 
     response = admin_search(
-        auditor_client, reverse("admin:scores_cpfreportrun_changelist"), "52998224725"
+        auditor_client, reverse("admin:audit_cpfreportrun_changelist"), "52998224725"
     )
 
     assert [run.cpf_masked for run in response.context["cl"].result_list] == ["***.982.247-**"]

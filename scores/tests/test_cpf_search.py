@@ -15,14 +15,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.staff import StaffRole
+from audit.models import AuditExport, CpfReportRun
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, admin_search, sign_in
 from scores.cpf_search import MAX_SEARCHES_KEPT, TOKEN_PREFIX
-from scores.models import AuditExport, Consultation, CpfReportRun, CreditProfile
+from scores.models import Consultation, CreditProfile
 
 CONSULTATIONS = reverse("admin:scores_consultation_changelist")
 PROFILES = reverse("admin:scores_creditprofile_changelist")
-REPORT_RUNS = reverse("admin:scores_cpfreportrun_changelist")
-EXPORTS = reverse("admin:scores_auditexport_changelist")
+REPORT_RUNS = reverse("admin:audit_cpfreportrun_changelist")
+EXPORTS = reverse("admin:audit_auditexport_changelist")
 NOON = datetime(2026, 11, 20, 18, 25, 7, tzinfo=UTC)
 DIGITS = "52998224725"
 
@@ -80,7 +81,7 @@ def report_run(client, cpf):
     """Run the consultation report for `cpf` over the last month."""
     today = timezone.localdate()
     response = client.post(
-        reverse("admin:scores_cpfreport_changelist"),
+        reverse("admin:audit_cpfreport_changelist"),
         {"cpf": cpf, "since": today - timedelta(days=30), "until": today},
     )
     assert response.context["report"], response.context["form"].errors

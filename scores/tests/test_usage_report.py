@@ -15,11 +15,11 @@ from django.urls import reverse
 
 from accounts.models import Organization
 from accounts.staff import StaffRole
+from audit.services.usage import usage_summarize
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
 from scoreportal.error_codes import ErrorCode
-from scores.services.usage import usage_summarize
 
-REPORT = reverse("admin:scores_usagereport_changelist")
+REPORT = reverse("admin:audit_usagereport_changelist")
 NOW = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # 15:00 in São Paulo
 
 
@@ -92,8 +92,8 @@ def test_if_the_usage_report_is_shown_then_its_charts_are_drawn_from_our_static_
     page = response.content.decode()
     scripts = re.findall(r"<script[^>]*>", page)
     assert all("src=" in script or 'type="application/json"' in script for script in scripts)
-    assert "/static/scores/vendor/chartjs/chart.umd.min.js" in page
-    assert "/static/scores/usage_report.js" in page
+    assert "/static/audit/vendor/chartjs/chart.umd.min.js" in page
+    assert "/static/audit/usage_report.js" in page
     assert "cdn" not in page.lower()
     found = re.search(
         r'<script id="usage-chart-data" type="application/json">(.*?)</script>', page, re.S
@@ -105,7 +105,7 @@ def test_if_the_usage_report_is_shown_then_its_charts_are_drawn_from_our_static_
     assert served["data"][-2:] == [2, 1]
     assert [series["label"] for series in data["bands"]] == ["Baixo", "Regular", "Bom", "Excelente"]
     assert data["mean_score"]["data"][-2] == 650.0
-    assert auditor_client.get("/static/scores/vendor/chartjs/chart.umd.min.js").status_code == 200
+    assert auditor_client.get("/static/audit/vendor/chartjs/chart.umd.min.js").status_code == 200
 
 
 def test_if_the_report_is_narrowed_to_an_organization_then_only_its_keys_count(

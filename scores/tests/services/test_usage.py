@@ -9,12 +9,13 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from audit.constants import LATENCY_BUCKETS_MS, OUTCOME_CLASSES
+from audit.models import DailyUsage, DailyUsageStatus
+from audit.selectors import UsageFigures
+from audit.services.usage import SETTLE_TIME, usage_summarize
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, FakeClock
 from scoreportal.error_codes import ErrorCode
-from scores.constants import LATENCY_BUCKETS_MS, OUTCOME_CHOICES, OUTCOME_CLASSES
-from scores.models import DailyUsage, DailyUsageStatus
-from scores.selectors import UsageFigures
-from scores.services.usage import SETTLE_TIME, usage_summarize
+from scores.constants import OUTCOME_CHOICES
 
 pytestmark = pytest.mark.django_db
 

@@ -2,10 +2,10 @@
 Decreto 9.936/2019 art. 10, under which a citizen may ask who consulted their score in
 that time).
 
-The one definition of that floor. The settings refuse a shorter AUDIT_RETENTION_DAYS,
-`prune_audit` refuses a shorter --days, the database's append-only triggers refuse to
-delete younger rows, and the per-CPF report looks this far back by default. Pure Python,
-so the settings can import it.
+The one definition of that floor: start-up refuses a shorter AUDIT_RETENTION_DAYS
+(audit.apps), `prune_audit` a shorter --days, the append-only triggers (their migrations
+keep the number as they ran it) the deletion of younger rows; the per-CPF report looks
+this far back by default.
 """
 
 # Six calendar months last 181 to 184 days; counting the longest, no six-month period

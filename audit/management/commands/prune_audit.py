@@ -5,10 +5,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from scores.exceptions import AuditPruneNotPermitted
-from scores.retention import AUDIT_RETENTION_MIN_DAYS
-from scores.selectors import consultations_prunable_count
-from scores.services import consultations_prune
+from audit.exceptions import AuditPruneNotPermitted
+from audit.retention import AUDIT_RETENTION_MIN_DAYS
+from audit.selectors import consultations_prunable_count
+from audit.services import consultations_prune
 
 
 class Command(BaseCommand):

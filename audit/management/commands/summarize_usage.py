@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from scores.services.usage import usage_summarize
+from audit.services.usage import usage_summarize
 
 
 class Command(BaseCommand):

@@ -24,10 +24,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from scores.audit_order import NEWEST_FIRST, OLDEST_FIRST, Cursor
-from scores.forms import DayRangeForm
+from audit.forms import DayRangeForm
+from audit.order import NEWEST_FIRST, OLDEST_FIRST, Cursor
+from audit.selectors import RowCount, rows_counted
 from scores.models import Consultation
-from scores.selectors import RowCount, rows_counted
 
 CURSOR_VAR = "before"
 # Up to here a count is exact (a bounded COUNT); beyond it, the planner's estimate.

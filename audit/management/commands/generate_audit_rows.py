@@ -14,8 +14,8 @@ from django.utils.dateparse import parse_datetime
 from accounts.constants import Scope
 from accounts.models import ApiKey, Organization
 from accounts.services import api_key_issue, api_key_revoke
+from audit.synthetic_audit import Generator, SyntheticKey, SyntheticRow, rows_per_day
 from scores.models import Consultation
-from scores.synthetic_audit import Generator, SyntheticKey, SyntheticRow, rows_per_day
 
 # Organizations of very different sizes (share of the traffic), and their keys' names.
 ORGANIZATIONS = (

@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.models import User
 
+from audit.exceptions import ExportFiltersTooLong
+from audit.models import AuditExport, CpfReportRun
 from scores.cpf import Cpf, InvalidCpf
 from scores.cpf_search import SearchedCpf, is_cpf_search_token
-from scores.exceptions import ExportFiltersTooLong
-from scores.models import AuditExport, CpfReportRun
 
 SEARCH_VAR = "q"  # the admin changelist's search parameter
 

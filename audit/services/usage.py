@@ -22,14 +22,11 @@ from django.db import transaction
 from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
-from scores.constants import (
-    LATENCY_BUCKETS_MS,
-    OUTCOME_CLASSES,
-    OutcomeClass,
-    ScoreSource,
-)
-from scores.local_days import midnight
-from scores.models import Consultation, DailyUsage, DailyUsageStatus
+from audit.constants import LATENCY_BUCKETS_MS, OUTCOME_CLASSES, OutcomeClass
+from audit.local_days import midnight
+from audit.models import DailyUsage, DailyUsageStatus
+from scores.constants import ScoreSource
+from scores.models import Consultation
 from scores.scorecard import Band
 
 # A row's time is taken just before it is written, within its request (at most 29 s on

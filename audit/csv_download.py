@@ -20,8 +20,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Field, Model
 from django.http import StreamingHttpResponse
 from django.utils import formats, timezone, translation
+from django.utils.text import capfirst
 
 # Rows written to the response per chunk: few writes, little memory.
 ROWS_PER_CHUNK = 1000
@@ -95,3 +97,25 @@ def csv_response(
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"  # audit data: no copies in caches
     return response
+
+
+def model_field(model: type[Model], name: str) -> Field[Any, Any]:
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):  # pragma: no cover  (our names are fields)
+        raise TypeError(name)
+    return field
+
+
+def field_label(model: type[Model], name: str) -> str:
+    """A column's heading: the field's label, in the active language."""
+    return str(capfirst(model_field(model, name).verbose_name))
+
+
+def local_now_stamp() -> str:
+    """Now, in São Paulo, for a download's name."""
+    return timezone.localtime().strftime("%Y%m%d-%H%M%S")
+
+
+def download_name(stem: str, suffix: str) -> str:
+    """A download's name: a translated stem (its own call, so makemessages finds it)."""
+    return f"{stem}-{suffix}.csv"
