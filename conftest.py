@@ -29,8 +29,8 @@ from accounts.services import api_key_issue
 from accounts.staff import totp_required
 from scoreportal import aws_clients
 from scoreportal.logging import JsonFormatter, WithoutRequestTarget
-from scores import score_cache
-from scores.cpf import Cpf
+from scores.cache import score_cache
+from scores.core.cpf import Cpf
 from scores.models import CreditProfile
 
 # The CPFs published in the documentation.

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Organization
 from audit.local_days import midnight, today
 from audit.retention import AUDIT_RETENTION_MIN_DAYS
-from scores.cpf import Cpf, InvalidCpf
+from scores.core.cpf import Cpf, InvalidCpf
 
 # Days as the browser's date picker sends them (ISO 8601), and as people type them.
 _DAY_WIDGET = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})

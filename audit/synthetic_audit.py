@@ -22,8 +22,8 @@ from accounts.constants import Purpose
 from scoreportal.api.errors import ERROR_STATUS_AND_MESSAGE
 from scoreportal.error_codes import ErrorCode
 from scores.constants import OUTCOME_CHOICES, OUTCOME_SCORED, Endpoint, ScoreSource
-from scores.cpf import Cpf, InvalidCpf
-from scores.scorecard import band_for
+from scores.core.cpf import Cpf, InvalidCpf
+from scores.core.scorecard import band_for
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 

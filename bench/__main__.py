@@ -356,7 +356,7 @@ def main(argv: list[str]) -> int:
 
         from django.conf import settings
 
-        from scores.cpf import Cpf
+        from scores.core.cpf import Cpf
 
         print("bench: I/O floors …", flush=True)
         hashes = [Cpf.parse(cpf).lookup_hash(settings.CPF_HASH_KEY) for cpf in cached]

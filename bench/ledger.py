@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import Drive, Exchange, Planned, drive, percentile
-from scores.cpf import Cpf
+from scores.core.cpf import Cpf
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BATCH_PATH = "/api/v1/scores/batch"

@@ -119,7 +119,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # No CPF in an admin address: the search box's term becomes a token (docs/security.md).
-    "scores.cpf_search.CpfFreeAdminAddressesMiddleware",
+    "scores.admin.cpf_search.CpfFreeAdminAddressesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it answers locked-out sign-ins.
     "axes.middleware.AxesMiddleware",
@@ -299,7 +299,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # drf-spectacular imports the hook's module only when it generates a schema: the API's
     # documentation stays off the request path (docs/architecture.md, cold start).
-    "PREPROCESSING_HOOKS": ["scores.openapi.document_paths_without_trailing_slash"],
+    "PREPROCESSING_HOOKS": ["scores.api.openapi.document_paths_without_trailing_slash"],
     "ENUM_NAME_OVERRIDES": {"ComponentStatusEnum": ["ok", "unavailable"]},
     # Choice labels are for staff, in their language; the API's documentation lists values.
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,

@@ -4,7 +4,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from scoreportal.error_codes import ErrorCode
-from scores.scorecard import Band
+from scores.core.scorecard import Band
 
 
 class ScoreSource(models.TextChoices):

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from scores.models import CreditProfile
-from scores.scorecard import (
+from scores.core.scorecard import (
     Reason,
     Scorecard,
     ScoreResult,
     available_versions,
     load_scorecard,
 )
+from scores.models import CreditProfile
 
 
 def active_scorecard() -> Scorecard:

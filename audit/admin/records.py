@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.models import AuditExport, CpfReportRun
 from scoreportal.admin_bases import ReadOnlyAdminMixin
-from scores.admin import CpfSearchMixin
+from scores.admin.cpf_search import CpfSearchMixin
 
 
 @admin.register(AuditExport)

@@ -47,8 +47,8 @@ from audit.selectors import (
 from audit.services import cpf_report_record
 from scoreportal.admin_bases import ReportAdmin
 from scores.constants import BAND_LABELS
+from scores.core.scorecard import Band
 from scores.models import Consultation
-from scores.scorecard import Band
 
 # ---------------------------------------------------------------------------------------
 # The usage report

@@ -45,8 +45,7 @@ from audit.exceptions import ExportFiltersTooLong
 from audit.selectors import consultations_in_order
 from audit.services import audit_export_record
 from scoreportal.admin_bases import ReadOnlyAdminMixin
-from scores.admin import CpfSearchMixin
-from scores.cpf_search import cpf_search_recall
+from scores.admin.cpf_search import CpfSearchMixin, cpf_search_recall
 from scores.models import Consultation
 
 EXPORT_PERMISSION = "scores.export_consultation"

@@ -14,8 +14,8 @@ from django.contrib.auth.models import User
 
 from audit.exceptions import ExportFiltersTooLong
 from audit.models import AuditExport, CpfReportRun
-from scores.cpf import Cpf, InvalidCpf
-from scores.cpf_search import SearchedCpf, is_cpf_search_token
+from scores.admin.cpf_search import SearchedCpf, is_cpf_search_token
+from scores.core.cpf import Cpf, InvalidCpf
 
 SEARCH_VAR = "q"  # the admin changelist's search parameter
 

@@ -26,8 +26,8 @@ from audit.constants import LATENCY_BUCKETS_MS, OUTCOME_CLASSES, OutcomeClass
 from audit.local_days import midnight
 from audit.models import DailyUsage, DailyUsageStatus
 from scores.constants import ScoreSource
+from scores.core.scorecard import Band
 from scores.models import Consultation
-from scores.scorecard import Band
 
 # A row's time is taken just before it is written, within its request (at most 29 s on
 # Lambda): after this long, a past moment has all its rows.

@@ -36,7 +36,7 @@ from scoreportal.secrets_manager import (
     MANAGED_VARIABLES,
     load_secrets_into_environ,
 )
-from scores import score_cache
+from scores.cache import score_cache
 
 PROJECT = Path(__file__).resolve().parents[2]
 REGION = "sa-east-1"

@@ -22,7 +22,7 @@ from infra import stack_settings
 from infra.tests import cloudformation as cfn
 from scoreportal.database_roles import ROLE_NAME
 from scoreportal.secrets_manager import DATABASE_ROLE_VARIABLES, MANAGED_VARIABLES
-from scores import score_cache
+from scores.cache import score_cache
 from scores.models import Consultation
 
 PROJECT = Path(__file__).resolve().parents[2]

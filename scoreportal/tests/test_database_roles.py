@@ -27,7 +27,7 @@ from devstack.services import postgres_cluster
 from scoreportal.database_roles import grant_serving_role
 from scoreportal.models import append_only_tables
 from scores.constants import Endpoint
-from scores.cpf import Cpf
+from scores.core.cpf import Cpf
 from scores.models import Consultation
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from django.db import DatabaseError
 from accounts.models import ApiKey
 from scoreportal.error_codes import ErrorCode
 from scores.constants import OUTCOME_SCORED, Endpoint
-from scores.cpf import Cpf
+from scores.core.cpf import Cpf
 from scores.exceptions import AuditUnavailable
 from scores.models import Consultation
 from scores.services.scoring import ServedScore

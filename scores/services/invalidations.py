@@ -34,7 +34,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from scoreportal.aws_clients import DynamoDBCallFailed
-from scores import score_cache
+from scores.cache import score_cache
 from scores.exceptions import ScoreCacheUnavailable
 from scores.models import CreditProfile, PendingInvalidation
 

@@ -51,8 +51,8 @@ from django.utils.translation import gettext_noop
 
 from scoreportal import aws_clients
 from scores.exceptions import ImportNotConfirmable, ImportNotResumable, UploadNotRecognised
+from scores.imports.profile_file import MAX_LINE_BYTES, ProfileFileError, line_too_long
 from scores.models import ImportSeenCpf, ProfileImport
-from scores.profile_import import MAX_LINE_BYTES, ProfileFileError, line_too_long
 from scores.services.profiles import ProfileImportReport, credit_profiles_import
 
 logger = logging.getLogger(__name__)

@@ -31,8 +31,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from scores.constants import PROFILE_CHARACTERISTICS
+from scores.imports.profile_file import ProfileRow, RowError, read_profiles
 from scores.models import CreditProfile, ImportSeenCpf
-from scores.profile_import import ProfileRow, RowError, read_profiles
 from scores.services.invalidations import DrainReport, invalidations_drain, invalidations_record
 
 logger = logging.getLogger(__name__)

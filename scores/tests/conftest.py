@@ -18,7 +18,7 @@ from accounts.staff import StaffRole
 from conftest import sign_in
 from scoreportal.error_codes import ErrorCode
 from scores.constants import Endpoint, ScoreSource
-from scores.cpf import Cpf
+from scores.core.cpf import Cpf
 from scores.models import Consultation
 from scores.services import ConsultationRequest, ConsultedCpf, ServedScore, consultations_record
 
@@ -112,7 +112,7 @@ def record(db: None) -> Callable[..., list[Consultation]]:
 
 
 def _band(score: int) -> str:
-    from scores.scorecard import band_for
+    from scores.core.scorecard import band_for
 
     return band_for(score).value
 

@@ -15,7 +15,7 @@ import schemathesis
 from hypothesis import strategies as st
 
 from scoreportal.api.errors import ERROR_STATUS_AND_MESSAGE
-from scores.cpf import Cpf, InvalidCpf
+from scores.core.cpf import Cpf, InvalidCpf
 
 _STATUS_OF_CODE = {code.value: status for code, (status, _) in ERROR_STATUS_AND_MESSAGE.items()}
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from scores.cpf import INPUT_PATTERN, Cpf, InvalidCpf
+from scores.core.cpf import INPUT_PATTERN, Cpf, InvalidCpf
 
 
 def _valid_cpf(base: str) -> Cpf | None:

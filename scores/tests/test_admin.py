@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, admin_search
-from scores import score_cache
+from scores.cache import score_cache
 from scores.models import Consultation, CreditProfile
 
 CONSULTATIONS = reverse("admin:scores_consultation_changelist")

@@ -182,7 +182,7 @@ def test_if_the_scheduled_lambda_task_runs_then_old_rows_go(connected_as_owner, 
 @pytest.fixture
 def access_records(admin_user):
     from audit.services.records import audit_export_record, cpf_report_record
-    from scores.cpf import Cpf
+    from scores.core.cpf import Cpf
 
     export = audit_export_record(
         actor=admin_user, filters={"outcome__exact": ["scored"]}, row_count=3
@@ -235,7 +235,7 @@ def test_if_prune_audit_runs_then_old_records_of_exports_and_reports_go_too(
 
     from audit.models import AuditExport
     from audit.services.records import audit_export_record, cpf_report_record
-    from scores.cpf import Cpf
+    from scores.core.cpf import Cpf
 
     settings.AUDIT_RETENTION_DAYS = 365
     with time_machine.travel(timezone.now() - timedelta(days=400)):

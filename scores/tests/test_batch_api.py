@@ -14,7 +14,7 @@ from accounts.constants import Scope
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, owner_sql
 from scoreportal.error_codes import ErrorCode
 from scores.constants import BATCH_MAX_CPFS
-from scores.cpf import Cpf
+from scores.core.cpf import Cpf
 from scores.models import Consultation
 from scores.selectors import active_scorecard
 from scores.services import scores_get

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scores.cpf import INPUT_PATTERN, MASKED_PATTERN, Cpf, CpfError, InvalidCpf
+from scores.core.cpf import INPUT_PATTERN, MASKED_PATTERN, Cpf, CpfError, InvalidCpf
 from scores.tests.strategies import (
     json_values,
     shaped_cpf_inputs,

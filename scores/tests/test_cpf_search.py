@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.staff import StaffRole
 from audit.models import AuditExport, CpfReportRun
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, admin_search, sign_in
-from scores.cpf_search import MAX_SEARCHES_KEPT, TOKEN_PREFIX
+from scores.admin.cpf_search import MAX_SEARCHES_KEPT, TOKEN_PREFIX
 from scores.models import Consultation, CreditProfile
 
 CONSULTATIONS = reverse("admin:scores_consultation_changelist")
@@ -271,7 +271,7 @@ def test_if_searches_are_kept_then_the_session_holds_hashes_and_masks_never_a_cp
 
 
 def test_if_many_cpfs_are_searched_then_the_session_keeps_only_the_latest(auditor_client, db):
-    from scores.cpf import Cpf
+    from scores.core.cpf import Cpf
 
     tokens = []
     for n in range(MAX_SEARCHES_KEPT + 5):

@@ -11,10 +11,10 @@ from django.urls import reverse
 from accounts.staff import StaffRole
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, admin_search, sign_in
 from scoreportal.language import STAFF_LANGUAGE_SESSION_KEY
-from scores import score_cache
-from scores.cpf import Cpf
+from scores.cache import score_cache
+from scores.core.cpf import Cpf
+from scores.core.scorecard import available_versions
 from scores.models import CreditProfile
-from scores.scorecard import available_versions
 from scores.selectors import active_scorecard
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("score_table")]

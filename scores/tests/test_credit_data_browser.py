@@ -20,8 +20,8 @@ from conftest import (
     screenshot,
     wait_for,
 )
+from scores.imports.profile_file import COLUMNS
 from scores.models import CreditProfile, ProfileImport
-from scores.profile_import import COLUMNS
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("score_table")]
 

@@ -406,9 +406,9 @@ def worker_pids(server) -> list[str]:
 # failed (the 503 it answers instead of the score), a database error in a view, the health
 # check's finding. Anything else (a 500, an error escaping the envelope) is a defect.
 INTENDED_TRACEBACKS = {
-    ("scores.apis", "audit write failed; answering 503 without the score"),
+    ("scores.api.views", "audit write failed; answering 503 without the score"),
     ("scoreportal.api.errors", "database error while serving an API request"),
-    ("scores.apis", "health check: database unavailable"),
+    ("scores.api.views", "health check: database unavailable"),
 }
 
 

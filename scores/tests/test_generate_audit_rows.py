@@ -12,7 +12,7 @@ from django.db.models import Max, Min
 from accounts.models import ApiKey, Organization
 from conftest import EXAMPLE_CPF
 from scores.constants import OUTCOME_CHOICES
-from scores.cpf import Cpf
+from scores.core.cpf import Cpf
 from scores.models import Consultation
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from conftest import EXAMPLE_CPF
 from devstack.faults import faulty_endpoint, garbage, http_response, silent
 from devstack.services import free_port
-from scores import score_cache
+from scores.cache import score_cache
 
 URL = "/api/v1/health"
 

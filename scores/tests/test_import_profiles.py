@@ -12,16 +12,16 @@ from django.utils import timezone
 
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
 from devstack.services import free_port
-from scores import score_cache
-from scores.cpf import Cpf
-from scores.models import CreditProfile
-from scores.profile_import import (
+from scores.cache import score_cache
+from scores.core.cpf import Cpf
+from scores.imports.profile_file import (
     COLUMNS,
     MAX_HEADER_COLUMNS,
     MAX_LINE_BYTES,
     ProfileFileError,
     read_profiles,
 )
+from scores.models import CreditProfile
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("score_table")]
 

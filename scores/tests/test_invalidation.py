@@ -18,12 +18,12 @@ from django.db import connection
 from conftest import EXAMPLE_CPF, GOOD_PROFILE, OTHER_EXAMPLE_CPF
 from devstack.services import free_port
 from scoreportal import aws_clients
-from scores import score_cache
-from scores.cpf import Cpf
+from scores.cache import score_cache
+from scores.cache.score_cache import CachedScore
+from scores.core.cpf import Cpf
 from scores.exceptions import ScoreCacheUnavailable
+from scores.imports.profile_file import COLUMNS
 from scores.models import CreditProfile, ImportSeenCpf, PendingInvalidation, ProfileImport
-from scores.profile_import import COLUMNS
-from scores.score_cache import CachedScore
 from scores.services import (
     credit_profile_update,
     credit_profiles_import,

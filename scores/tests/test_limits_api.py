@@ -19,8 +19,8 @@ from accounts.models import ApiKey
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
 from devstack.services import moto_server
 from scoreportal.error_codes import ErrorCode
-from scores import score_cache
-from scores.cpf import Cpf
+from scores.cache import score_cache
+from scores.core.cpf import Cpf
 from scores.models import Consultation
 
 pytestmark = pytest.mark.usefixtures("score_table")

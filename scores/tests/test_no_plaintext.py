@@ -18,8 +18,8 @@ from rest_framework.test import APIClient
 
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
 from devstack.services import postgres_bindir
-from scores.cpf import Cpf
-from scores.profile_import import COLUMNS
+from scores.core.cpf import Cpf
+from scores.imports.profile_file import COLUMNS
 
 UNKNOWN_CPF = "390.533.447-05"
 

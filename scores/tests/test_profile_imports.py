@@ -28,15 +28,15 @@ from django.utils import timezone
 from accounts.staff import StaffRole
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, sign_in
 from scoreportal import aws_clients
-from scores import score_cache
-from scores.cpf import Cpf
-from scores.models import STALLED_AFTER, CreditProfile, ImportSeenCpf, ProfileImport
-from scores.profile_import import (
+from scores.cache import score_cache
+from scores.core.cpf import Cpf
+from scores.imports.profile_file import (
     COLUMNS,
     MAX_HEADER_COLUMNS,
     MAX_LINE_BYTES,
     ProfileFileError,
 )
+from scores.models import STALLED_AFTER, CreditProfile, ImportSeenCpf, ProfileImport
 from scores.selectors import active_scorecard
 from scores.services.profile_imports import (
     FILENAME_FIELD,

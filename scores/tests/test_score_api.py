@@ -21,8 +21,8 @@ from accounts.services import api_key_revoke
 from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, owner_sql
 from devstack.services import free_port, moto_server
 from scoreportal.error_codes import ErrorCode
-from scores import score_cache
-from scores.cpf import Cpf
+from scores.cache import score_cache
+from scores.core.cpf import Cpf
 from scores.models import Consultation
 from scores.tests.strategies import (
     cpf_inputs,

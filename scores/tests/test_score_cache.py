@@ -11,8 +11,8 @@ import pytest
 
 from devstack.faults import answers_then_silent, faulty_endpoint, garbage, http_response, silent
 from devstack.services import free_port
-from scores import score_cache
-from scores.score_cache import CachedScore
+from scores.cache import score_cache
+from scores.cache.score_cache import CachedScore
 
 CPF_HASH = "a" * 64
 

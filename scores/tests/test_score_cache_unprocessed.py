@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from devstack.faults import dynamodb_response, faulty_endpoint
-from scores import score_cache
+from scores.cache import score_cache
 from scores.tests.test_score_cache import cached
 
 TABLE = "scores-throttled"

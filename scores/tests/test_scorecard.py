@@ -26,7 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scores.constants import PROFILE_CHARACTERISTICS
-from scores.scorecard import (
+from scores.core.scorecard import (
     SCORECARD_DIR,
     Band,
     InvalidScorecard,

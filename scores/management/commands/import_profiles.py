@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser, no_translations
 from django.utils.translation import gettext_noop
 
-from scores.profile_import import ProfileFileError
+from scores.imports.profile_file import ProfileFileError
 from scores.services import (
     ProfileImportReport,
     credit_profiles_import,

@@ -17,8 +17,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.constants import Scope
 from accounts.models import ApiKey, Organization
 from accounts.services import api_key_issue, api_key_revoke
-from scores.cpf import Cpf
-from scores.profile_import import COLUMNS
+from scores.core.cpf import Cpf
+from scores.imports.profile_file import COLUMNS
 from scores.services import credit_profiles_import
 
 DEMO_ORGANIZATION = "Demo Bank"

@@ -33,16 +33,16 @@ from scoreportal.api.serializers import StrictInputSerializer
 from scoreportal.client_ip import client_ip
 from scoreportal.error_codes import ErrorCode
 from scoreportal.exceptions import ApplicationError
-from scores import score_cache
+from scores.cache import score_cache
 from scores.constants import (
     BATCH_MAX_CPFS,
     BatchItemStatus,
     Endpoint,
     ScoreSource,
 )
-from scores.cpf import Cpf, InvalidCpf
+from scores.core.cpf import Cpf, InvalidCpf
+from scores.core.scorecard import Band
 from scores.exceptions import AuditUnavailable
-from scores.scorecard import Band
 from scores.services import (
     ConsultationRequest,
     ConsultedCpf,

@@ -22,7 +22,7 @@ from functools import cache
 from itertools import pairwise
 from pathlib import Path
 
-SCORECARD_DIR = Path(__file__).resolve().parent / "scorecards"
+SCORECARD_DIR = Path(__file__).resolve().parent.parent / "scorecards"
 MIN_SCORE = 0
 MAX_SCORE = 1000
 MAX_REASONS = 4

@@ -1,83 +1,35 @@
-"""The credit data operators' admin: credit profiles, their imports, the scorecards and
-the score cache's control; and the CPF search the auditors' pages use too.
-
-CPF search everywhere is exact: the input is normalized and hashed, then matched against
-`cpf_hash`, so no plaintext CPF is needed in (or leaked from) the database. The search box
-sends a CPF by POST and the changelist shows its search at a token (scores/cpf_search.py).
-"""
+"""Credit profiles in the admin: find one by CPF, correct it (its cached score is
+invalidated), see the score the active scorecard gives it; invalidate cached scores, some
+or all."""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.urls import URLPattern, path
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import formats
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language, gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from scoreportal.admin_bases import ReportAdmin
-from scores import operator_views
+from scores.admin.cpf_search import CpfSearchMixin
 from scores.constants import BAND_LABELS
-from scores.cpf import Cpf, InvalidCpf
-from scores.cpf_search import cpf_search_recall, is_cpf_search_token
-from scores.models import CreditProfile, ProfileImport, ScorecardVersion
-from scores.scorecard import Band
+from scores.core.scorecard import Band
+from scores.exceptions import ScoreCacheUnavailable
+from scores.models import CreditProfile
 from scores.selectors import credit_profile_score
-from scores.services import credit_profile_update, scores_invalidate
+from scores.services import credit_profile_update, scores_invalidate, scores_invalidate_all
 
+IMPORT_PERMISSION = "scores.import_creditprofile"
+INVALIDATE_PERMISSION = "scores.invalidate_cached_scores"
 # How long the "invalidate cached scores" action drains before answering; what it does not
 # reach stays pending for the scheduled drain (a request must end well within 29 s).
 ADMIN_DRAIN_SECONDS = 10.0
-
-
-def _cpf_hash_of(term: str) -> str | None:
-    try:
-        return Cpf.parse(term).lookup_hash(settings.CPF_HASH_KEY)
-    except InvalidCpf:
-        return None
-
-
-class CpfSearchMixin:
-    """Search by CPF through its lookup hash: a CPF search's token of this session, or a
-    CPF in any accepted form; `_search_other` for any other term."""
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
-    ) -> tuple[QuerySet[Any], bool]:
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        searched = cpf_search_recall(request, term)
-        if searched is not None:
-            return queryset.filter(cpf_hash=searched.lookup_hash), False
-        if is_cpf_search_token(term):
-            messages.warning(
-                request,
-                gettext(
-                    "That CPF search ended with the session it was made in: search for "
-                    "the CPF again."
-                ),
-            )
-            return queryset.none(), False
-        cpf_hash = _cpf_hash_of(term)
-        if cpf_hash is not None:
-            return queryset.filter(cpf_hash=cpf_hash), False
-        return self._search_other(request, queryset, term)
-
-    def _search_other(
-        self, request: HttpRequest, queryset: QuerySet[Any], term: str
-    ) -> tuple[QuerySet[Any], bool]:
-        """Any other term: the admin's own search over `search_fields`."""
-        found: tuple[QuerySet[Any], bool] = super().get_search_results(  # type: ignore[misc]
-            request, queryset, term
-        )
-        return found
 
 
 class _CharacteristicAboveFilter(admin.SimpleListFilter):
@@ -196,12 +148,10 @@ class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
         return queryset.none(), False  # a profile has nothing else to search by
 
     def has_invalidate_cached_scores_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(operator_views.INVALIDATE_PERMISSION)
+        return request.user.has_perm(INVALIDATE_PERMISSION)
 
     def get_urls(self) -> list[URLPattern]:
-        invalidate_all = self.admin_site.admin_view(
-            partial(operator_views.cached_scores_invalidate_all_view, model_admin=self)
-        )
+        invalidate_all = self.admin_site.admin_view(self.invalidate_all_view)
         return [
             path(
                 "invalidate-all/",
@@ -215,8 +165,8 @@ class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         context = {
-            "can_invalidate": request.user.has_perm(operator_views.INVALIDATE_PERMISSION),
-            "can_import": request.user.has_perm(operator_views.IMPORT_PERMISSION),
+            "can_invalidate": request.user.has_perm(INVALIDATE_PERMISSION),
+            "can_import": request.user.has_perm(IMPORT_PERMISSION),
         }
         return super().changelist_view(request, {**context, **(extra_context or {})})
 
@@ -282,80 +232,30 @@ class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
             messages.SUCCESS,
         )
 
-
-@admin.register(ProfileImport)
-class ProfileImportAdmin(admin.ModelAdmin[ProfileImport]):
-    """Import a CSV file of profiles (upload, preview, confirm) and the record of every
-    import, from the admin or the command line: scores/operator_views.py."""
-
-    list_display = [
-        "created_at",
-        "file_name",
-        "actor_name",
-        "source",
-        "status",
-        "strict",
-        "checked_rows",
-        "bad_rows",
-        "created",
-        "updated",
-        "unchanged",
-    ]
-    list_filter = ["status", "source", "strict"]
-    search_fields = ["file_name", "actor_name", "file_sha256"]
-    actions = None
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(operator_views.IMPORT_PERMISSION)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_urls(self) -> list[URLPattern]:
-        def view(function: Any) -> Any:
-            return self.admin_site.admin_view(partial(function, model_admin=self))
-
-        return [
-            path(
-                "uploaded/",
-                view(operator_views.profile_import_uploaded_view),
-                name="scores_profileimport_uploaded",
-            ),
-            path(
-                "<path:object_id>/resume/",
-                view(operator_views.profile_import_resume_view),
-                name="scores_profileimport_resume",
-            ),
-            path(
-                "<path:object_id>/confirm/",
-                view(operator_views.profile_import_confirm_view),
-                name="scores_profileimport_confirm",
-            ),
-            *super().get_urls(),
-        ]
-
-    def add_view(
-        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        return operator_views.profile_import_upload_view(request, self)  # type: ignore[return-value]
-
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        return operator_views.profile_import_page_view(request, self, object_id)  # type: ignore[return-value]
-
-
-@admin.register(ScorecardVersion)
-class ScorecardVersionAdmin(ReportAdmin):
-    """The shipped scorecards, read-only (Credit data operators): scores/operator_views.py."""
-
-    def report(self, request: HttpRequest) -> HttpResponseBase:
-        return operator_views.scorecards_view(request, self)
+    def invalidate_all_view(self, request: HttpRequest) -> HttpResponseBase:
+        """A confirmation page; on its POST, every cached score becomes a miss."""
+        if not request.user.has_perm(INVALIDATE_PERMISSION):
+            raise PermissionDenied
+        if request.method == "POST" and request.POST.get("confirmed") == "yes":
+            try:
+                scores_invalidate_all(patient=False)
+            except ScoreCacheUnavailable:
+                self.message_user(
+                    request,
+                    gettext(
+                        "The score cache could not be reached: nothing was invalidated. "
+                        "Try again in a moment."
+                    ),
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(
+                    request, gettext("Every cached score was invalidated."), messages.SUCCESS
+                )
+            return HttpResponseRedirect(reverse("admin:scores_creditprofile_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Invalidate all cached scores"),
+        }
+        return TemplateResponse(request, "admin/scores/creditprofile/invalidate_all.html", context)

@@ -1,4 +1,5 @@
-"""CPF searches in the admin that leave no CPF in any address.
+"""CPF searches in the admin: exact (by the CPF's lookup hash), and leaving no CPF in any
+address.
 
 A changelist's search box sends its term in the body of a POST (templates/admin/
 search_form.html). A term that holds a CPF, in any spelling, is kept in the staff member's
@@ -22,12 +23,13 @@ from urllib.parse import parse_qsl, urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.main import SEARCH_VAR
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext
 
 from scoreportal.admin_url import is_admin_path
 from scoreportal.logging import cpf_shapes
-from scores.cpf import Cpf, InvalidCpf
+from scores.core.cpf import Cpf, InvalidCpf
 
 # The POST of a changelist's search box is told apart from its actions by this field.
 SEARCH_FORM_FIELD = "_search"
@@ -175,3 +177,47 @@ class CpfFreeAdminAddressesMiddleware:
         return HttpResponseRedirect(
             _address(request, cpf_free_query(request, [*pairs, (SEARCH_VAR, term)]))
         )
+
+
+def _cpf_hash_of(term: str) -> str | None:
+    try:
+        return Cpf.parse(term).lookup_hash(settings.CPF_HASH_KEY)
+    except InvalidCpf:
+        return None
+
+
+class CpfSearchMixin:
+    """Search by CPF through its lookup hash: a CPF search's token of this session, or a
+    CPF in any accepted form; `_search_other` for any other term."""
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        searched = cpf_search_recall(request, term)
+        if searched is not None:
+            return queryset.filter(cpf_hash=searched.lookup_hash), False
+        if is_cpf_search_token(term):
+            messages.warning(
+                request,
+                gettext(
+                    "That CPF search ended with the session it was made in: search for "
+                    "the CPF again."
+                ),
+            )
+            return queryset.none(), False
+        cpf_hash = _cpf_hash_of(term)
+        if cpf_hash is not None:
+            return queryset.filter(cpf_hash=cpf_hash), False
+        return self._search_other(request, queryset, term)
+
+    def _search_other(
+        self, request: HttpRequest, queryset: QuerySet[Any], term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        """Any other term: the admin's own search over `search_fields`."""
+        found: tuple[QuerySet[Any], bool] = super().get_search_results(  # type: ignore[misc]
+            request, queryset, term
+        )
+        return found

@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from scores.apis import HealthApi, ScoreBatchApi, ScoreQueryApi, UsageApi
+from scores.api.views import HealthApi, ScoreBatchApi, ScoreQueryApi, UsageApi
 
 app_name = "scores"
 

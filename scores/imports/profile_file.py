@@ -28,9 +28,9 @@ from django.utils.translation import gettext_noop
 
 from scoreportal.logging import redact
 from scores.constants import PROFILE_CHARACTERISTICS
-from scores.cpf import Cpf, InvalidCpf
+from scores.core.cpf import Cpf, InvalidCpf
+from scores.core.scorecard import ProfileValue
 from scores.models import CreditProfile
-from scores.scorecard import ProfileValue
 
 CPF_COLUMN = "cpf"
 COLUMNS = (CPF_COLUMN, *PROFILE_CHARACTERISTICS)

@@ -25,9 +25,9 @@ from rest_framework.response import Response
 from scoreportal.api.schema import EXAMPLE_REQUEST_ID, error_responses, rate_limit_headers
 from scoreportal.api.serializers import StrictInputSerializer
 from scoreportal.error_codes import ErrorCode
-from scores import apis
+from scores.api import views as apis
 from scores.constants import BatchItemStatus
-from scores.cpf import INPUT_PATTERN, MASKED_PATTERN
+from scores.core.cpf import INPUT_PATTERN, MASKED_PATTERN
 
 _KEY_ERRORS = (
     ErrorCode.MISSING_API_KEY,
@@ -91,7 +91,7 @@ class CpfFieldSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untype
     """A CPF as a client sends it (either form; `format: cpf` for tools that generate
     valid ones), and as the API answers it (masked)."""
 
-    target_class = "scores.apis.CpfField"
+    target_class = "scores.api.views.CpfField"
 
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
         if direction == "request":
@@ -145,7 +145,7 @@ class ScoreBatchResultSchema(OpenApiSerializerExtension):  # type: ignore[no-unt
 
 
 class ScoreQueryApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
-    target_class = "scores.apis.ScoreQueryApi"
+    target_class = "scores.api.views.ScoreQueryApi"
 
     def view_replacement(self) -> Any:
         view: Any = self.target_class
@@ -200,7 +200,7 @@ class ScoreQueryApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call
 
 
 class ScoreBatchApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
-    target_class = "scores.apis.ScoreBatchApi"
+    target_class = "scores.api.views.ScoreBatchApi"
 
     def view_replacement(self) -> Any:
         view: Any = self.target_class
@@ -272,7 +272,7 @@ class ScoreBatchApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call
 
 
 class UsageApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
-    target_class = "scores.apis.UsageApi"
+    target_class = "scores.api.views.UsageApi"
 
     def view_replacement(self) -> Any:
         view: Any = self.target_class
@@ -346,7 +346,7 @@ _HEALTH = inline_serializer(
 
 
 class HealthApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
-    target_class = "scores.apis.HealthApi"
+    target_class = "scores.api.views.HealthApi"
 
     def view_replacement(self) -> Any:
         view: Any = self.target_class
