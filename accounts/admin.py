@@ -55,6 +55,7 @@ from accounts.services import (
     organization_update,
 )
 from accounts.services.handoff import HANDOFF_SECONDS
+from scoreportal.admin_bases import ReadOnlyAdminMixin
 from scoreportal.exceptions import ApplicationError
 
 # djangorestframework-api-key registers its own concrete APIKey; we use ApiKey instead.
@@ -539,7 +540,7 @@ def _redirect_to_handoff(request: HttpRequest) -> HttpResponse:
 # The lifecycle record, read-only
 # ==============================================================================
 @admin.register(KeyLifecycleEvent)
-class KeyLifecycleEventAdmin(admin.ModelAdmin[KeyLifecycleEvent]):
+class KeyLifecycleEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[KeyLifecycleEvent]):
     list_display = ["occurred_at", "action", "organization", "api_key", "actor_name", "changes"]
     list_filter = ["action", "organization"]
     list_select_related = ["organization"]
@@ -563,15 +564,6 @@ class KeyLifecycleEventAdmin(admin.ModelAdmin[KeyLifecycleEvent]):
             ((name, _shown(obj.before.get(name)), _shown(obj.after.get(name))) for name in names),
         )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 def _shown(value: Any) -> str:
     if value is None or value == "":
@@ -593,22 +585,13 @@ _ACCESS_FIELDS: tuple[str, ...] = (
 )
 
 
-class StaffAccessAdmin(admin.ModelAdmin[Any]):
+class StaffAccessAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
     """Read-only: what django-axes recorded. Only a lockout may be deleted (to unlock)."""
 
     list_filter = ["attempt_time"]
     search_fields = ["username", "ip_address"]
     date_hierarchy = None
     readonly_fields = fields = _ACCESS_FIELDS
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(StaffSignIn)
