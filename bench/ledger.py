@@ -86,9 +86,8 @@ def populate(*, profiles: int, unknown: int = 50, seed: int = 11) -> Population:
     from accounts.constants import Scope
     from accounts.models import Organization
     from accounts.services import api_key_issue, api_key_revoke
-    from scores.management.commands.seed_demo import demo_profiles_csv
+    from scores.management.commands.seed_demo import demo_profiles_csv, demo_profiles_import
     from scores.models import CreditProfile
-    from scores.services import credit_profiles_import
 
     organization, _ = Organization.objects.get_or_create(
         slug="load", defaults={"name": "Load with an audit ledger"}
@@ -109,7 +108,7 @@ def populate(*, profiles: int, unknown: int = 50, seed: int = 11) -> Population:
         daily_quota=UNLIMITED,
     )
     data = demo_profiles_csv(profiles)
-    credit_profiles_import(file=data)
+    demo_profiles_import(data)
     data.seek(0)
     known = [row["cpf"] for row in csv.DictReader(data)]
     rng = random.Random(seed)

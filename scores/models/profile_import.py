@@ -172,17 +172,21 @@ class ProfileImport(models.Model):
 
 
 class ImportSeenCpf(models.Model):
-    """A CPF an admin import's running phase has read, with the line it was first on.
+    """A CPF an import has read, with the line it was first on (scores.imports.seen_cpfs).
 
-    The phase reads its file in steps, one Lambda invocation each, so a CPF repeated across
-    steps is found here, not in a set held in memory; a step read again (a retried
-    invocation) finds its CPFs at their own lines, which are not repeats. The rows live
-    while the phase runs (scores.services.profile_imports); only the lookup hash is kept.
+    Scratch rows, a million for a file of a million lines, kept while the import reads its
+    file: keyed by the import and the CPF's lookup hash (one index, no sequence), with no
+    constraint trigger per row (Django's collector still cascades a deletion). On Postgres
+    the table is UNLOGGED (migration 0015): no write-ahead log for scratch, which a crash
+    of the database server empties. Only the lookup hash is kept.
     """
 
+    pk = models.CompositePrimaryKey("profile_import", "cpf_hash")
     profile_import = models.ForeignKey(
         ProfileImport,
         on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
         related_name="+",
         verbose_name=_("credit profile import"),
     )
@@ -192,11 +196,6 @@ class ImportSeenCpf(models.Model):
     class Meta:
         verbose_name = _("CPF read by an import")
         verbose_name_plural = _("CPFs read by an import")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["profile_import", "cpf_hash"], name="importseencpf_one_per_cpf"
-            )
-        ]
 
     def __str__(self) -> str:
         return f"{self.cpf_hash[:12]}… line {self.line}"

@@ -52,7 +52,8 @@ from django.utils.translation import gettext_noop
 from scoreportal import aws_clients
 from scores.exceptions import ImportNotConfirmable, ImportNotResumable, UploadNotRecognised
 from scores.imports.profile_file import MAX_LINE_BYTES, ProfileFileError, line_too_long
-from scores.models import ImportSeenCpf, ProfileImport
+from scores.imports.seen_cpfs import seen_cpfs_forget
+from scores.models import ProfileImport
 from scores.services.profiles import ProfileImportReport, credit_profiles_import
 
 logger = logging.getLogger(__name__)
@@ -143,12 +144,6 @@ def _lines(blocks: Iterator[bytes], *, first_line: int) -> Iterator[bytes]:
             pending.append(rest)
     if pending:
         yield b"".join(pending)
-
-
-def _seen_forget(profile_import: ProfileImport) -> None:
-    """Remove the CPFs a phase of this import has read (ImportSeenCpf): at a phase's first
-    step (the check's are not the import's) and once the file is done."""
-    ImportSeenCpf.objects.filter(profile_import=profile_import).delete()
 
 
 def _header(profile_import: ProfileImport) -> bytes:
@@ -407,16 +402,19 @@ def profile_import_advance(*, import_id: str) -> bool:
         lines = itertools.chain(
             [header], itertools.repeat("\n", profile_import.next_line - 2), feed
         )
-        if profile_import.bytes_done == 0:  # a phase's first step
-            _seen_forget(profile_import)
+        if profile_import.bytes_done == 0:  # a phase's first step: the check's are not its
+            seen_cpfs_forget(import_id=profile_import.pk)
         # The engine's reasons are English; so are the model validators' among them, as on
         # the command line, whatever language the step runs in.
         with translation.override("en"):
             report = credit_profiles_import(
-                file=cast(Any, lines), dry_run=checking, import_id=profile_import.pk
+                file=cast(Any, lines),
+                dry_run=checking,
+                import_id=profile_import.pk,
+                in_parts=True,
             )
         if feed.finished:
-            _seen_forget(profile_import)
+            seen_cpfs_forget(import_id=profile_import.pk)
     except ProfileFileError as exc:
         return _failed(profile_import, exc.message, **exc.params)
     except UnicodeDecodeError:

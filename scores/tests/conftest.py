@@ -124,3 +124,22 @@ def _status_of(code: ErrorCode) -> int:
 
 
 _STATUS = {code: _status_of(code) for code in ErrorCode}
+
+
+@pytest.fixture
+def new_import_id(db):
+    """A new import's record, for each import a test runs through the engine: every import
+    is recorded, and the CPFs it reads are kept under its record while it runs."""
+    from scores.models import ProfileImport
+
+    def record():
+        return ProfileImport.objects.create(
+            source=ProfileImport.Source.COMMAND,
+            actor_name="test",
+            file_name="test.csv",
+            file_sha256="0" * 64,
+            file_size=0,
+            status=ProfileImport.Status.IMPORTING,
+        ).pk
+
+    return record

@@ -73,16 +73,19 @@ def generated_cpfs(count, start=300_000):
     return [Cpf.from_base(f"{n:09d}") for n in range(start, start + count)]
 
 
-def imports_at_once(files, *, chunk_size):
+def imports_at_once(files, *, chunk_size, new_import_id):
     """Run one import per file, each on a thread of its own (its own connection), started
     together; their reports by the files' names."""
     reports = {}
     start = threading.Barrier(len(files))
+    import_ids = {name: new_import_id() for name in files}
 
     def run(name):
         start.wait()
         try:
-            reports[name] = credit_profiles_import(file=files[name], chunk_size=chunk_size)
+            reports[name] = credit_profiles_import(
+                file=files[name], chunk_size=chunk_size, import_id=import_ids[name]
+            )
         finally:
             connection.close()
 
@@ -238,7 +241,7 @@ def test_if_an_admin_edit_finds_the_cache_down_then_the_invalidation_waits_for_t
 
 
 def test_if_an_import_crashes_between_a_chunk_commit_and_its_invalidation_then_nothing_is_lost(
-    make_profile, score_table, dynamodb
+    make_profile, score_table, dynamodb, new_import_id
 ):
     make_profile(EXAMPLE_CPF)
     score_get(cpf=Cpf.parse(EXAMPLE_CPF))
@@ -250,7 +253,9 @@ def test_if_an_import_crashes_between_a_chunk_commit_and_its_invalidation_then_n
         raise Crash  # called once the chunk has committed, before its invalidations
 
     with pytest.raises(Crash):
-        credit_profiles_import(file=csv_file(f"{EXAMPLE_CPF},{WEAK_ROW}"), on_progress=crash)
+        credit_profiles_import(
+            file=csv_file(f"{EXAMPLE_CPF},{WEAK_ROW}"), on_progress=crash, import_id=new_import_id()
+        )
 
     cpf_hash = hash_of(EXAMPLE_CPF)
     assert CreditProfile.objects.get().version == 2
@@ -258,7 +263,9 @@ def test_if_an_import_crashes_between_a_chunk_commit_and_its_invalidation_then_n
     assert PendingInvalidation.objects.get().profile_version == 2
 
     # Running the import again changes nothing, but drains what the crash left first.
-    report = credit_profiles_import(file=csv_file(f"{EXAMPLE_CPF},{WEAK_ROW}"))
+    report = credit_profiles_import(
+        file=csv_file(f"{EXAMPLE_CPF},{WEAK_ROW}"), import_id=new_import_id()
+    )
 
     assert (report.updated, report.unchanged) == (0, 1)
     assert score_cache.get(cpf_hash, model_version="2026.1") is None
@@ -296,12 +303,16 @@ def test_if_dynamodb_is_down_during_an_import_then_the_next_import_invalidates(
 
 
 def test_if_an_invalidation_is_pending_then_a_newer_change_replaces_its_version(
-    make_profile, outage, score_table, dynamodb
+    make_profile, outage, score_table, dynamodb, new_import_id
 ):
     make_profile(EXAMPLE_CPF)
     outage.begin()
-    credit_profiles_import(file=csv_file(f"{EXAMPLE_CPF},{WEAK_ROW}"))  # v2, not drained
-    credit_profiles_import(file=csv_file(f"{EXAMPLE_CPF},{OTHER_ROW}"))  # v3, not drained
+    credit_profiles_import(
+        file=csv_file(f"{EXAMPLE_CPF},{WEAK_ROW}"), import_id=new_import_id()
+    )  # v2, not drained
+    credit_profiles_import(
+        file=csv_file(f"{EXAMPLE_CPF},{OTHER_ROW}"), import_id=new_import_id()
+    )  # v3, not drained
     outage.end()
 
     assert PendingInvalidation.objects.get().profile_version == 3
@@ -388,28 +399,28 @@ def test_if_the_drain_is_asked_with_no_option_then_the_command_refuses():
 # ---------------------------------------------------------------------------------------
 # Imports: duplicates without memory, concurrency
 # ---------------------------------------------------------------------------------------
-def test_if_a_cpf_repeats_in_a_later_chunk_then_the_error_names_its_first_line(db):
+def test_if_a_cpf_repeats_in_a_later_chunk_then_the_error_names_its_first_line(db, new_import_id):
     cpfs = generated_cpfs(12)
     rows = [f"{c.digits},{GOOD_ROW}" for c in cpfs] + [f"{cpfs[1].formatted},{WEAK_ROW}"]
 
-    report = credit_profiles_import(file=csv_file(*rows), chunk_size=5)
+    report = credit_profiles_import(file=csv_file(*rows), chunk_size=5, import_id=new_import_id())
 
     assert [(e.line, e.message) for e in report.errors] == [(14, "cpf: same CPF as line 3")]
     assert (report.rows, report.created) == (13, 12)
     assert CreditProfile.objects.get(cpf_hash=hash_of(cpfs[1].digits)).version == 1
 
 
-def test_if_a_dry_run_finds_a_repeated_cpf_then_it_reports_it_and_writes_nothing(db):
+def test_if_a_dry_run_finds_a_repeated_cpf_then_it_reports_it_and_writes_nothing(db, new_import_id):
     rows = [f"{EXAMPLE_CPF},{GOOD_ROW}", f"{OTHER_EXAMPLE_CPF},{GOOD_ROW}", f"{EXAMPLE_CPF},x"]
     rows.append(f"{EXAMPLE_CPF},{WEAK_ROW}")
 
-    report = credit_profiles_import(file=csv_file(*rows), dry_run=True, chunk_size=1)
+    report = credit_profiles_import(
+        file=csv_file(*rows), dry_run=True, chunk_size=1, import_id=new_import_id()
+    )
 
     assert [str(e) for e in report.errors][-1] == "line 5: cpf: same CPF as line 2"
     assert not CreditProfile.objects.exists()
-    with connection.cursor() as cursor:  # the scratch table went with the import
-        tables = connection.introspection.table_names(cursor)
-    assert not [name for name in tables if name.startswith("import_seen_")]
+    assert not ImportSeenCpf.objects.exists()  # the CPFs it read went with the import
 
 
 def test_if_a_file_comes_in_parts_then_a_cpf_repeated_across_them_names_its_first_line(db):
@@ -422,16 +433,18 @@ def test_if_a_file_comes_in_parts_then_a_cpf_repeated_across_them_names_its_firs
         status=ProfileImport.Status.IMPORTING,
     )
     first = credit_profiles_import(
-        file=csv_file(*[f"{c.digits},{GOOD_ROW}" for c in cpfs]), import_id=record.pk
+        file=csv_file(*[f"{c.digits},{GOOD_ROW}" for c in cpfs]), import_id=record.pk, in_parts=True
     )
     # A part read again (a retried step) finds its CPFs at their own lines: not repeats.
     again = credit_profiles_import(
-        file=csv_file("", f"{cpfs[1].digits},{GOOD_ROW}"), import_id=record.pk
+        file=csv_file("", f"{cpfs[1].digits},{GOOD_ROW}"), import_id=record.pk, in_parts=True
     )
 
     # The next part: the lines the first part read come as blank lines (numbering kept).
     second = credit_profiles_import(
-        file=csv_file("", "", "", f"{cpfs[1].digits},{WEAK_ROW}"), import_id=record.pk
+        file=csv_file("", "", "", f"{cpfs[1].digits},{WEAK_ROW}"),
+        import_id=record.pk,
+        in_parts=True,
     )
 
     seen = ImportSeenCpf.objects.filter(profile_import=record)
@@ -441,19 +454,36 @@ def test_if_a_file_comes_in_parts_then_a_cpf_repeated_across_them_names_its_firs
     assert second.updated == 0
 
 
+def test_if_a_file_is_imported_whole_then_the_cpfs_it_read_are_forgotten_when_done(
+    new_import_id,
+):
+    cpfs = generated_cpfs(3)
+    import_id = new_import_id()
+
+    report = credit_profiles_import(
+        file=csv_file(*[f"{c.digits},{GOOD_ROW}" for c in [*cpfs, cpfs[0]]]), import_id=import_id
+    )
+
+    assert report.created == 3
+    assert [str(e) for e in report.errors] == ["line 5: cpf: same CPF as line 2"]
+    assert not ImportSeenCpf.objects.filter(profile_import_id=import_id).exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_if_two_imports_of_the_same_cpfs_run_at_once_then_the_cache_ends_at_the_last_version(
-    score_table, dynamodb
+    score_table, dynamodb, new_import_id
 ):
     cpfs = generated_cpfs(200, start=400_000)
-    credit_profiles_import(file=csv_file(*[f"{c.digits},{GOOD_ROW}" for c in cpfs]))
+    credit_profiles_import(
+        file=csv_file(*[f"{c.digits},{GOOD_ROW}" for c in cpfs]), import_id=new_import_id()
+    )
     hashes = [hash_of(c.digits) for c in cpfs]
     score_cache.put_many({h: cached() for h in hashes}, generation=0)
     files = {
         "weak": csv_file(*[f"{c.digits},{WEAK_ROW}" for c in cpfs]),
         "other": csv_file(*[f"{c.digits},{OTHER_ROW}" for c in reversed(cpfs)]),
     }
-    reports = imports_at_once(files, chunk_size=20)
+    reports = imports_at_once(files, chunk_size=20, new_import_id=new_import_id)
 
     assert sum(r.updated for r in reports.values()) == 400  # each changed each profile once
     assert sum(r.invalidation_failures for r in reports.values()) == 0
@@ -466,13 +496,15 @@ def test_if_two_imports_of_the_same_cpfs_run_at_once_then_the_cache_ends_at_the_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_if_two_imports_create_the_same_new_cpfs_at_once_then_one_creates_the_other_updates():
+def test_if_two_imports_create_the_same_new_cpfs_at_once_then_one_creates_the_other_updates(
+    new_import_id,
+):
     cpfs = generated_cpfs(300, start=500_000)
     files = {
         "weak": csv_file(*[f"{c.digits},{WEAK_ROW}" for c in cpfs]),
         "other": csv_file(*[f"{c.digits},{OTHER_ROW}" for c in cpfs]),
     }
-    reports = imports_at_once(files, chunk_size=50)
+    reports = imports_at_once(files, chunk_size=50, new_import_id=new_import_id)
 
     assert sum(r.created for r in reports.values()) == 300
     assert sum(r.updated for r in reports.values()) == 300

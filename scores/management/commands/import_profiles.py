@@ -78,6 +78,7 @@ class Command(BaseCommand):
                     strict=options["strict"],
                     chunk_size=options["chunk_size"],
                     on_progress=progress,
+                    import_id=record.pk,
                 )
         except OSError as exc:
             failure = gettext_noop("the file could not be read")
