@@ -326,7 +326,7 @@ def admin_sign_in(client: Client, username: str, password: str, code: str = "") 
 
 def admin_search(client: Client, changelist: str, term: str, **params: str) -> Any:
     """Search a changelist as its search box does: a POST, answered with a redirect to the
-    changelist at an address that holds no CPF (scores/cpf_search.py). The page it lands
+    changelist at an address that holds no CPF (scores/admin/cpf_search.py). The page it lands
     on; its query string is `.request["QUERY_STRING"]`."""
     from urllib.parse import urlencode
 

@@ -1,4 +1,4 @@
-"""Staff screens for organizations, API keys and their lifecycle record (SPEC §8).
+"""Staff screens for organizations, API keys and their lifecycle record.
 
 Every change goes through the services in accounts/services (issue, change, rotate,
 revoke, organizations), which record it in the lifecycle record. A new key is issued on a

@@ -1,4 +1,4 @@
-"""Staff roles and the sign-in policy that depends on them (SPEC §8).
+"""Staff roles and the sign-in policy that depends on them.
 
 Each role is a Django group holding the permissions of its job; a staff member's role is
 their group. `ROLE_PERMISSIONS` is the one definition: a data migration created the groups
@@ -55,7 +55,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "scores": [
             "view_creditprofile",
             "change_creditprofile",
-            # Import CSV files in the admin, and see every import's record (issue 14).
+            # Import CSV files in the admin, and see every import's record.
             "import_creditprofile",
             "view_profileimport",
             # The cache control: selected profiles' cached scores, or all of them.

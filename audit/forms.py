@@ -82,7 +82,7 @@ class UsageReportForm(RequiredDayRangeForm):
 
 
 class CpfField(forms.CharField):
-    """A CPF in any accepted form (SPEC §4), cleaned into a Cpf."""
+    """A CPF in any accepted form, cleaned into a Cpf."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 20)

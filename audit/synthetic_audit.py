@@ -44,7 +44,7 @@ class Outcome:
     with_cpf: bool  # the CPF was parsed before the answer
 
 
-# What the API records for each outcome (scores/apis.py): failures before the body is read
+# What the API records for each outcome (scores/api/views.py): failures before the body is read
 # have no CPF and no purpose; failed authentications have only the presented prefix.
 OUTCOMES: dict[str, Outcome] = {
     OUTCOME_SCORED: Outcome(0.85, authenticated=True, with_cpf=True),

@@ -16,7 +16,7 @@ and bad, then reconciles every answer with the audit trail (scores.models.Consul
     rate_limited   a key that may score LIMITED_PER_MINUTE CPFs a minute  200 or 429 rate_limited
 
 Each answer must be one its kind may get, none may be a 5xx or missing, and the audit rows
-must be exactly those the answers call for (SPEC §10), found by the answer's X-Request-ID:
+must be exactly those the answers call for, found by the answer's X-Request-ID:
 
 - an endpoint that is not a consultation (an unknown path) writes none;
 - a 503 writes none (it is what the score endpoints answer when the rows cannot be written);

@@ -311,7 +311,7 @@ SPECTACULAR_SETTINGS = {
 # unreachable, or was when the change was made. 0 disables the reuse.
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)
 
-# Limits of a new API key unless its issuer sets others (each key has its own, SPEC §9):
+# Limits of a new API key unless its issuer sets others (each key has its own):
 # CPFs per minute and CPFs per day (the day of America/Sao_Paulo), across all instances.
 API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE = env.int(
     "API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE", default=600

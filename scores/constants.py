@@ -21,7 +21,7 @@ class Endpoint(models.TextChoices):
     SCORE_BATCH = "scores_batch", "POST /api/v1/scores/batch"
 
 
-# The most CPFs one batch request may carry (SPEC §7).
+# The most CPFs one batch request may carry.
 BATCH_MAX_CPFS = 100
 
 
@@ -45,7 +45,7 @@ BAND_CHOICES = [(band.value, BAND_LABELS[band]) for band in Band]
 OUTCOME_SCORED = "scored"
 OUTCOME_CHOICES = [(OUTCOME_SCORED, _("Scored")), *ErrorCode.choices]
 
-# Credit profile characteristics (SPEC §5), in the order of the CSV import's columns.
+# Credit profile characteristics, in the order of the CSV import's columns.
 PROFILE_CHARACTERISTICS = (
     "on_time_payment_ratio",
     "delinquencies_30d_12m",

@@ -1,5 +1,5 @@
-"""A key manager's day in the admin, in headless Chromium against the live test server
-(SPEC §8): issue a key and read it once, rotate it, revoke its successor; each key is
+"""A key manager's day in the admin, in headless Chromium against the live test server:
+issue a key and read it once, rotate it, revoke its successor; each key is
 tried against the score API of the same server between the steps."""
 
 from __future__ import annotations

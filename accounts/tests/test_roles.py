@@ -1,4 +1,4 @@
-"""Each staff role can do its job in the admin and nothing more (SPEC §8).
+"""Each staff role can do its job in the admin and nothing more.
 
 A walk over every admin page, as each role, with real data on every page: what each role
 may open is written out here, role by role, not derived from the code under test.

@@ -1,4 +1,4 @@
-"""Staff sign-in a bank would accept: lockout, TOTP, sessions, the admin's language (SPEC §8).
+"""Staff sign-in a bank would accept: lockout, TOTP, sessions, the admin's language.
 
 Browser tests drive the real admin in headless Chromium against the live test server.
 """

@@ -100,7 +100,7 @@ def error_response(
     message: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JsonResponse:
-    """The SPEC §7 error envelope: the only way an error body is built."""
+    """The error envelope: the only way an error body is built."""
     status, default_message = ERROR_STATUS_AND_MESSAGE[code]
     response = JsonResponse(
         {

@@ -3,7 +3,7 @@ its answers by status (with an example body per code), and the RateLimit header 
 (accounts.rate_limit_fields) of answers to a valid key.
 
 Only drf-spectacular's light `utils` module is imported here: the views' documentation
-(scores.openapi) is loaded only when a schema is generated.
+(scores.api.openapi) is loaded only when a schema is generated.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The score API (SPEC §7): one APIView per operation, thin, audited, metered.
+"""The score API: one APIView per operation, thin, audited, metered.
 
-Their OpenAPI documentation is in scores/openapi.py (why: docs/architecture.md).
+Their OpenAPI documentation is in scores/api/openapi.py (why: docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 
 
 class CpfField(serializers.Field):  # type: ignore[type-arg]
-    """A CPF in any accepted form (SPEC §4); every failure is `invalid_cpf`."""
+    """A CPF in any accepted form; every failure is `invalid_cpf`."""
 
     def run_validation(self, data: Any = serializers.empty) -> Any:
         if data is serializers.empty:
@@ -78,7 +78,7 @@ _PURPOSE_HELP = "Why the score is consulted. Default: the API key's default purp
 
 
 def _purpose(request: Request, validated: dict[str, Any]) -> str:
-    """The purpose the request gives, else its key's default (SPEC §8)."""
+    """The purpose the request gives, else its key's default."""
     if "purpose" in validated:
         return str(validated["purpose"])
     api_key = _authenticated_key(request)

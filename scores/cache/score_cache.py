@@ -1,45 +1,9 @@
-"""The DynamoDB score cache: the one module that reads and writes cached scores (SPEC §6).
+"""The DynamoDB score cache: the one module that reads and writes cached scores.
 
-Cache-aside, keyed by the CPF's lookup hash. An item holds a computed score with the
-scorecard version and profile version it came from, and `expires_at` (epoch seconds), the
-table's TTL attribute. A read is a miss when the item has expired (DynamoDB deletes expired
-items lazily, sometimes days late), when it was computed with another scorecard, or when it
-is a tombstone left by `invalidate`. The table also holds the per-key counters
-(accounts/rate_limits.py), under keys that cannot be a CPF hash (`key#<prefix>`).
-
-Invalidation writes a tombstone carrying the profile's new version instead of deleting,
-and `put` is conditional on the stored profile version not being newer: a request that read
-the profile just before an import cannot put its stale score back afterwards. `put_many`
-(BatchWriteItem) cannot be conditional, so its caller re-checks the profile versions after
-writing and invalidates what changed meanwhile (scores.services.scoring does).
-
-A tombstone never replaces an item of a higher profile version (a late tombstone would let
-a stale score back in). `invalidate` makes each write conditional (one UpdateItem per item:
-for the few a request finds changed under it). The outbox (scores.services.invalidations)
-writes many with `invalidate_serialized`, BatchWriteItem, which takes no condition: it holds
-the lock on each CPF's pending row while it writes, so the writes for one CPF are one after
-the other and each carries the newest committed version (docs/architecture.md, "Cache
-invalidation"). Measured on the local DynamoDB, BatchWriteItem stores 6,500 tombstones a
-second and conditional writes 350. Those batches, and `invalidate_all`, are no request's:
-they go through the patient client (aws_clients.dynamodb_bulk), which waits out a slow
-moment instead of leaving the invalidations pending.
-
-Generations: every score item carries the generation it was written under, and the table
-holds the current one under GENERATION_KEY. Reads fetch that item in the same BatchGetItem
-as the scores (one score or a hundred: still one round trip), and an item of another
-generation is a miss. `invalidate_all` is one UpdateItem that increments the generation:
-constant time, whatever the table's size. No generation item means generation 0.
-
-Scores are read with BatchGetItem (`read`, and `read_items`: a list of keys in, the items
-found by key out, unprocessed keys retried with back-off), 99 scores and the generation a
-call.
-
-DynamoDB is an optimisation, never a dependency. Calls go through the process's boto3
-client and `aws_clients.dynamodb_call` (short timeouts, at most two attempts; every kind of
-failure is one exception: an error botocore raises or DynamoDB answers, an answer that
-cannot be parsed, an answer that is not DynamoDB's at all). A failure, or an item of the
-wrong shape, is logged and treated as a miss; after a failed call the cache is skipped for
-a cool-down period, so an unreachable endpoint costs one timeout, not one per request.
+Cache-aside, keyed by the CPF's lookup hash; tombstones for changed profiles, conditional
+writes, a generation for "everything at once", and a cool-down after any failure, when
+scores are computed instead. How and why: docs/architecture.md, "The score cache" and
+"Cache invalidation".
 """
 
 from __future__ import annotations
@@ -398,7 +362,8 @@ def invalidate_serialized(profile_versions: Mapping[str, int], *, patient: bool 
     Only for a caller that guarantees no other tombstone of these CPFs is being written and
     that each version is the newest committed one: the outbox's drain, which holds the
     pending rows' locks while it writes (scores.services.invalidations). Then no item of
-    a higher version can exist, and the batch is as safe as `invalidate`, 20 times faster.
+    a higher version can exist, and the batch is as safe as `invalidate`, and faster
+    (bench/README.md).
     """
     expires_at = str(_expires_at())
     items = list(profile_versions.items())

@@ -1,6 +1,6 @@
 """CPF (Cadastro de Pessoas Físicas): validation, canonical form, masking and lookup hash.
 
-The one place that knows what a CPF is (SPEC §4). Pure Python, no Django.
+The one place that knows what a CPF is. Pure Python, no Django.
 
 - Accepted input: exactly `52998224725` or `529.982.247-25`, surrounding ASCII whitespace
   stripped. Only ASCII digits; no zero-padding; no single repeated digit; both mod-11 check

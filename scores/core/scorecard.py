@@ -1,6 +1,6 @@
 """Points-based scorecards: versioned data in `scores/scorecards/*.json`, a pure engine here.
 
-Pure Python, no Django (SPEC §5). A scorecard gives each characteristic of a credit profile
+Pure Python, no Django. A scorecard gives each characteristic of a credit profile
 a set of half-open bins `[lower, upper)` with points; the score is the base points plus the
 points of each characteristic's bin, clamped to 0-1000. The scale is points-to-double-the-
 odds: `anchor_score` sits at `anchor_good_bad_odds`, and every `points_to_double_odds` more

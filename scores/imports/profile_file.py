@@ -1,4 +1,4 @@
-"""Reading credit profiles from CSV: header check and per-row validation (SPEC §11).
+"""Reading credit profiles from CSV: header check and per-row validation.
 
 The CSV has a `cpf` column and one column per characteristic (PROFILE_CHARACTERISTICS).
 Each row is validated against the CreditProfile model's own field rules; messages name the

@@ -14,7 +14,7 @@ from scores.constants import BAND_CHOICES, OUTCOME_CHOICES, OUTCOME_SCORED, Endp
 
 
 class Consultation(AppendOnlyRecord):
-    """One CPF of one score request, successful or not: the audit trail (SPEC §10).
+    """One CPF of one score request, successful or not: the audit trail.
 
     Append-only: written once, before the response leaves, and never changed. Keys and
     organizations are referenced with PROTECT (they are revoked or deactivated, never

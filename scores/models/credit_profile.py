@@ -67,7 +67,7 @@ class CreditProfile(models.Model):
         ordering = ["-updated_at"]
         verbose_name = _("credit profile")
         verbose_name_plural = _("credit profiles")
-        # The credit data operators' jobs beyond editing (SPEC §1): importing a CSV file in
+        # The credit data operators' jobs beyond editing: importing a CSV file in
         # the admin, and invalidating cached scores by hand.
         permissions = [
             ("import_creditprofile", _("Can import credit profiles from CSV")),

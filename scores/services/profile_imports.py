@@ -1,29 +1,10 @@
 """Credit-profile imports as records: the admin's upload, check and confirm, run as a task in
-steps, and the record `manage.py import_profiles` leaves (SPEC §11, issue 14).
+steps, and the record `manage.py import_profiles` leaves.
 
-The rows themselves go through the one import engine (`credit_profiles_import`, with the
-CSV validation of scores.profile_import); this module adds what a web request needs around
-it:
-
-- The uploaded file is kept where a later invocation can read it: the operations bucket
-  (`imports/<id>.csv`, OPERATIONS_BUCKET) when set, where the browser sends it directly
-  (a presigned POST: a Lambda request body cannot exceed 6 MB), else a file under
-  MEDIA_ROOT, received by the admin, which no URL serves. The record keeps its name,
-  SHA-256 and size, never its contents.
-- An admin import is a check (the engine's dry run: what would be created, updated, left
-  unchanged, and every bad row by line and reason) and, once a person confirms it, the
-  import. With `strict`, a file with any bad row is refused at confirmation.
-- Both phases run as a Zappa asynchronous task (`profile_import_step`): on Lambda a new
-  invocation of the function, elsewhere a plain call in the same process. A step works for
-  about PROFILE_IMPORT_STEP_SECONDS, records where it stopped (bytes and lines read, the
-  counts so far) and hands on to the next step, so a file of a million rows never holds
-  one invocation past the function's 29-second timeout, and the admin shows its progress.
-  A step stops at a line boundary; the next one reads the file from that byte on (an S3
-  ranged GET) and gives the engine the lines before it as blank lines, so every line
-  number it reports is the file's own.
-  The CPFs a phase has read so far (their hashes and lines) are kept in a table under the
-  import (ImportSeenCpf) between steps, so a CPF repeated anywhere in the file is reported,
-  as the command line reports it, and no step holds them in memory.
+The rows go through the one import engine (`credit_profiles_import`); this module adds what
+a web request needs around it: the file kept where a later invocation reads it (the
+operations bucket, or MEDIA_ROOT), a check before the import, and steps short enough for
+Lambda's timeout, each a Zappa task. How: docs/credit-data.md, "Importing a file".
 """
 
 from __future__ import annotations
@@ -369,8 +350,8 @@ def profile_import_step(import_id: str) -> None:
     Lambda by its module and name (scores.services.profile_imports._profile_import_steps).
 
     zappa.asynchronous is imported here, not with this module: importing it creates four
-    boto3 clients (Lambda, SNS, STS, DynamoDB), about 70 ms that every cold start of the
-    API would pay for a task only the admin's imports use.
+    boto3 clients (Lambda, SNS, STS, DynamoDB), which every cold start of the API would pay
+    for a task only the admin's imports use (bench/README.md, cold start).
     """
     from zappa.asynchronous import task
 

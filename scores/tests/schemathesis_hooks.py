@@ -41,7 +41,7 @@ schemathesis.openapi.format(
 @schemathesis.check
 def error_envelope(ctx: Any, response: Any, case: Any) -> None:
     """Every answer has an X-Request-ID and says `Cache-Control: no-store`; every error is
-    the SPEC §7 envelope, whose code is one answered with this status, and whose request id
+    the error envelope, whose code is one answered with this status, and whose request id
     is the answer's."""
     request_id = response.headers.get("x-request-id", [""])[0]
     uuid.UUID(request_id)  # raises ValueError: not a request id of ours

@@ -1,5 +1,5 @@
 """No CPF in any admin address: the search box posts its term, a CPF becomes a token of
-the session, and an address with a CPF written into it is redirected (scores/cpf_search.py)."""
+the session, and an address with a CPF written into it is redirected (scores/admin/cpf_search.py)."""
 
 from __future__ import annotations
 

@@ -663,7 +663,7 @@ def fuzz_client(issue_key, make_profile):
 
 
 def expected_answer(body):
-    """What POST /api/v1/scores answers for a JSON object (SPEC §7): status, error code."""
+    """What POST /api/v1/scores answers for a JSON object: status, error code."""
     if set(body) - {"cpf", "purpose"}:
         return 400, ErrorCode.INVALID_REQUEST
     if "cpf" in body and cpf_outcome(body["cpf"]) is None:

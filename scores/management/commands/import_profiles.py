@@ -1,4 +1,4 @@
-"""`manage.py import_profiles FILE.csv`: the command-line import (SPEC §11). Each run is
+"""`manage.py import_profiles FILE.csv`: the command-line import. Each run is
 recorded like an admin import (scores.models.ProfileImport), with the operating system's
 user as who ran it."""
 

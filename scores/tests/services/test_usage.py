@@ -1,4 +1,4 @@
-"""scores.services.usage: the daily summary, idempotent, complete days final; and reading
+"""audit.services.usage: the daily summary, idempotent, complete days final; and reading
 percentiles from its latency histograms."""
 
 from __future__ import annotations
