@@ -87,4 +87,4 @@ requirements: $(INSTALLED)
 	$(BIN)/uv pip compile requirements-dev.in -o requirements-dev.txt --python-version 3.11 --no-header --annotation-style line
 
 clean:
-	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache staticfiles build dist
+	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache .import_linter_cache staticfiles build dist

@@ -14,15 +14,8 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, KeyLifecycleEvent
 from accounts.staff import StaffRole
-from conftest import (
-    EXAMPLE_CPF,
-    STAFF_PASSWORD,
-    browser_sign_in,
-    follow,
-    screenshot,
-    totp_code,
-    wait_for,
-)
+from conftest import STAFF_PASSWORD, browser_sign_in, follow, screenshot, totp_code, wait_for
+from scores.tests.fixtures import EXAMPLE_CPF
 
 pytestmark = pytest.mark.usefixtures("score_table")
 

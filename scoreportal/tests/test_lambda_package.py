@@ -27,7 +27,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ApiKey
 from accounts.staff import StaffRole
-from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, totp_code
+from conftest import totp_code
 from devstack.lambda_invoke import (
     SOURCE_IP,
     WarmFunction,
@@ -39,6 +39,7 @@ from devstack.lambda_package import build_package
 from scoreportal import aws_clients
 from scoreportal.tests.lambda_browser import LambdaBrowser
 from scores.models import Consultation, ProfileImport
+from scores.tests.fixtures import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
 
 pytestmark = pytest.mark.slow
 
@@ -261,7 +262,7 @@ def test_if_lambda_invokes_the_handler_then_scores_are_served_for_v1_and_v2_even
             rest_api_event("POST", "/api/v1/scores", headers=key(for_real), body=score),
             http_api_event("POST", "/api/v1/scores", headers=key(for_real), body=score),
             # Hostile input, answered by the application as under gunicorn
-            # (scores/tests/test_input_limits.py); what API Gateway refuses before Lambda
+            # (scores/tests/api/test_input_limits.py); what API Gateway refuses before Lambda
             # (over 10 MB, over 10 KB of headers) is in docs/api.md.
             *[event for _, event, _ in hostile],
         ],

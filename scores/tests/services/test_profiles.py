@@ -6,12 +6,12 @@ import io
 
 import pytest
 
-from conftest import EXAMPLE_CPF, GOOD_PROFILE, OTHER_EXAMPLE_CPF
 from scores.cache import score_cache
 from scores.core.cpf import Cpf
 from scores.imports.profile_file import COLUMNS
 from scores.models import CreditProfile
 from scores.services import credit_profile_update, credit_profiles_import, score_get
+from scores.tests.fixtures import EXAMPLE_CPF, GOOD_PROFILE, OTHER_EXAMPLE_CPF
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("score_table")]
 
