@@ -71,7 +71,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_DEBUG=true $(BIN)/mypy .
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports --no-cache
 	DJANGO_DEBUG=true DJANGO_IGNORE_DOT_ENV=true DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/cfn-lint infra/*.yaml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml

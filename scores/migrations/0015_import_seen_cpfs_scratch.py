@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="ImportSeenCpf",
             fields=[
-                ("pk", models.CompositePrimaryKey("profile_import", "cpf_hash", blank=True, editable=False, primary_key=True, serialize=False)),
+                ("pk", models.CompositePrimaryKey("profile_import", "cpf_hash", blank=True, editable=False, primary_key=True, serialize=False, verbose_name="import and CPF hash")),
                 ("profile_import", models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="scores.profileimport", verbose_name="credit profile import")),
                 ("cpf_hash", models.CharField(max_length=64, verbose_name="CPF hash")),
                 ("line", models.PositiveIntegerField(verbose_name="line")),

@@ -181,7 +181,9 @@ class ImportSeenCpf(models.Model):
     of the database server empties. Only the lookup hash is kept.
     """
 
-    pk = models.CompositePrimaryKey("profile_import", "cpf_hash")
+    pk = models.CompositePrimaryKey(
+        "profile_import", "cpf_hash", verbose_name=_("import and CPF hash")
+    )
     profile_import = models.ForeignKey(
         ProfileImport,
         on_delete=models.CASCADE,
