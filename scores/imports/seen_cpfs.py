@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from django.db import IntegrityError, connection, transaction
 
-from scores.imports.copy import rows_copy
+from scores.imports.bulk_copy import rows_copy
 from scores.imports.profile_file import ProfileRow, RowError
 from scores.models import ImportSeenCpf
 

@@ -25,7 +25,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from scores.constants import PROFILE_CHARACTERISTICS
-from scores.imports.copy import rows_copy
+from scores.imports.bulk_copy import rows_copy
 from scores.imports.profile_file import ProfileRow, RowError, read_profiles
 from scores.imports.seen_cpfs import SeenCpfs, seen_cpfs_forget
 from scores.models import CreditProfile
