@@ -2,8 +2,9 @@
 surrogate id, no constraint trigger per row, and UNLOGGED on Postgres (no write-ahead log).
 Every import keeps them there now, the command line's too (it used a temporary table).
 
-The table is made anew: its rows only live while an import runs (an admin import running
-across this deploy starts its phase again with "resume").
+The table is made anew: its rows only live while an import runs. An admin import running
+across this deploy forgets the CPFs its phase had read so far, so a CPF repeated across
+that moment is not reported: deploy between imports (or upload the file again).
 """
 
 import django.db.models.deletion
