@@ -17,7 +17,8 @@ help:
 	@echo "make bench-import a CSV import of 1 million profiles, new then changed (bench/README.md)"
 	@echo "make load         a mixed load (30 s, 32 connections) reconciled with the audit trail"
 	@echo "make package      build the Lambda zip (STAGE=dev|production) into build/"
-	@echo "make lint         ruff (lint + format check), mypy, cfn-lint (infra/) and the workflows' schema"
+	@echo "make lint         ruff (lint + format check), mypy, import contracts, migrations made,"
+	@echo "                 cfn-lint (infra/) and the workflows' schema"
 	@echo "make format       apply ruff's formatting and safe fixes"
 	@echo "make requirements re-pin requirements*.txt from requirements*.in"
 	@echo "make messages     update the pt-BR catalog from the code, then compile it"
@@ -70,6 +71,8 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_DEBUG=true $(BIN)/mypy .
+	$(BIN)/lint-imports --no-cache
+	DJANGO_DEBUG=true DJANGO_IGNORE_DOT_ENV=true DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/cfn-lint infra/*.yaml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/check-jsonschema --builtin-schema custom.github-workflows-require-timeout .github/workflows/*.yml
@@ -84,4 +87,4 @@ requirements: $(INSTALLED)
 	$(BIN)/uv pip compile requirements-dev.in -o requirements-dev.txt --python-version 3.11 --no-header --annotation-style line
 
 clean:
-	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache staticfiles build dist
+	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache .import_linter_cache staticfiles build dist

@@ -1,7 +1,9 @@
-"""Fixtures shared by every app's tests.
+"""What every app's tests stand on: the database's two roles, the local DynamoDB and S3
+endpoints, staff sign-in, servers and the browser, the log.
 
 Tests run against real stores: the Postgres and the moto DynamoDB server that `make test`
-(devstack) provides. Each test that touches the cache gets a table of its own.
+(devstack) provides. Each test that touches the cache gets a table of its own. Each app's
+shared fixtures live in its tests package (`<app>/tests/fixtures.py`), registered below.
 """
 
 from __future__ import annotations
@@ -19,35 +21,17 @@ from typing import Any
 import boto3
 import pytest
 from django.test import Client
-from rest_framework.test import APIClient
 
 from accounts import rate_limits
-from accounts.constants import Scope
-from accounts.models import ApiKey, Organization
 from accounts.selectors import recent_keys
-from accounts.services import api_key_issue
 from accounts.staff import totp_required
 from scoreportal import aws_clients
 from scoreportal.logging import JsonFormatter, WithoutRequestTarget
-from scores import score_cache
-from scores.cpf import Cpf
-from scores.models import CreditProfile
+from scores.cache import score_cache
 
-# The CPFs published in the documentation.
-EXAMPLE_CPF = "529.982.247-25"
-OTHER_EXAMPLE_CPF = "111.444.777-35"
-
-GOOD_PROFILE: dict[str, Any] = {
-    "on_time_payment_ratio": "0.9800",
-    "delinquencies_30d_12m": 0,
-    "max_days_past_due_12m": 0,
-    "active_negative_records": 0,
-    "protests": 0,
-    "credit_utilization": "0.2500",
-    "hard_inquiries_90d": 1,
-    "credit_history_months": 96,
-    "active_credit_contracts": 3,
-}
+# Keys and staff of each role (accounts), profiles and audit rows (scores): fixtures the
+# tests of several apps use, kept with the app they belong to.
+pytest_plugins = ["accounts.tests.fixtures", "scores.tests.fixtures"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -326,7 +310,7 @@ def admin_sign_in(client: Client, username: str, password: str, code: str = "") 
 
 def admin_search(client: Client, changelist: str, term: str, **params: str) -> Any:
     """Search a changelist as its search box does: a POST, answered with a redirect to the
-    changelist at an address that holds no CPF (scores/cpf_search.py). The page it lands
+    changelist at an address that holds no CPF (scores/admin/cpf_search.py). The page it lands
     on; its query string is `.request["QUERY_STRING"]`."""
     from urllib.parse import urlencode
 
@@ -502,52 +486,6 @@ def screenshot(browser: Any, name: str) -> None:
     if directory:
         Path(directory).mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(Path(directory) / f"{name}.png"))
-
-
-@pytest.fixture
-def organization(db: None) -> Organization:
-    return Organization.objects.create(name="Banco Exemplo", slug="banco-exemplo")
-
-
-@pytest.fixture
-def issue_key(organization: Organization) -> Callable[..., tuple[ApiKey, str]]:
-    """Issue a key through the real service; returns (ApiKey, plaintext)."""
-
-    def issue(**kwargs: Any) -> tuple[ApiKey, str]:
-        kwargs.setdefault("organization", organization)
-        kwargs.setdefault("name", "test key")
-        kwargs.setdefault("scopes", [Scope.SCORES_READ])
-        return api_key_issue(**kwargs)
-
-    return issue
-
-
-@pytest.fixture
-def api_key(issue_key: Callable[..., tuple[ApiKey, str]]) -> tuple[ApiKey, str]:
-    return issue_key()
-
-
-@pytest.fixture
-def client_with_key(api_key: tuple[ApiKey, str]) -> APIClient:
-    """An API client that sends a valid key with scores:read."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}")
-    return client
-
-
-@pytest.fixture
-def make_profile(db: None, settings: Any) -> Callable[..., CreditProfile]:
-    """Create a credit profile for a CPF (default: the published example) directly."""
-
-    def make(cpf: str = EXAMPLE_CPF, **values: Any) -> CreditProfile:
-        parsed = Cpf.parse(cpf)
-        return CreditProfile.objects.create(
-            cpf_hash=parsed.lookup_hash(settings.CPF_HASH_KEY),
-            cpf_masked=parsed.masked,
-            **{**GOOD_PROFILE, **values},
-        )
-
-    return make
 
 
 @pytest.fixture

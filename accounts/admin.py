@@ -1,4 +1,4 @@
-"""Staff screens for organizations, API keys and their lifecycle record (SPEC §8).
+"""Staff screens for organizations, API keys and their lifecycle record.
 
 Every change goes through the services in accounts/services (issue, change, rotate,
 revoke, organizations), which record it in the lifecycle record. A new key is issued on a
@@ -55,14 +55,13 @@ from accounts.services import (
     organization_update,
 )
 from accounts.services.handoff import HANDOFF_SECONDS
+from scoreportal.admin_bases import ReadOnlyAdminMixin
 from scoreportal.exceptions import ApplicationError
-from scores.selectors import consultations_count_by_key, consultations_count_for_organization
 
 # djangorestframework-api-key registers its own concrete APIKey; we use ApiKey instead.
 if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
 
-RECENT = timedelta(hours=24)
 _HANDOFF_COOKIE = "key_handoff"
 
 
@@ -123,7 +122,7 @@ class OrganizationAdmin(admin.ModelAdmin[Organization]):
     list_filter = ["is_active"]
     search_fields = ["name", "slug", "contact_email"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["requests_last_24h", "created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at"]
     inlines = [OrganizationKeyInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
@@ -136,10 +135,6 @@ class OrganizationAdmin(admin.ModelAdmin[Organization]):
     @admin.display(description=_("keys"), ordering="key_count")
     def keys(self, obj: Organization) -> int:
         return int(getattr(obj, "key_count", 0))
-
-    @admin.display(description=_("requests in the last 24 h"))
-    def requests_last_24h(self, obj: Organization) -> int:
-        return consultations_count_for_organization(obj.pk, since=timezone.now() - RECENT)
 
     def has_delete_permission(self, request: HttpRequest, obj: Organization | None = None) -> bool:
         return False  # organizations are deactivated: their audit trail must stay linked
@@ -240,7 +235,8 @@ class RotateForm(forms.Form):
 class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     form = ApiKeyAdminForm
     change_form_template = "admin/accounts/apikey/change_form.html"
-    # Seven narrow columns: the whole row fits a 1400 px screen beside both sidebars.
+    # Narrow columns (audit.admin adds the requests): the row fits a 1400 px screen beside
+    # both sidebars.
     list_display = [
         "key",
         "organization",
@@ -248,7 +244,6 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         "key_status",
         "expires",
         "last_used",
-        "requests_24h",
     ]
     list_display_links = ["key"]
     list_filter = [KeyStatusFilter, "organization"]
@@ -265,7 +260,6 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         "revoked_at",
         "revoked_by",
         "last_used_at",
-        "requests_last_24h",
         "lifecycle",
     ]
 
@@ -290,32 +284,6 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     def key_status(self, obj: ApiKey) -> str:
         return status_badge(obj)
 
-    @admin.display(description=_("requests in the last 24 h"))
-    def requests_last_24h(self, obj: ApiKey) -> int:
-        counted = getattr(obj, "_requests_last_24h", None)  # the list's page: one query
-        if counted is None:
-            since = timezone.now() - RECENT
-            counted = consultations_count_by_key([obj.prefix], since=since).get(obj.prefix, 0)
-        return int(counted)
-
-    @admin.display(description=_("requests (24 h)"))
-    def requests_24h(self, obj: ApiKey) -> int:
-        return self.requests_last_24h(obj)
-
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        response = super().changelist_view(request, extra_context)
-        changelist = getattr(response, "context_data", {}).get("cl")
-        if changelist is not None:
-            keys = list(changelist.result_list)
-            counts = consultations_count_by_key(
-                [key.prefix for key in keys], since=timezone.now() - RECENT
-            )
-            for key in keys:
-                key._requests_last_24h = counts.get(key.prefix, 0)
-        return response
-
     # --- the key's page -------------------------------------------------------------
     def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
         editable = list(ApiKeyAdminForm.Meta.fields)
@@ -331,7 +299,6 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
             "revoked_at",
             "revoked_by",
             "last_used_at",
-            "requests_last_24h",
             "lifecycle",
         ]
 
@@ -573,7 +540,7 @@ def _redirect_to_handoff(request: HttpRequest) -> HttpResponse:
 # The lifecycle record, read-only
 # ==============================================================================
 @admin.register(KeyLifecycleEvent)
-class KeyLifecycleEventAdmin(admin.ModelAdmin[KeyLifecycleEvent]):
+class KeyLifecycleEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[KeyLifecycleEvent]):
     list_display = ["occurred_at", "action", "organization", "api_key", "actor_name", "changes"]
     list_filter = ["action", "organization"]
     list_select_related = ["organization"]
@@ -597,15 +564,6 @@ class KeyLifecycleEventAdmin(admin.ModelAdmin[KeyLifecycleEvent]):
             ((name, _shown(obj.before.get(name)), _shown(obj.after.get(name))) for name in names),
         )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 def _shown(value: Any) -> str:
     if value is None or value == "":
@@ -627,22 +585,13 @@ _ACCESS_FIELDS: tuple[str, ...] = (
 )
 
 
-class StaffAccessAdmin(admin.ModelAdmin[Any]):
+class StaffAccessAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
     """Read-only: what django-axes recorded. Only a lockout may be deleted (to unlock)."""
 
     list_filter = ["attempt_time"]
     search_fields = ["username", "ip_address"]
     date_hierarchy = None
     readonly_fields = fields = _ACCESS_FIELDS
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(StaffSignIn)

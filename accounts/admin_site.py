@@ -1,4 +1,4 @@
-"""The staff's admin site: who may see it, and the sign-in steps around it (SPEC §8).
+"""The staff's admin site: who may see it, and the sign-in steps around it.
 
 - Signing in takes a password and, for whoever has enrolled an authenticator app, its
   code (accounts.forms.StaffAuthenticationForm); django-axes counts failures of either.

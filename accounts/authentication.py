@@ -9,7 +9,8 @@ from rest_framework.request import Request
 from accounts.constants import API_KEY_SHAPE
 from accounts.models import ApiKey
 from accounts.services import api_key_authenticate
-from scoreportal.api.errors import ApiError, ErrorCode, as_api_error
+from scoreportal.api.errors import ApiError, as_api_error
+from scoreportal.error_codes import ErrorCode
 from scoreportal.exceptions import ApplicationError
 
 _SCHEME = "api-key"

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Scope(models.TextChoices):
-    """What an API key may call (SPEC §7)."""
+    """What an API key may call."""
 
     SCORES_READ = "scores:read", _("Score one CPF")
     SCORES_BATCH = "scores:batch", _("Score CPFs in batches")
@@ -21,11 +21,20 @@ DEFAULT_SCOPES = (Scope.SCORES_READ,)
 API_KEY_PREFIX_LENGTH = 8
 # A well-formed presented key: "<prefix>.<secret>", both alphanumeric.
 API_KEY_SHAPE = re.compile(rf"([A-Za-z0-9]{{{API_KEY_PREFIX_LENGTH}}})\.[A-Za-z0-9]{{16,128}}")
-# last_used_at is refreshed at most this often, never on every request (SPEC §8).
+# last_used_at is refreshed at most this often, never on every request.
 LAST_USED_RESOLUTION_SECONDS = 60
 
-# The session key holding a signed-in staff member's language (scoreportal/language.py).
-STAFF_LANGUAGE_SESSION_KEY = "staff_language"
+
+class Purpose(models.TextChoices):
+    """Why a score was consulted; recorded in the audit (Lei 12.414, Decreto 9.936)."""
+
+    CREDIT_ANALYSIS = "credit_analysis", _("Credit analysis")
+    CREDIT_REVIEW = "credit_review", _("Credit review")
+    FRAUD_PREVENTION = "fraud_prevention", _("Fraud prevention")
+    COLLECTION = "collection", _("Collection")
+
+
+DEFAULT_PURPOSE = Purpose.CREDIT_ANALYSIS
 
 
 class KeyStatus(models.TextChoices):

@@ -15,9 +15,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
-from accounts.constants import EXPIRING_WITHIN, KeyStatus, LifecycleAction, Scope
+from accounts.constants import (
+    DEFAULT_PURPOSE,
+    EXPIRING_WITHIN,
+    KeyStatus,
+    LifecycleAction,
+    Purpose,
+    Scope,
+)
 from scoreportal.models import AppendOnlyRecord
-from scores.constants import DEFAULT_PURPOSE, Purpose
 
 
 class Organization(models.Model):

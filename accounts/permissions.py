@@ -9,8 +9,9 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from accounts.models import ApiKey
-from scoreportal.api.errors import ApiError, ErrorCode
+from scoreportal.api.errors import ApiError
 from scoreportal.client_ip import client_ip
+from scoreportal.error_codes import ErrorCode
 
 
 class FromAllowedNetwork(BasePermission):

@@ -1,36 +1,9 @@
-"""Per-key rate limits and daily quotas, counted across every instance (SPEC §9).
+"""Per-key rate limits and daily quotas, counted across every instance.
 
-The one module that reads and writes the per-key counter items in DynamoDB. They live in the
-score cache's table (SCORE_CACHE_TABLE: one table, keyed by `pk`) under `key#<prefix>`, which
-cannot meet a score item's key (a CPF hash: 64 hex digits). One item per key:
-
-    minute       the epoch minute being counted (unix time // 60)
-    minute_used  units counted in that minute
-    day          the quota day being counted: the date in America/Sao_Paulo (2026-11-22)
-    day_used     units counted on that day
-    key_version  the key's version, as the last change to the key announced it
-    expires_at   the table's TTL attribute: an hour after the quota day ends
-
-A unit is a CPF: a single score counts 1, a batch of N counts N, against both limits.
-
-Counting n units is one conditional UpdateItem: ADD n to both counters if the item is in the
-current minute and day and both have room for n (`minute_used <= limit - n`). DynamoDB
-applies it atomically, so instances never count past a limit between them, and a refused
-request is not counted. When the condition fails DynamoDB returns the item as it was
-(ReturnValuesOnConditionCheckFailure): if it is in the current windows, the request is
-refused; if it is in older ones (or new), a second conditional UpdateItem opens the current
-windows, conditioned on the old minute, so of instances racing to open a minute one wins and
-the others count again in it. A request costs one call, the first of each minute two.
-
-The answer also carries `key_version`. accounts.services stamps it (`announce_key_versions`)
-after every committed change that other instances must apply at once (revocation,
-deactivation, new scopes or limits); an instance whose copy of the key is older re-reads it.
-That is how a revocation reaches every instance on its next request without a query per
-request.
-
-DynamoDB stays an optimisation: if a call fails, the request is counted by this process
-alone, with the same limits and windows (per-process counters), one warning is logged, and
-DynamoDB is skipped for DYNAMODB_FAILURE_COOLDOWN_SECONDS. The request is still served.
+The one module that reads and writes the per-key counter items (DynamoDB, in the score
+cache's table under `key#<prefix>`): one conditional UpdateItem a request, the key's
+version carried back with it, and a per-process fallback when DynamoDB fails. How and why:
+docs/architecture.md, "Per-key limits, key versions and the hot path".
 """
 
 from __future__ import annotations
@@ -58,7 +31,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# The quota day is São Paulo's, whatever the servers' time zone (SPEC §9).
+# The quota day is São Paulo's, whatever the servers' time zone.
 QUOTA_TIME_ZONE = ZoneInfo("America/Sao_Paulo")
 COUNTER_KEY_PREFIX = "key#"
 _KEY_ATTRIBUTE = "pk"

@@ -12,9 +12,9 @@ from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from accounts.constants import STAFF_LANGUAGE_SESSION_KEY
 from accounts.models import StaffProfile
 from accounts.staff import staff_roles_sync
+from scoreportal.language import STAFF_LANGUAGE_SESSION_KEY
 
 
 @receiver(post_migrate)

@@ -1,4 +1,4 @@
-"""Staff roles and the sign-in policy that depends on them (SPEC §8).
+"""Staff roles and the sign-in policy that depends on them.
 
 Each role is a Django group holding the permissions of its job; a staff member's role is
 their group. `ROLE_PERMISSIONS` is the one definition: a data migration created the groups
@@ -48,29 +48,23 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_staffsigninfailure",
             "view_stafflockout",
         ],
-        "scores": [
-            "view_consultation",
-            "export_consultation",
-            "view_usagereport",
-            "view_cpfreport",
-            "view_auditexport",
-            "view_cpfreportrun",
-        ],
+        "scores": ["view_consultation", "export_consultation"],
+        "audit": ["view_usagereport", "view_cpfreport", "view_auditexport", "view_cpfreportrun"],
     },
     StaffRole.CREDIT_DATA_OPERATORS: {
         "scores": [
             "view_creditprofile",
             "change_creditprofile",
-            # Import CSV files in the admin, and see every import's record (issue 14).
+            # Import CSV files in the admin, and see every import's record.
             "import_creditprofile",
             "view_profileimport",
             # The cache control: selected profiles' cached scores, or all of them.
             "invalidate_cached_scores",
             # The shipped scorecards, read-only, and which one is active.
             "view_scorecardversion",
-            # The usage report's score mix shows them drift in what is served.
-            "view_usagereport",
         ],
+        # The usage report's score mix shows them drift in what is served.
+        "audit": ["view_usagereport"],
     },
 }
 

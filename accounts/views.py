@@ -24,9 +24,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp import user_has_device
 
-from accounts.constants import STAFF_LANGUAGE_SESSION_KEY
 from accounts.forms import LanguageForm, PasswordSetLinkForm, TotpConfirmForm
 from accounts.services import staff_language_set, totp_enrolment_confirm, totp_enrolment_device
+from scoreportal.language import STAFF_LANGUAGE_SESSION_KEY
 
 
 def totp_enrol(request: HttpRequest, site: admin.AdminSite) -> HttpResponseBase:

@@ -78,8 +78,7 @@ def setup_django(environment: dict[str, str], profiles: int) -> tuple[str, list[
     from accounts.constants import Scope
     from accounts.models import Organization
     from accounts.services import api_key_issue
-    from scores.management.commands.seed_demo import demo_profiles_csv
-    from scores.services import credit_profiles_import
+    from scores.management.commands.seed_demo import demo_profiles_csv, demo_profiles_import
 
     call_command("migrate", verbosity=0)
     call_command("ensure_score_table", stdout=io.StringIO())
@@ -94,7 +93,7 @@ def setup_django(environment: dict[str, str], profiles: int) -> tuple[str, list[
         daily_quota=UNLIMITED,
     )
     data = demo_profiles_csv(profiles)
-    credit_profiles_import(file=data)
+    demo_profiles_import(data)
     data.seek(0)
     cpfs = [row["cpf"] for row in csv.DictReader(data)]
     return key, cpfs
@@ -413,7 +412,7 @@ def main(argv: list[str]) -> int:
 
         from django.conf import settings
 
-        from scores.cpf import Cpf
+        from scores.core.cpf import Cpf
 
         print("bench: I/O floors …", flush=True)
         hashes = [Cpf.parse(cpf).lookup_hash(settings.CPF_HASH_KEY) for cpf in cached]

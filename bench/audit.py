@@ -179,7 +179,7 @@ def pages(admin: str) -> dict[str, Page]:
     from django.db import connection
 
     from accounts.models import Organization
-    from scores.audit_order import Cursor
+    from audit.order import Cursor
 
     busiest = Organization.objects.get(slug="generated-1")
     since = (DATA_LAST_DAY - timedelta(days=29)).isoformat()
@@ -245,13 +245,13 @@ def pages(admin: str) -> dict[str, Page]:
         "one audited query": ("GET", f"{trail}{middle_id}/change/", None, str(request_id)),
         "usage report, 30 days": (
             "GET",
-            f"/{admin}scores/usagereport/?since={since}&until={until}",
+            f"/{admin}audit/usagereport/?since={since}&until={until}",
             None,
             'id="usage-by-key"',
         ),
         "report for a CPF, 6 months": (
             "POST",
-            f"/{admin}scores/cpfreport/",
+            f"/{admin}audit/cpfreport/",
             {
                 "cpf": HOT_CPF,
                 "since": (DATA_LAST_DAY - timedelta(days=184)).isoformat(),

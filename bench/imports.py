@@ -46,8 +46,8 @@ CHANGED_VALUES = ["0.7200", "2", "45", "1", "0", "0.8500", "4", "20", "7"]
 
 def write_csv(path: Path, rows: int, values: list[str]) -> None:
     """`rows` distinct valid CPFs (the bases from 100,000,000 up), each with `values`."""
-    from scores.cpf import Cpf
-    from scores.profile_import import COLUMNS
+    from scores.core.cpf import Cpf
+    from scores.imports.profile_file import COLUMNS
 
     with path.open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
@@ -68,7 +68,7 @@ def write_csv(path: Path, rows: int, values: list[str]) -> None:
 def write_hostile_csvs(directory: Path) -> dict[str, Path]:
     """Files import_profiles must refuse: too wide a header, too long a line. Written a
     block at a time: the importing process's peak RSS counts this one's at its fork."""
-    from scores.profile_import import COLUMNS
+    from scores.imports.profile_file import COLUMNS
 
     line_of_100_mib = [b"a," * (512 * 1024)] * 100  # short fields: csv's limit is per field
     files = {name: directory / f"{name}.csv" for name in ("wide", "long-header", "long-row")}

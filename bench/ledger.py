@@ -16,7 +16,7 @@ and bad, then reconciles every answer with the audit trail (scores.models.Consul
     rate_limited   a key that may score LIMITED_PER_MINUTE CPFs a minute  200 or 429 rate_limited
 
 Each answer must be one its kind may get, none may be a 5xx or missing, and the audit rows
-must be exactly those the answers call for (SPEC §10), found by the answer's X-Request-ID:
+must be exactly those the answers call for, found by the answer's X-Request-ID:
 
 - an endpoint that is not a consultation (an unknown path) writes none;
 - a 503 writes none (it is what the score endpoints answer when the rows cannot be written);
@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import Drive, Exchange, Planned, drive, percentile
-from scores.cpf import Cpf
+from scores.core.cpf import Cpf
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BATCH_PATH = "/api/v1/scores/batch"
@@ -86,9 +86,8 @@ def populate(*, profiles: int, unknown: int = 50, seed: int = 11) -> Population:
     from accounts.constants import Scope
     from accounts.models import Organization
     from accounts.services import api_key_issue, api_key_revoke
-    from scores.management.commands.seed_demo import demo_profiles_csv
+    from scores.management.commands.seed_demo import demo_profiles_csv, demo_profiles_import
     from scores.models import CreditProfile
-    from scores.services import credit_profiles_import
 
     organization, _ = Organization.objects.get_or_create(
         slug="load", defaults={"name": "Load with an audit ledger"}
@@ -109,7 +108,7 @@ def populate(*, profiles: int, unknown: int = 50, seed: int = 11) -> Population:
         daily_quota=UNLIMITED,
     )
     data = demo_profiles_csv(profiles)
-    credit_profiles_import(file=data)
+    demo_profiles_import(data)
     data.seek(0)
     known = [row["cpf"] for row in csv.DictReader(data)]
     rng = random.Random(seed)

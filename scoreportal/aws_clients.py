@@ -1,27 +1,10 @@
 """boto3 clients for the request path: one per AWS service per process, created once.
 
-Every AWS call of the application goes through boto3 (SPEC §2). The DynamoDB client is
-configured for a request that must not wait on a slow dependency: sub-second connect and
-read timeouts, at most DYNAMODB_MAX_ATTEMPTS attempts in all, TCP keep-alive on pooled
-connections. Credentials, proxies (HTTPS_PROXY), custom CA bundles (AWS_CA_BUNDLE), FIPS and
-dual-stack endpoints are botocore's, configured by the standard AWS environment variables.
-
-Retry mode "legacy", not "standard": both retry connection errors, timeouts, 5xx and
-throttling, but when DynamoDB's CRC32 check still fails on the last attempt, standard mode
-returns the unverified body while legacy mode raises ChecksumError (botocore 1.44; see
-scores/tests/test_score_cache.py). Legacy mode's back-off for DynamoDB is a fixed 50 ms
-before the second attempt. The score cache's own cool-down stands in for standard mode's
-retry quota.
-
-botocore clients are thread-safe; creating one is not, and costs tens of milliseconds, so
-each is created once under a lock, from one boto3 session (one credential chain, one cache
-of service models and endpoint rules), and kept for the life of the process. A change of
-the settings they are built from (tests point them at other endpoints) gives a new client.
-
-DynamoDB is used by two modules, the score cache (scores/score_cache.py) and the per-key
-counters (accounts/rate_limits.py). Both make their calls through `dynamodb_call`, which
-turns every kind of failure into one exception, and both skip DynamoDB for a while after a
-failure (`CoolDown`): each treats DynamoDB as an optimisation it can serve without.
+Every AWS call of the application goes through boto3. The DynamoDB client does not wait on
+a slow dependency (sub-second timeouts, at most DYNAMODB_MAX_ATTEMPTS attempts, keep-alive;
+retry mode "legacy": docs/architecture.md, "DynamoDB through boto3"); `dynamodb_call` turns
+every kind of failure into one exception, and `CoolDown` skips DynamoDB for a while after
+one. Its two users, the score cache and the per-key counters, serve without it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The client's IP address, from what no client can forge (SPEC §8).
+"""The client's IP address, from what no client can forge.
 
 On Lambda, API Gateway puts the address the connection came from in the event's request
 context: `identity.sourceIp` for REST APIs (payload v1), `http.sourceIp` for HTTP APIs

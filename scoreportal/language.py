@@ -18,10 +18,11 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
-from accounts.constants import STAFF_LANGUAGE_SESSION_KEY
 from scoreportal.admin_url import is_admin_path
 
 API_LANGUAGE = "en"
+# Where a signed-in staff member's chosen language is kept (accounts writes it at sign-in).
+STAFF_LANGUAGE_SESSION_KEY = "staff_language"
 
 
 class LanguageMiddleware:

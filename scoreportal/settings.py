@@ -13,7 +13,6 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from scoreportal.secrets_manager import load_secrets_into_environ
-from scores import retention
 
 # Django's generic classes (ModelAdmin[Model], QuerySet[Model]) subscriptable at run time.
 django_stubs_ext.monkeypatch()
@@ -102,6 +101,7 @@ INSTALLED_APPS = [
     "scoreportal",
     "accounts",
     "scores",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -119,7 +119,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # No CPF in an admin address: the search box's term becomes a token (docs/security.md).
-    "scores.cpf_search.CpfFreeAdminAddressesMiddleware",
+    "scores.admin.cpf_search.CpfFreeAdminAddressesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it answers locked-out sign-ins.
     "axes.middleware.AxesMiddleware",
@@ -300,9 +300,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "PREPROCESSING_HOOKS": [
-        "scoreportal.api.schema_generation.document_paths_without_trailing_slash"
-    ],
+    # drf-spectacular imports the hook's module only when it generates a schema: the API's
+    # documentation stays off the request path (docs/architecture.md, cold start).
+    "PREPROCESSING_HOOKS": ["scores.api.openapi.document_paths_without_trailing_slash"],
     "ENUM_NAME_OVERRIDES": {"ComponentStatusEnum": ["ok", "unavailable"]},
     # Choice labels are for staff, in their language; the API's documentation lists values.
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
@@ -314,7 +314,7 @@ SPECTACULAR_SETTINGS = {
 # unreachable, or was when the change was made. 0 disables the reuse.
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)
 
-# Limits of a new API key unless its issuer sets others (each key has its own, SPEC §9):
+# Limits of a new API key unless its issuer sets others (each key has its own):
 # CPFs per minute and CPFs per day (the day of America/Sao_Paulo), across all instances.
 API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE = env.int(
     "API_KEY_DEFAULT_RATE_LIMIT_PER_MINUTE", default=600
@@ -377,14 +377,9 @@ DYNAMODB_MAX_ATTEMPTS = env.int("DYNAMODB_MAX_ATTEMPTS", default=2)
 DYNAMODB_FAILURE_COOLDOWN_SECONDS = env.float("DYNAMODB_FAILURE_COOLDOWN_SECONDS", default=5.0)
 
 # Audit rows older than this may be removed by `manage.py prune_audit`. The law asks for at
-# least six months of consultation history (scores/retention.py); the database enforces
-# that floor too.
+# least six months of consultation history (audit/retention.py): start-up refuses less
+# (audit.apps), and the database enforces that floor too.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=5 * 365)
-if AUDIT_RETENTION_DAYS < retention.AUDIT_RETENTION_MIN_DAYS:
-    raise ImproperlyConfigured(
-        f"AUDIT_RETENTION_DAYS must be at least {retention.AUDIT_RETENTION_MIN_DAYS} days "
-        "(six months)."
-    )
 
 # The most rows one CSV export of the audit trail may have; unset means no limit. On
 # Lambda a response is buffered and capped at 6 MB (about 30,000 rows), so the deployed

@@ -35,7 +35,7 @@ STORAGES = {
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 
-# Tests that run the application in server processes (scores/tests/test_across_processes.py)
+# Tests that run the application in server processes (scores/tests/api/test_across_processes.py)
 # can stop those processes' wall clock at one instant, so that their requests all fall in
 # one rate-limit minute whenever the test runs. Never set outside those tests.
 if os.environ.get("SCOREPORTAL_TEST_WALL_CLOCK"):

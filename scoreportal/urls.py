@@ -42,7 +42,7 @@ urlpatterns = [
     # One-time "set your password" links for new staff (manage.py create_staff_user).
     path(f"{ADMIN_URL}password-set/", include("accounts.urls")),
     path(ADMIN_URL, admin.site.urls),
-    path("api/v1/", include("scores.urls")),
+    path("api/v1/", include("scores.api.urls")),
     # Read-only documents: GET and HEAD only (anything else is 405 with Allow).
     re_path(
         r"^api/schema/?$",

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 class ScoresConfig(AppConfig):
     name = "scores"
-    verbose_name = _("Scores, credit profiles and audit")
+    verbose_name = _("Scores and credit profiles")
 
     def ready(self) -> None:
         from scores import checks  # noqa: F401  (registers the system checks)

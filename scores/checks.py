@@ -7,7 +7,7 @@ from typing import Any
 from django.core import checks
 
 from scores.constants import PROFILE_CHARACTERISTICS
-from scores.scorecard import InvalidScorecard
+from scores.core.scorecard import InvalidScorecard
 
 
 @checks.register()

@@ -3,20 +3,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from scoreportal.api.errors import ErrorCode
-from scores.scorecard import Band
-
-
-class Purpose(models.TextChoices):
-    """Why a score was consulted; recorded in the audit (Lei 12.414, Decreto 9.936)."""
-
-    CREDIT_ANALYSIS = "credit_analysis", _("Credit analysis")
-    CREDIT_REVIEW = "credit_review", _("Credit review")
-    FRAUD_PREVENTION = "fraud_prevention", _("Fraud prevention")
-    COLLECTION = "collection", _("Collection")
-
-
-DEFAULT_PURPOSE = Purpose.CREDIT_ANALYSIS
+from scoreportal.error_codes import ErrorCode
+from scores.core.scorecard import Band
 
 
 class ScoreSource(models.TextChoices):
@@ -33,7 +21,7 @@ class Endpoint(models.TextChoices):
     SCORE_BATCH = "scores_batch", "POST /api/v1/scores/batch"
 
 
-# The most CPFs one batch request may carry (SPEC §7).
+# The most CPFs one batch request may carry.
 BATCH_MAX_CPFS = 100
 
 
@@ -57,7 +45,7 @@ BAND_CHOICES = [(band.value, BAND_LABELS[band]) for band in Band]
 OUTCOME_SCORED = "scored"
 OUTCOME_CHOICES = [(OUTCOME_SCORED, _("Scored")), *ErrorCode.choices]
 
-# Credit profile characteristics (SPEC §5), in the order of the CSV import's columns.
+# Credit profile characteristics, in the order of the CSV import's columns.
 PROFILE_CHARACTERISTICS = (
     "on_time_payment_ratio",
     "delinquencies_30d_12m",
@@ -69,43 +57,3 @@ PROFILE_CHARACTERISTICS = (
     "credit_history_months",
     "active_credit_contracts",
 )
-
-
-class OutcomeClass(models.TextChoices):
-    """Outcomes grouped the way the usage report counts them."""
-
-    SERVED = "served", _("Scores served")
-    NO_CREDIT_DATA = "no_credit_data", _("No credit data")
-    INVALID = "invalid", _("Invalid requests")
-    REFUSED = "refused", _("Refused (key, scope, address)")
-    THROTTLED = "throttled", _("Throttled (rate limit, quota)")
-    FAILED = "failed", _("Failed (our side)")
-
-
-OUTCOME_CLASSES: dict[str, OutcomeClass] = {
-    OUTCOME_SCORED: OutcomeClass.SERVED,
-    ErrorCode.NO_CREDIT_DATA: OutcomeClass.NO_CREDIT_DATA,
-    ErrorCode.INVALID_CPF: OutcomeClass.INVALID,
-    ErrorCode.INVALID_REQUEST: OutcomeClass.INVALID,
-    ErrorCode.NOT_FOUND: OutcomeClass.INVALID,
-    ErrorCode.METHOD_NOT_ALLOWED: OutcomeClass.INVALID,
-    ErrorCode.PAYLOAD_TOO_LARGE: OutcomeClass.INVALID,
-    ErrorCode.MISSING_API_KEY: OutcomeClass.REFUSED,
-    ErrorCode.INVALID_API_KEY: OutcomeClass.REFUSED,
-    ErrorCode.API_KEY_EXPIRED: OutcomeClass.REFUSED,
-    ErrorCode.API_KEY_REVOKED: OutcomeClass.REFUSED,
-    ErrorCode.INSUFFICIENT_SCOPE: OutcomeClass.REFUSED,
-    ErrorCode.IP_NOT_ALLOWED: OutcomeClass.REFUSED,
-    ErrorCode.RATE_LIMITED: OutcomeClass.THROTTLED,
-    ErrorCode.QUOTA_EXCEEDED: OutcomeClass.THROTTLED,
-    ErrorCode.SERVICE_UNAVAILABLE: OutcomeClass.FAILED,
-    ErrorCode.INTERNAL_ERROR: OutcomeClass.FAILED,
-}
-
-# The usage summary's latency buckets: each is the upper bound (exclusive, milliseconds) of
-# a bucket, after the last an open one. p50 and p95 are read from these counts, within a
-# bucket's width (docs/audit.md).
-LATENCY_BUCKETS_MS = (
-    5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 125, 150, 200, 250, 300, 400, 500, 750,
-    1000, 1500, 2000, 3000, 5000, 10000,
-)  # fmt: skip

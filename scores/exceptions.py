@@ -2,42 +2,29 @@
 
 from __future__ import annotations
 
+from scoreportal.error_codes import ErrorCode
 from scoreportal.exceptions import ApplicationError
 
 
 class NoCreditData(ApplicationError):
     """There is no credit profile for the CPF: no score is made up."""
 
+    code = ErrorCode.NO_CREDIT_DATA
     default_message = "There is no credit data for this CPF."
 
 
 class AuditUnavailable(ApplicationError):
     """The audit rows could not be written, so no personal data may be served."""
 
+    code = ErrorCode.SERVICE_UNAVAILABLE
     default_message = "The query could not be recorded, so no score is served. Retry later."
-
-
-class AuditPruneNotPermitted(ApplicationError):
-    """The connected database role may not delete audit rows: only the schema's owner
-    prunes (on AWS, the ops function). Never raised on the API's path."""
-
-    default_message = (
-        "prune_audit runs as the schema's owner (on AWS, the ops function): this database "
-        "role may not delete audit rows."
-    )
-
-
-class ExportFiltersTooLong(ApplicationError):
-    """The audit trail's filters and search are longer than an export's record keeps: no
-    export leaves unrecorded, so none is made."""
-
-    default_message = "These filters are too long to be recorded with an export; narrow them."
 
 
 class ImportNotConfirmable(ApplicationError):
     """Only an admin import whose check has finished, and that nobody confirmed yet, can be
     confirmed."""
 
+    code = ErrorCode.INVALID_REQUEST
     default_message = "This import cannot be confirmed: it is not waiting for confirmation."
 
 
@@ -45,12 +32,14 @@ class UploadNotRecognised(ApplicationError):
     """The browser came back from a direct upload with a token or file that is not this
     staff member's upload (tampered, expired, or never uploaded)."""
 
+    code = ErrorCode.INVALID_REQUEST
     default_message = "This upload is not recognised; upload the file again."
 
 
 class ImportNotResumable(ApplicationError):
     """Only an import whose task has made no progress for a while can be resumed."""
 
+    code = ErrorCode.INVALID_REQUEST
     default_message = "This import is not stalled: it is finished or still making progress."
 
 
@@ -59,4 +48,5 @@ class ScoreCacheUnavailable(ApplicationError):
     cached score): nothing was done. Never raised on the API's path, which serves without
     the cache."""
 
+    code = ErrorCode.SERVICE_UNAVAILABLE
     default_message = "The score cache could not be reached; nothing was invalidated. Retry."

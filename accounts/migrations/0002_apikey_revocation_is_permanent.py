@@ -1,4 +1,4 @@
-"""Revocation is permanent (SPEC §8), enforced by the database as well as by the model."""
+"""Revocation is permanent, enforced by the database as well as by the model."""
 
 from django.db import migrations
 

@@ -1,4 +1,4 @@
-"""The staff roles (SPEC §8) as groups, each with the permissions of its job.
+"""The staff roles as groups, each with the permissions of its job.
 
 The roles and their permissions are defined once, in accounts.staff.ROLE_PERMISSIONS;
 every later `migrate` keeps the groups in line with it (accounts.signals).

@@ -1,4 +1,4 @@
-"""Per-key rate limit and daily quota (SPEC §9), and the version that announces a key's
+"""Per-key rate limit and daily quota, and the version that announces a key's
 changes to every instance (accounts/rate_limits.py)."""
 
 import accounts.models

@@ -1,4 +1,4 @@
-"""The API key lifecycle: issue, change, rotate, revoke (SPEC §8). Each change is recorded
+"""The API key lifecycle: issue, change, rotate, revoke. Each change is recorded
 in the lifecycle record, in the same transaction, and reaches every instance on the key's
 next request (a new version, announced after commit)."""
 

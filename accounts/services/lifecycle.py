@@ -1,4 +1,4 @@
-"""The key lifecycle record: the one writer of KeyLifecycleEvent rows (SPEC §8)."""
+"""The key lifecycle record: the one writer of KeyLifecycleEvent rows."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Organizations: creating and changing them, deactivation included (SPEC §8)."""
+"""Organizations: creating and changing them, deactivation included."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The key managers' portal: organizations, keys issued once, rotated and revoked with
-confirmation, their status at a glance, and the lifecycle record (SPEC §8)."""
+confirmation, their status at a glance, and the lifecycle record."""
 
 from __future__ import annotations
 

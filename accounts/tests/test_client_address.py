@@ -10,11 +10,11 @@ import pytest
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
-from conftest import EXAMPLE_CPF
 from devstack.lambda_invoke import SOURCE_IP, http_api_event, rest_api_event
-from scoreportal.api.errors import ErrorCode
 from scoreportal.client_ip import client_ip
+from scoreportal.error_codes import ErrorCode
 from scores.models import Consultation
+from scores.tests.fixtures import EXAMPLE_CPF
 
 FORGED = "1.2.3.4"
 

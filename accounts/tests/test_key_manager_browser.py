@@ -1,5 +1,5 @@
-"""A key manager's day in the admin, in headless Chromium against the live test server
-(SPEC §8): issue a key and read it once, rotate it, revoke its successor; each key is
+"""A key manager's day in the admin, in headless Chromium against the live test server:
+issue a key and read it once, rotate it, revoke its successor; each key is
 tried against the score API of the same server between the steps."""
 
 from __future__ import annotations
@@ -14,15 +14,8 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, KeyLifecycleEvent
 from accounts.staff import StaffRole
-from conftest import (
-    EXAMPLE_CPF,
-    STAFF_PASSWORD,
-    browser_sign_in,
-    follow,
-    screenshot,
-    totp_code,
-    wait_for,
-)
+from conftest import STAFF_PASSWORD, browser_sign_in, follow, screenshot, totp_code, wait_for
+from scores.tests.fixtures import EXAMPLE_CPF
 
 pytestmark = pytest.mark.usefixtures("score_table")
 

@@ -1,4 +1,4 @@
-"""Each staff role can do its job in the admin and nothing more (SPEC §8).
+"""Each staff role can do its job in the admin and nothing more.
 
 A walk over every admin page, as each role, with real data on every page: what each role
 may open is written out here, role by role, not derived from the code under test.
@@ -19,7 +19,7 @@ from accounts.models import ApiKey, KeyLifecycleEvent
 from accounts.services import api_key_revoke, api_key_rotate
 from accounts.staff import StaffRole
 from conftest import sign_in
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores.constants import Endpoint
 from scores.models import Consultation, ProfileImport
 
@@ -54,8 +54,8 @@ PAGES = {
 VIEWS = {
     "admin:scores_scorecardversion_changelist": {SUPERUSER, OPERATOR},
     "admin:scores_creditprofile_invalidate_all": {SUPERUSER, OPERATOR},
-    "admin:scores_usagereport_changelist": {SUPERUSER, AUDITOR, OPERATOR},
-    "admin:scores_cpfreport_changelist": {SUPERUSER, AUDITOR},
+    "admin:audit_usagereport_changelist": {SUPERUSER, AUDITOR, OPERATOR},
+    "admin:audit_cpfreport_changelist": {SUPERUSER, AUDITOR},
 }
 # who may change (not only view) what they can open
 CHANGE = {

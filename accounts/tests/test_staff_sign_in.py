@@ -1,4 +1,4 @@
-"""Staff sign-in a bank would accept: lockout, TOTP, sessions, the admin's language (SPEC §8).
+"""Staff sign-in a bank would accept: lockout, TOTP, sessions, the admin's language.
 
 Browser tests drive the real admin in headless Chromium against the live test server.
 """
@@ -16,20 +16,13 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import StaffProfile
 from accounts.staff import StaffRole
 from conftest import (
-    EXAMPLE_CPF,
-    admin_sign_in,
-    browser_sign_in,
-    follow,
-    screenshot,
-    totp_code,
-    wait_for,
-)
-from conftest import (
     STAFF_PASSWORD as PASSWORD,
 )
-from scoreportal.api.errors import ErrorCode
+from conftest import admin_sign_in, browser_sign_in, follow, screenshot, totp_code, wait_for
+from scoreportal.error_codes import ErrorCode
 from scores.constants import Endpoint
 from scores.models import Consultation
+from scores.tests.fixtures import EXAMPLE_CPF
 
 
 # ---------------------------------------------------------------------------------------

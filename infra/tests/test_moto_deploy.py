@@ -28,7 +28,6 @@ from django.conf import settings as django_settings
 from moto.cloudformation.parsing import get_model_map
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
-from conftest import EXAMPLE_CPF
 from infra import stack_settings
 from infra.tests import cloudformation as cfn
 from scoreportal.secrets_manager import (
@@ -36,7 +35,8 @@ from scoreportal.secrets_manager import (
     MANAGED_VARIABLES,
     load_secrets_into_environ,
 )
-from scores import score_cache
+from scores.cache import score_cache
+from scores.tests.fixtures import EXAMPLE_CPF
 
 PROJECT = Path(__file__).resolve().parents[2]
 REGION = "sa-east-1"

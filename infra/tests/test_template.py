@@ -17,13 +17,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import EXAMPLE_CPF, owner_sql
+from conftest import owner_sql
 from infra import stack_settings
 from infra.tests import cloudformation as cfn
 from scoreportal.database_roles import ROLE_NAME
 from scoreportal.secrets_manager import DATABASE_ROLE_VARIABLES, MANAGED_VARIABLES
-from scores import score_cache
+from scores.cache import score_cache
 from scores.models import Consultation
+from scores.tests.fixtures import EXAMPLE_CPF
 
 PROJECT = Path(__file__).resolve().parents[2]
 TEMPLATE = cfn.load()

@@ -5,13 +5,9 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from django.http import HttpRequest
 from rest_framework.request import Request
-
-if TYPE_CHECKING:
-    from accounts.rate_limits import Usage
 
 
 @dataclass(slots=True)
@@ -19,15 +15,12 @@ class RequestContext:
     """Per-request facts shared by the middleware, the views and the error envelope.
 
     Views add what they learn (organization, key prefix, outcome, cache source) to
-    `log_fields`; the middleware writes them into the request's one log line. `usage` is
-    the API key's usage of its limits once the view counted (or read) it: the response's
-    RateLimit fields.
+    `log_fields`; the middleware writes them into the request's one log line.
     """
 
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     started_at: float = field(default_factory=time.perf_counter)
     log_fields: dict[str, object] = field(default_factory=dict)
-    usage: Usage | None = None
 
     def elapsed_ms(self) -> int:
         return round((time.perf_counter() - self.started_at) * 1000)

@@ -1,4 +1,4 @@
-"""The API's error vocabulary and its one envelope (SPEC §7).
+"""The API's errors: each code's status and message, and the one envelope.
 
 Every error any client sees is `{"error": {"code", "message", "request_id"}}`, built by
 `error_response` below: from DRF views through `api_exception_handler`, and from everything
@@ -11,62 +11,16 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import DatabaseError, models
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, JsonResponse
-from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.request import Request
 
-from accounts.exceptions import (
-    ApiKeyExpired,
-    ApiKeyInvalid,
-    ApiKeyRefused,
-    ApiKeyRevoked,
-    ExpiryNotInFuture,
-    KeyAlreadyRotated,
-    KeyNotChangeable,
-    LimitExceeded,
-    OrganizationInactive,
-    QuotaExceeded,
-    RateLimited,
-    RequestExceedsLimits,
-)
 from scoreportal.api.context import request_id_of
+from scoreportal.error_codes import ErrorCode
 from scoreportal.exceptions import ApplicationError
-from scores.exceptions import (
-    AuditPruneNotPermitted,
-    AuditUnavailable,
-    ExportFiltersTooLong,
-    ImportNotConfirmable,
-    ImportNotResumable,
-    NoCreditData,
-    ScoreCacheUnavailable,
-    UploadNotRecognised,
-)
 
 logger = logging.getLogger(__name__)
-
-
-class ErrorCode(models.TextChoices):
-    """Machine-readable error codes; the value is what clients match on. The labels are
-    for staff (the audit trail's outcome column); API messages are below, in English."""
-
-    INVALID_CPF = "invalid_cpf", _("Invalid CPF")
-    INVALID_REQUEST = "invalid_request", _("Invalid request")
-    MISSING_API_KEY = "missing_api_key", _("Missing API key")
-    INVALID_API_KEY = "invalid_api_key", _("Invalid API key")
-    API_KEY_EXPIRED = "api_key_expired", _("API key expired")
-    API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
-    INSUFFICIENT_SCOPE = "insufficient_scope", _("Insufficient scope")
-    IP_NOT_ALLOWED = "ip_not_allowed", _("IP address not allowed")
-    NO_CREDIT_DATA = "no_credit_data", _("No credit data")
-    NOT_FOUND = "not_found", _("Not found")
-    METHOD_NOT_ALLOWED = "method_not_allowed", _("Method not allowed")
-    PAYLOAD_TOO_LARGE = "payload_too_large", _("Payload too large")
-    RATE_LIMITED = "rate_limited", _("Rate limited")
-    QUOTA_EXCEEDED = "quota_exceeded", _("Quota exceeded")
-    SERVICE_UNAVAILABLE = "service_unavailable", _("Service unavailable")
-    INTERNAL_ERROR = "internal_error", _("Internal error")
 
 
 # HTTP status and default message of each code. Messages never echo client input.
@@ -117,32 +71,6 @@ _CODE_FOR_DRF_EXCEPTION: tuple[tuple[type[exceptions.APIException], ErrorCode], 
     (exceptions.Throttled, ErrorCode.RATE_LIMITED),
 )
 
-# Domain errors (raised by services, no HTTP in them), translated to our codes. Every
-# subclass of ApplicationError must be here: a test walks them all.
-CODE_FOR_APPLICATION_ERROR: dict[type[ApplicationError], ErrorCode] = {
-    NoCreditData: ErrorCode.NO_CREDIT_DATA,
-    AuditUnavailable: ErrorCode.SERVICE_UNAVAILABLE,
-    ApiKeyRefused: ErrorCode.INVALID_API_KEY,
-    ApiKeyInvalid: ErrorCode.INVALID_API_KEY,
-    ApiKeyExpired: ErrorCode.API_KEY_EXPIRED,
-    ApiKeyRevoked: ErrorCode.API_KEY_REVOKED,
-    OrganizationInactive: ErrorCode.INVALID_API_KEY,
-    LimitExceeded: ErrorCode.RATE_LIMITED,
-    RateLimited: ErrorCode.RATE_LIMITED,
-    QuotaExceeded: ErrorCode.QUOTA_EXCEEDED,
-    RequestExceedsLimits: ErrorCode.INVALID_REQUEST,
-    # Staff-side refusals (the admin shows them); never raised on the API's path.
-    KeyNotChangeable: ErrorCode.INVALID_REQUEST,
-    ExpiryNotInFuture: ErrorCode.INVALID_REQUEST,
-    ImportNotConfirmable: ErrorCode.INVALID_REQUEST,
-    ExportFiltersTooLong: ErrorCode.INVALID_REQUEST,
-    ImportNotResumable: ErrorCode.INVALID_REQUEST,
-    UploadNotRecognised: ErrorCode.INVALID_REQUEST,
-    KeyAlreadyRotated: ErrorCode.INVALID_REQUEST,
-    ScoreCacheUnavailable: ErrorCode.SERVICE_UNAVAILABLE,
-    AuditPruneNotPermitted: ErrorCode.SERVICE_UNAVAILABLE,
-}
-
 _UNSUPPORTED_MEDIA_TYPE_MESSAGE = "Send the body as JSON with 'Content-Type: application/json'."
 
 
@@ -172,7 +100,7 @@ def error_response(
     message: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JsonResponse:
-    """The SPEC §7 error envelope: the only way an error body is built."""
+    """The error envelope: the only way an error body is built."""
     status, default_message = ERROR_STATUS_AND_MESSAGE[code]
     response = JsonResponse(
         {
@@ -203,14 +131,8 @@ def as_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, ApplicationError):
-        # A refused request says when to come back (the RateLimit fields come from the view).
-        headers = (
-            {"Retry-After": str(exc.resets_in_seconds)} if isinstance(exc, LimitExceeded) else {}
-        )
-        for exc_class in type(exc).__mro__:
-            if exc_class in CODE_FOR_APPLICATION_ERROR:
-                code = CODE_FOR_APPLICATION_ERROR[exc_class]
-                return ApiError(code, exc.message, headers=headers)
+        # Each domain error declares its code (and headers, such as a limit's Retry-After).
+        return ApiError(exc.code, exc.message, headers=exc.response_headers())
     if isinstance(exc, Http404):
         return ApiError(ErrorCode.NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):

@@ -13,7 +13,8 @@ from django.conf import settings
 from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 
-from scoreportal.api.errors import ApiError, ErrorCode
+from scoreportal.api.errors import ApiError
+from scoreportal.error_codes import ErrorCode
 from scoreportal.logging import redact
 
 # Containers within containers: a request body of this API is 2 deep ({"cpfs": [...]}).

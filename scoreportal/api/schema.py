@@ -1,9 +1,9 @@
 """OpenAPI documentation helpers the views' documentation uses: the error envelope's schema,
 its answers by status (with an example body per code), and the RateLimit header fields
-(scoreportal.api.rate_limit_fields) of answers to a valid key.
+(accounts.rate_limit_fields) of answers to a valid key.
 
-Only drf-spectacular's light `utils` module is imported here; what schema generation alone
-needs is in scoreportal.api.schema_generation.
+Only drf-spectacular's light `utils` module is imported here: the views' documentation
+(scores.api.openapi) is loaded only when a schema is generated.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from scoreportal.api.errors import ERROR_STATUS_AND_MESSAGE, ErrorCode
+from scoreportal.api.errors import ERROR_STATUS_AND_MESSAGE
+from scoreportal.error_codes import ErrorCode
 
 # The request id the documentation's examples show.
 EXAMPLE_REQUEST_ID = "0f6f2a3c-5a07-4b8e-9c1e-2b0f8f6f3a11"

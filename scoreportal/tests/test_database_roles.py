@@ -21,13 +21,14 @@ from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from accounts.models import KeyLifecycleEvent
+from audit.models import CpfReportRun
+from audit.retention import AUDIT_RETENTION_MIN_DAYS
 from devstack.services import postgres_cluster
 from scoreportal.database_roles import grant_serving_role
 from scoreportal.models import append_only_tables
 from scores.constants import Endpoint
-from scores.cpf import Cpf
-from scores.models import Consultation, CpfReportRun
-from scores.retention import AUDIT_RETENTION_MIN_DAYS
+from scores.core.cpf import Cpf
+from scores.models import Consultation
 
 PROJECT = Path(__file__).resolve().parents[2]
 APPEND_ONLY_TABLES = [
@@ -48,7 +49,7 @@ def execute(sql, params=None, using="default"):
 def one_row_each(api_key, admin_user):
     """A row in every append-only table, written by the serving role (INSERT it may), old
     enough for prune_audit: table -> id."""
-    from scores.services.audit_reports import audit_export_record, cpf_report_record
+    from audit.services.records import audit_export_record, cpf_report_record
 
     old = timezone.now() - timedelta(days=AUDIT_RETENTION_MIN_DAYS + 30)
     consultation = Consultation.objects.create(

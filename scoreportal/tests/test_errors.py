@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import uuid
 
 import pytest
 from django.test import Client
 
-from scoreportal.api.errors import CODE_FOR_APPLICATION_ERROR, ErrorCode, as_api_error
+from accounts.exceptions import QuotaExceeded
+from scoreportal.api.errors import as_api_error
+from scoreportal.error_codes import ErrorCode
 from scoreportal.exceptions import ApplicationError
 from scores.exceptions import NoCreditData
 
@@ -112,10 +116,13 @@ def all_subclasses(cls):
 
 
 def domain_errors():
-    # Importing the apps' exception modules registers their subclasses.
-    import accounts.exceptions  # noqa: F401
-    import scores.exceptions  # noqa: F401
+    # Importing every app's exception module registers its subclasses.
+    from django.apps import apps
 
+    for app_config in apps.get_app_configs():
+        if app_config.name in {"accounts", "audit", "scores", "scoreportal"}:
+            with contextlib.suppress(ModuleNotFoundError):
+                importlib.import_module(f"{app_config.name}.exceptions")
     return sorted(all_subclasses(ApplicationError), key=lambda cls: cls.__qualname__)
 
 
@@ -123,9 +130,23 @@ def domain_errors():
 def test_if_a_service_raises_a_domain_error_then_the_api_answers_its_code_never_500(error_class):
     error = as_api_error(error_class())
 
-    assert error.code == CODE_FOR_APPLICATION_ERROR[error_class]
+    assert isinstance(error_class.code, ErrorCode)
+    assert error.code == error_class.code
     assert 400 <= error.status_code < 500 or error.status_code == 503
     assert error.message == error_class.default_message
+
+
+def test_if_a_domain_error_declares_no_code_then_it_cannot_be_defined():
+    with pytest.raises(TypeError, match="must declare its ErrorCode"):
+
+        class Undeclared(ApplicationError):
+            pass
+
+
+def test_if_a_limit_refuses_a_request_then_the_answer_says_when_to_come_back():
+    error = as_api_error(QuotaExceeded())
+
+    assert (error.code, error.headers) == (ErrorCode.QUOTA_EXCEEDED, {"Retry-After": "86400"})
 
 
 def test_if_a_domain_error_carries_a_message_then_the_envelope_shows_it():

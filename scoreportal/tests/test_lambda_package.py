@@ -30,7 +30,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ApiKey
 from accounts.staff import StaffRole
-from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF, totp_code
+from conftest import totp_code
 from devstack.lambda_invoke import (
     API_HOST,
     SOURCE_IP,
@@ -44,6 +44,7 @@ from devstack.services import checkout_roles, copy_database, ensure_database, po
 from scoreportal import aws_clients
 from scoreportal.tests.lambda_browser import LambdaBrowser
 from scores.models import Consultation, ProfileImport
+from scores.tests.fixtures import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
 
 pytestmark = pytest.mark.slow
 
@@ -316,7 +317,7 @@ def test_if_lambda_invokes_the_handler_then_scores_are_served_for_v1_and_v2_even
             rest_api_event("POST", "/api/v1/scores", headers=key(for_real), body=score),
             http_api_event("POST", "/api/v1/scores", headers=key(for_real), body=score),
             # Hostile input, answered by the application as under gunicorn
-            # (scores/tests/test_input_limits.py); what API Gateway refuses before Lambda
+            # (scores/tests/api/test_input_limits.py); what API Gateway refuses before Lambda
             # (over 10 MB, over 10 KB of headers) is in docs/api.md.
             *[event for _, event, _ in hostile],
         ],
@@ -918,10 +919,10 @@ def test_if_staff_and_clients_use_the_function_then_its_log_holds_no_cpf_key_or_
             for page in searched(auditor, "/admin/scores/consultation/", typed, encoded):
                 results.append((f"audit trail, {typed!r}", page))
             report = auditor.submit(
-                auditor.get("/admin/scores/cpfreport/"), "cpf-report-form", cpf=typed
+                auditor.get("/admin/audit/cpfreport/"), "cpf-report-form", cpf=typed
             )
             assert report.status == 200, report.url
-            for page in searched(auditor, "/admin/scores/cpfreportrun/", typed, encoded):
+            for page in searched(auditor, "/admin/audit/cpfreportrun/", typed, encoded):
                 results.append((f"report runs, {typed!r}", page))
         # A filter of the searched trail keeps the search; the export exports what it shows.
         trail = auditor.submit(
@@ -932,7 +933,7 @@ def test_if_staff_and_clients_use_the_function_then_its_log_holds_no_cpf_key_or_
         export = auditor.submit(served, "audit-export-form")
         assert export.status == 200, export.url
         assert export.headers["content-type"].startswith("text/csv")
-        exports = auditor.get("/admin/scores/auditexport/")
+        exports = auditor.get("/admin/audit/auditexport/")
         assert exports.status == 200
         auditor.submit(exports, "logout-form")
 

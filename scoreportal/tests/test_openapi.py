@@ -8,8 +8,9 @@ import jsonschema
 import pytest
 from django.test import Client
 
-from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
-from scoreportal.api.errors import ERROR_STATUS_AND_MESSAGE, ErrorCode
+from scoreportal.api.errors import ERROR_STATUS_AND_MESSAGE
+from scoreportal.error_codes import ErrorCode
+from scores.tests.fixtures import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
 
 
 @pytest.mark.parametrize("path", ["/api/schema", "/api/schema/"])
@@ -90,7 +91,7 @@ def test_if_an_unknown_method_is_used_on_the_documents_then_the_answer_is_405(db
 
 
 # ---------------------------------------------------------------------------------------
-# Precise enough for a fuzzer (scores/tests/test_schema_fuzz.py) and a client generator
+# Precise enough for a fuzzer (scores/tests/api/test_schema_fuzz.py) and a client generator
 # ---------------------------------------------------------------------------------------
 @pytest.fixture
 def schema(client, db):

@@ -21,18 +21,19 @@ PRODUCTION = {
 
 
 def load_settings(**overrides):
-    """Import the settings in a fresh interpreter with exactly this environment."""
+    """Start Django (settings, then every app's ready()) in a fresh interpreter with exactly
+    this environment, as a Lambda function's init does."""
     env = {
         k: v for k, v in os.environ.items() if k not in PRODUCTION and not k.startswith("DJANGO")
     }
-    env.update(PRODUCTION)
+    env.update(PRODUCTION, DJANGO_SETTINGS_MODULE="scoreportal.settings")
     for name, value in overrides.items():
         if value is None:
             env.pop(name, None)
         else:
             env[name] = value
     return subprocess.run(
-        [sys.executable, "-c", "import scoreportal.settings"],
+        [sys.executable, "-c", "import django; django.setup()"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -17,7 +17,7 @@ from devstack.__main__ import MESSAGES_IGNORE, MESSAGES_LOCALE
 
 PROJECT = Path(__file__).resolve().parents[2]
 CATALOG = PROJECT / "locale" / MESSAGES_LOCALE / "LC_MESSAGES"
-OUR_APPS = ("accounts", "scores")
+OUR_APPS = ("accounts", "audit", "scores")
 # The same in both languages: words, routes, and language names (each in its own language).
 SAME_IN_BOTH = {
     "CPF",
@@ -36,7 +36,7 @@ def extracted(tmp_path_factory):
     """What `make messages` would extract from the code now, merged into a copy of the
     committed catalog (new strings come out untranslated, changed ones fuzzy)."""
     work = tmp_path_factory.mktemp("messages")
-    for name in ("accounts", "scores", "scoreportal", "templates"):
+    for name in ("accounts", "audit", "scores", "scoreportal", "templates"):
         (work / name).symlink_to(PROJECT / name)
     shutil.copytree(PROJECT / "locale", work / "locale")
     with contextlib.chdir(work), translation.override(None):

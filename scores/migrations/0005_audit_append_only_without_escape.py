@@ -14,7 +14,10 @@ tables it guards keep their time in `occurred_at`.
 from django.db import migrations
 
 from scoreportal.migration_sql import run_vendor_sql
-from scores.retention import AUDIT_RETENTION_MIN_DAYS
+
+# The audit trail's six-month floor (audit/retention.py) as it was when this migration was
+# written: a migration keeps the SQL it ran.
+AUDIT_RETENTION_MIN_DAYS = 184
 
 POSTGRES_FUNCTION = f"""
 CREATE FUNCTION scores_audit_append_only() RETURNS trigger

@@ -1,7 +1,7 @@
 """Writes and workflows of the scores app, one module per job (HackSoft's services package).
 
 - scoring: serving scores, one or a batch (cache first, else computed from the profiles)
-- audit: recording what was answered, and pruning past retention
+- audit: recording what was answered (the audit trail's one writer)
 - profiles: importing and correcting credit profiles
 - profile_imports: the admin's imports (upload, check, confirm, run as a task in steps)
   and the records of every import
@@ -11,7 +11,6 @@
 from scores.services.audit import (
     ConsultationRequest,
     ConsultedCpf,
-    consultations_prune,
     consultations_record,
 )
 from scores.services.invalidations import (
@@ -49,7 +48,6 @@ __all__ = [
     "DrainReport",
     "ProfileImportReport",
     "ServedScore",
-    "consultations_prune",
     "consultations_record",
     "credit_profile_apply",
     "credit_profile_update",

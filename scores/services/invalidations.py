@@ -1,24 +1,9 @@
 """Invalidating cached scores: the outbox of profile changes, and the whole cache at once.
 
-A profile change must reach the cache even when the process dies right after its commit or
-DynamoDB is down. So every write path (the import, the admin's edit) records the changed
-CPFs in `PendingInvalidation`, in the same transaction as the change
-(`invalidations_record`), and the rows are drained into tombstones after the commit
-(`invalidations_drain`): by the writer itself, at the start of the next import, every few
-minutes by a scheduled event (scoreportal/lambda_tasks.py) and by `invalidate_scores
---pending`. A row is deleted only once its tombstone is in the cache.
-
-The drain locks the rows it writes (SELECT … FOR UPDATE SKIP LOCKED) until their tombstones
-are written and the rows deleted. A writer changing one of those profiles meanwhile waits
-for that lock to record its own row, so its commit comes after the tombstone: the
-tombstones of one CPF are written one after another, each with the newest committed
-version, and a batch write without a condition (`score_cache.invalidate_serialized`,
-BatchWriteItem) never puts an older version over a newer one. Two drains never wait on each
-other: each skips the rows the other holds.
-
-`scores_invalidate_all` makes every cached score a miss in one call (a new cache generation,
-scores/score_cache.py); `scores_invalidate` invalidates the scores of some CPFs or profiles,
-through the outbox.
+Every write path records the changed CPFs in `PendingInvalidation` in the transaction of
+the change; the rows are drained into tombstones after the commit, locked while they are
+written so one CPF's tombstones come in version order. How and why: docs/architecture.md,
+"Cache invalidation", and docs/credit-data.md, "The outbox".
 """
 
 from __future__ import annotations
@@ -34,7 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from scoreportal.aws_clients import DynamoDBCallFailed
-from scores import score_cache
+from scores.cache import score_cache
 from scores.exceptions import ScoreCacheUnavailable
 from scores.models import CreditProfile, PendingInvalidation
 

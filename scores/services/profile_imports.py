@@ -1,29 +1,10 @@
 """Credit-profile imports as records: the admin's upload, check and confirm, run as a task in
-steps, and the record `manage.py import_profiles` leaves (SPEC §11, issue 14).
+steps, and the record `manage.py import_profiles` leaves.
 
-The rows themselves go through the one import engine (`credit_profiles_import`, with the
-CSV validation of scores.profile_import); this module adds what a web request needs around
-it:
-
-- The uploaded file is kept where a later invocation can read it: the operations bucket
-  (`imports/<id>.csv`, OPERATIONS_BUCKET) when set, where the browser sends it directly
-  (a presigned POST: a Lambda request body cannot exceed 6 MB), else a file under
-  MEDIA_ROOT, received by the admin, which no URL serves. The record keeps its name,
-  SHA-256 and size, never its contents.
-- An admin import is a check (the engine's dry run: what would be created, updated, left
-  unchanged, and every bad row by line and reason) and, once a person confirms it, the
-  import. With `strict`, a file with any bad row is refused at confirmation.
-- Both phases run as a Zappa asynchronous task (`profile_import_step`): on Lambda a new
-  invocation of the function, elsewhere a plain call in the same process. A step works for
-  about PROFILE_IMPORT_STEP_SECONDS, records where it stopped (bytes and lines read, the
-  counts so far) and hands on to the next step, so a file of a million rows never holds
-  one invocation past the function's 29-second timeout, and the admin shows its progress.
-  A step stops at a line boundary; the next one reads the file from that byte on (an S3
-  ranged GET) and gives the engine the lines before it as blank lines, so every line
-  number it reports is the file's own.
-  The CPFs a phase has read so far (their hashes and lines) are kept in a table under the
-  import (ImportSeenCpf) between steps, so a CPF repeated anywhere in the file is reported,
-  as the command line reports it, and no step holds them in memory.
+The rows go through the one import engine (`credit_profiles_import`); this module adds what
+a web request needs around it: the file kept where a later invocation reads it (the
+operations bucket, or MEDIA_ROOT), a check before the import, and steps short enough for
+Lambda's timeout, each a Zappa task. How: docs/credit-data.md, "Importing a file".
 """
 
 from __future__ import annotations
@@ -51,8 +32,9 @@ from django.utils.translation import gettext_noop
 
 from scoreportal import aws_clients
 from scores.exceptions import ImportNotConfirmable, ImportNotResumable, UploadNotRecognised
-from scores.models import ImportSeenCpf, ProfileImport
-from scores.profile_import import MAX_LINE_BYTES, ProfileFileError, line_too_long
+from scores.imports.profile_file import MAX_LINE_BYTES, ProfileFileError, line_too_long
+from scores.imports.seen_cpfs import seen_cpfs_forget
+from scores.models import ProfileImport
 from scores.services.profiles import ProfileImportReport, credit_profiles_import
 
 logger = logging.getLogger(__name__)
@@ -143,12 +125,6 @@ def _lines(blocks: Iterator[bytes], *, first_line: int) -> Iterator[bytes]:
             pending.append(rest)
     if pending:
         yield b"".join(pending)
-
-
-def _seen_forget(profile_import: ProfileImport) -> None:
-    """Remove the CPFs a phase of this import has read (ImportSeenCpf): at a phase's first
-    step (the check's are not the import's) and once the file is done."""
-    ImportSeenCpf.objects.filter(profile_import=profile_import).delete()
 
 
 def _header(profile_import: ProfileImport) -> bytes:
@@ -374,8 +350,8 @@ def profile_import_step(import_id: str) -> None:
     Lambda by its module and name (scores.services.profile_imports._profile_import_steps).
 
     zappa.asynchronous is imported here, not with this module: importing it creates four
-    boto3 clients (Lambda, SNS, STS, DynamoDB), about 70 ms that every cold start of the
-    API would pay for a task only the admin's imports use.
+    boto3 clients (Lambda, SNS, STS, DynamoDB), which every cold start of the API would pay
+    for a task only the admin's imports use (bench/README.md, cold start).
     """
     from zappa.asynchronous import task
 
@@ -407,16 +383,19 @@ def profile_import_advance(*, import_id: str) -> bool:
         lines = itertools.chain(
             [header], itertools.repeat("\n", profile_import.next_line - 2), feed
         )
-        if profile_import.bytes_done == 0:  # a phase's first step
-            _seen_forget(profile_import)
+        if profile_import.bytes_done == 0:  # a phase's first step: the check's are not its
+            seen_cpfs_forget(import_id=profile_import.pk)
         # The engine's reasons are English; so are the model validators' among them, as on
         # the command line, whatever language the step runs in.
         with translation.override("en"):
             report = credit_profiles_import(
-                file=cast(Any, lines), dry_run=checking, import_id=profile_import.pk
+                file=cast(Any, lines),
+                dry_run=checking,
+                import_id=profile_import.pk,
+                in_parts=True,
             )
         if feed.finished:
-            _seen_forget(profile_import)
+            seen_cpfs_forget(import_id=profile_import.pk)
     except ProfileFileError as exc:
         return _failed(profile_import, exc.message, **exc.params)
     except UnicodeDecodeError:

@@ -5,25 +5,19 @@ transaction as the change, and drains them after the commit (scores.services.inv
 a crash between the two, or DynamoDB being down, leaves them pending, never forgotten.
 
 An import reads the file once, streaming, in chunks; each chunk is one transaction: its
-existing profiles read and locked in one query, new ones inserted with one INSERT, changed
-ones written with one INSERT … ON CONFLICT DO UPDATE (`bulk_create(update_conflicts=True)`:
-far cheaper than `bulk_update`'s CASE per column), their outbox rows with another. Memory
-does not grow with the file: a CPF seen twice in one file is found through a temporary
-table of this import's CPFs and lines in the database (`_SeenCpfs`), not a set in memory.
+existing profiles read and locked in one query, new ones written with COPY, changed ones
+with one INSERT … ON CONFLICT DO UPDATE, their outbox rows with another. Memory does not
+grow with the file: repeated CPFs are found in the database (scores.imports.seen_cpfs).
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
-from types import TracebackType
 from typing import TextIO
 
 from django.conf import settings
@@ -31,8 +25,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from scores.constants import PROFILE_CHARACTERISTICS
-from scores.models import CreditProfile, ImportSeenCpf
-from scores.profile_import import ProfileRow, RowError, read_profiles
+from scores.imports.bulk_copy import rows_copy
+from scores.imports.profile_file import ProfileRow, RowError, read_profiles
+from scores.imports.seen_cpfs import SeenCpfs, seen_cpfs_forget
+from scores.models import CreditProfile
 from scores.services.invalidations import DrainReport, invalidations_drain, invalidations_record
 
 logger = logging.getLogger(__name__)
@@ -43,8 +39,6 @@ DEFAULT_CHUNK_SIZE = 2000
 _CHUNK_ATTEMPTS = 3
 # How long an import drains what earlier writes left pending before reading its file.
 _PENDING_DRAIN_SECONDS = 10.0
-# Rows per statement on the scratch table (SQLite allows 32,766 parameters a statement).
-_SEEN_ROWS_PER_STATEMENT = 1000
 
 
 @dataclass
@@ -71,7 +65,8 @@ def credit_profiles_import(
     strict: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     on_progress: Callable[[int], None] | None = None,
-    import_id: uuid.UUID | None = None,
+    import_id: uuid.UUID,
+    in_parts: bool = False,
 ) -> ProfileImportReport:
     """Upsert the profiles of a CSV file and invalidate the cached scores it changed.
 
@@ -83,13 +78,15 @@ def credit_profiles_import(
     drained into the cache after it commits: an interrupted import is resumed by running it
     again, and the invalidations it left pending are drained first.
 
-    Repeated CPFs are found through a temporary table of this call's CPFs. A file imported
-    in parts, one call each (the admin's import, a step per invocation), passes its
-    import's id instead: the CPFs read are kept under it (ImportSeenCpf) between the parts,
-    and the caller removes them when the file is done.
+    The import's record (`import_id`, a ProfileImport) keeps the CPFs read while the file
+    is read, and they are removed when it is done. A file imported `in_parts`, one call
+    each (the admin's import, a step per invocation), keeps them between the parts; its
+    caller removes them when the file is done (seen_cpfs_forget).
     """
     if strict and not dry_run:
-        check = credit_profiles_import(file=file, dry_run=True, chunk_size=chunk_size)
+        check = credit_profiles_import(
+            file=file, dry_run=True, chunk_size=chunk_size, import_id=import_id
+        )
         if check.errors:
             return check
         file.seek(0)
@@ -102,11 +99,24 @@ def credit_profiles_import(
         if left.failed:
             logger.warning("pending cache invalidations could not be drained before the import")
     parsed = read_profiles(file)
-    with (
-        _lookups_by_key(),
-        _SeenCpfs() if import_id is None else _SeenInTable(import_id) as repeats,
-        _ChunkDrainer(report, dry_run=dry_run) as drainer,
-    ):
+    repeats = SeenCpfs(import_id)
+    try:
+        _import_chunks(parsed, report, repeats, dry_run, chunk_size, on_progress)
+    finally:
+        if not in_parts and not connection.needs_rollback:
+            seen_cpfs_forget(import_id=import_id)
+    return report
+
+
+def _import_chunks(
+    parsed: Iterator[ProfileRow | RowError],
+    report: ProfileImportReport,
+    repeats: SeenCpfs,
+    dry_run: bool,
+    chunk_size: int,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    with _ChunkDrainer(report, dry_run=dry_run) as drainer:
         while True:
             chunk, errors = _next_chunk(parsed, chunk_size, report)
             if not chunk and not errors:
@@ -120,30 +130,6 @@ def credit_profiles_import(
                 on_progress(report.rows)
             if changed and not dry_run:
                 drainer.drain(changed)
-    return report
-
-
-@contextmanager
-def _lookups_by_key() -> Iterator[None]:
-    """On Postgres, keep the planner from scanning whole tables for the import's lookups.
-
-    Every query of a chunk finds rows by primary key (2,000 keys in an IN list), so an
-    index scan is always the plan. But a table this import fills (the first load of
-    profiles; the temporary table of CPFs seen, which autovacuum never analyzes) has no
-    statistics, and then Postgres scans it whole for each chunk: measured at 400,000 rows,
-    49 ms a query, an import that slows as it goes (14,000 rows a second at 1 M).
-    """
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off")
-    try:
-        yield
-    finally:
-        if not connection.needs_rollback:
-            with connection.cursor() as cursor:
-                cursor.execute("RESET enable_seqscan")
 
 
 class _ChunkDrainer:
@@ -226,129 +212,6 @@ def _next_chunk(
     return rows, errors
 
 
-class _SeenCpfs:
-    """The CPFs this import has read, with their first line: a temporary table (the
-    connection's own, dropped at the end; Postgres and SQLite alike), so that finding a
-    CPF twice in a file of millions costs a statement a chunk and no memory."""
-
-    def __init__(self) -> None:
-        self.table = f"import_seen_{uuid.uuid4().hex[:12]}"
-
-    def __enter__(self) -> _SeenCpfs:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {self.table} "
-                "(cpf_hash varchar(64) PRIMARY KEY, line integer NOT NULL)"
-            )
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc_type is not None and connection.needs_rollback:
-            return  # the transaction is broken; the table goes with the connection
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE {self.table}")
-
-    def without_repeats(
-        self, chunk: list[tuple[str, ProfileRow]], errors: list[RowError]
-    ) -> list[tuple[str, ProfileRow]]:
-        """The rows of `chunk` whose CPF this import has not read before; an error in
-        `errors` for each other one. Records the new ones: one INSERT … ON CONFLICT DO
-        NOTHING RETURNING a chunk, and a SELECT of first lines only when one was there."""
-        first: dict[str, int] = {}
-        for cpf_hash, row in chunk:
-            first.setdefault(cpf_hash, row.line)
-        added = self._add(list(first.items()))
-        seen_before = [cpf_hash for cpf_hash in first if cpf_hash not in added]
-        earlier = self._lines_of(seen_before) if seen_before else {}
-        return _first_readings(chunk, {**first, **earlier}, errors)
-
-    def _add(self, rows: list[tuple[str, int]]) -> set[str]:
-        """Record these (CPF hash, line) rows; return the hashes that were not there."""
-        added: set[str] = set()
-        with connection.cursor() as cursor:
-            for start in range(0, len(rows), _SEEN_ROWS_PER_STATEMENT):
-                part = rows[start : start + _SEEN_ROWS_PER_STATEMENT]
-                placeholders = ", ".join(["(%s, %s)"] * len(part))
-                cursor.execute(
-                    f"INSERT INTO {self.table} (cpf_hash, line) "  # noqa: S608 (our names)
-                    f"VALUES {placeholders} ON CONFLICT (cpf_hash) DO NOTHING "
-                    "RETURNING cpf_hash",
-                    [value for row in part for value in row],
-                )
-                added.update(cpf_hash for (cpf_hash,) in cursor.fetchall())
-        return added
-
-    def _lines_of(self, cpf_hashes: list[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
-        with connection.cursor() as cursor:
-            for start in range(0, len(cpf_hashes), _SEEN_ROWS_PER_STATEMENT):
-                part = cpf_hashes[start : start + _SEEN_ROWS_PER_STATEMENT]
-                placeholders = ", ".join(["%s"] * len(part))
-                cursor.execute(
-                    f"SELECT cpf_hash, line FROM {self.table} "  # noqa: S608 (our names)
-                    f"WHERE cpf_hash IN ({placeholders})",
-                    part,
-                )
-                found.update(cursor.fetchall())
-        return found
-
-
-class _SeenInTable:
-    """The CPFs read by the earlier parts of a file and by this one, for a file imported in
-    parts (the admin's steps): rows of ImportSeenCpf under the import, kept between the
-    parts, so memory does not grow with the file there either. Two statements a chunk."""
-
-    def __init__(self, import_id: uuid.UUID) -> None:
-        self.import_id = import_id
-
-    def __enter__(self) -> _SeenInTable:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
-
-    def without_repeats(
-        self, chunk: list[tuple[str, ProfileRow]], errors: list[RowError]
-    ) -> list[tuple[str, ProfileRow]]:
-        first: dict[str, int] = {}
-        for cpf_hash, row in chunk:
-            first.setdefault(cpf_hash, row.line)
-        earlier = dict(
-            ImportSeenCpf.objects.filter(profile_import_id=self.import_id, cpf_hash__in=first)
-            .order_by()
-            .values_list("cpf_hash", "line")
-        )
-        ImportSeenCpf.objects.bulk_create(
-            [
-                ImportSeenCpf(profile_import_id=self.import_id, cpf_hash=cpf_hash, line=line)
-                for cpf_hash, line in first.items()
-                if cpf_hash not in earlier
-            ],
-            ignore_conflicts=True,
-        )
-        return _first_readings(chunk, {**first, **earlier}, errors)
-
-
-def _first_readings(
-    chunk: list[tuple[str, ProfileRow]], first_lines: Mapping[str, int], errors: list[RowError]
-) -> list[tuple[str, ProfileRow]]:
-    """The rows of `chunk` on their CPF's first line in the file (`first_lines`: CPF hash ->
-    line); an error in `errors`, naming that line, for each other one."""
-    fresh: list[tuple[str, ProfileRow]] = []
-    for cpf_hash, row in chunk:
-        first_line = first_lines[cpf_hash]
-        if first_line != row.line:
-            errors.append(RowError(row.line, f"cpf: same CPF as line {first_line}"))
-        else:
-            fresh.append((cpf_hash, row))
-    return fresh
-
-
 def _write_chunk(
     chunk: list[tuple[str, ProfileRow]], report: ProfileImportReport, *, dry_run: bool
 ) -> list[str]:
@@ -402,59 +265,47 @@ def _upsert(chunk: list[tuple[str, ProfileRow]], *, dry_run: bool) -> tuple[int,
     return len(created), [profile.cpf_hash for profile in changed]
 
 
-def _insert_new(rows: list[tuple[str, ProfileRow]], now: datetime) -> None:
-    """Insert new profiles: with COPY on Postgres, `bulk_create` elsewhere (SQLite).
-
-    COPY because `bulk_create` cannot reach the import's target there: measured on 50,000
-    new rows, its INSERT took 32 µs a row and preparing it 25 µs more of Python (values
-    through each field's `get_db_prep_save`, a model instance per row), the import as a
-    whole 10,700 rows a second. COPY takes the rows as text, typed by Postgres, each
-    checked by the table's constraints like an INSERT's. The values were validated by the
-    model fields' own rules when the file was read (scores.profile_import).
-    """
-    if not rows:
-        return
-    with connection.cursor() as cursor:
-        copy = getattr(cursor.cursor, "copy_expert", None)  # psycopg2's
-        if connection.vendor != "postgresql" or copy is None:
-            CreditProfile.objects.bulk_create(
-                [
-                    CreditProfile(cpf_hash=cpf_hash, cpf_masked=row.cpf.masked, **row.values)
-                    for cpf_hash, row in rows
-                ]
-            )
-            return
-        stamp = now.isoformat()
-        text = "".join(
-            "\t".join(
-                [
-                    cpf_hash,
-                    row.cpf.masked,
-                    *[str(row.values[name]) for name in PROFILE_CHARACTERISTICS],
-                    _NEW_VERSION,
-                    stamp,
-                    stamp,
-                ]
-            )
-            + "\n"
-            for cpf_hash, row in rows
-        )
-        with connection.wrap_database_errors:  # a repeated key is an IntegrityError
-            copy(_copy_statement(), io.StringIO(text))
-
-
-# A new profile's version, as COPY's text.
+# A new profile's columns as COPY writes them, and its version.
+_NEW_PROFILE_FIELDS = (
+    "cpf_hash",
+    "cpf_masked",
+    *PROFILE_CHARACTERISTICS,
+    "version",
+    "created_at",
+    "updated_at",
+)
 _NEW_VERSION = "1"
 
 
-@cache
-def _copy_statement() -> str:
-    meta = CreditProfile._meta
-    column_of = {field.name: str(field.column) for field in meta.concrete_fields}
-    names = ["cpf_hash", "cpf_masked", *PROFILE_CHARACTERISTICS, "version"]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(column_of[name]) for name in [*names, "created_at", "updated_at"])
-    return f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
+def _insert_new(rows: list[tuple[str, ProfileRow]], now: datetime) -> None:
+    """Insert new profiles (a CPF another import created meanwhile: IntegrityError). With
+    COPY on Postgres: the values were validated when the file was read."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        CreditProfile.objects.bulk_create(
+            [
+                CreditProfile(cpf_hash=cpf_hash, cpf_masked=row.cpf.masked, **row.values)
+                for cpf_hash, row in rows
+            ]
+        )
+        return
+    stamp = now.isoformat()
+    rows_copy(
+        CreditProfile,
+        _NEW_PROFILE_FIELDS,
+        (
+            [
+                cpf_hash,
+                row.cpf.masked,
+                *[str(row.values[name]) for name in PROFILE_CHARACTERISTICS],
+                _NEW_VERSION,
+                stamp,
+                stamp,
+            ]
+            for cpf_hash, row in rows
+        ),
+    )
 
 
 def credit_profile_apply(profile: CreditProfile, values: Mapping[str, object]) -> bool:

@@ -17,11 +17,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
-from scores import score_cache
+from scores.cache import score_cache
 from scores.constants import ScoreSource
-from scores.cpf import Cpf
+from scores.core.cpf import Cpf
+from scores.core.scorecard import Reason, Scorecard
 from scores.exceptions import NoCreditData
-from scores.scorecard import Reason, Scorecard
 from scores.selectors import active_scorecard, credit_profile_versions, credit_profiles_get
 
 # Reads the score cache while the request thread does its own DynamoDB call; boto3 clients

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from scores.cpf_search import cpf_search_recall, is_cpf_search_token
+from scores.admin.cpf_search import cpf_search_recall, is_cpf_search_token
 
 register = template.Library()
 

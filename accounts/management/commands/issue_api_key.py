@@ -8,12 +8,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.constants import DEFAULT_SCOPES, Scope
+from accounts.constants import DEFAULT_PURPOSE, DEFAULT_SCOPES, Purpose, Scope
 from accounts.models import Organization
 from accounts.services import api_key_issue
 from scoreportal.exceptions import ApplicationError
 from scoreportal.operator_handoff import SecretKind, secret_hand_over
-from scores.constants import DEFAULT_PURPOSE, Purpose
 
 
 class Command(BaseCommand):

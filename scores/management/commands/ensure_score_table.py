@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from scores import score_cache
+from scores.cache import score_cache
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""`manage.py import_profiles FILE.csv`: the command-line import (SPEC §11). Each run is
+"""`manage.py import_profiles FILE.csv`: the command-line import. Each run is
 recorded like an admin import (scores.models.ProfileImport), with the operating system's
 user as who ran it."""
 
@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser, no_translations
 from django.utils.translation import gettext_noop
 
-from scores.profile_import import ProfileFileError
+from scores.imports.profile_file import ProfileFileError
 from scores.services import (
     ProfileImportReport,
     credit_profiles_import,
@@ -78,6 +78,7 @@ class Command(BaseCommand):
                     strict=options["strict"],
                     chunk_size=options["chunk_size"],
                     on_progress=progress,
+                    import_id=record.pk,
                 )
         except OSError as exc:
             failure = gettext_noop("the file could not be read")

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from scores.cpf import Cpf, InvalidCpf
+from scores.core.cpf import Cpf, InvalidCpf
 from scores.exceptions import ScoreCacheUnavailable
 from scores.services import (
     invalidations_drain,

@@ -5,6 +5,8 @@ import csv
 import io
 import random
 import secrets
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import segno
@@ -17,9 +19,14 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.constants import Scope
 from accounts.models import ApiKey, Organization
 from accounts.services import api_key_issue, api_key_revoke
-from scores.cpf import Cpf
-from scores.profile_import import COLUMNS
-from scores.services import credit_profiles_import
+from scores.core.cpf import Cpf
+from scores.imports.profile_file import COLUMNS
+from scores.services import (
+    ProfileImportReport,
+    credit_profiles_import,
+    profile_import_command_begin,
+    profile_import_command_end,
+)
 
 DEMO_ORGANIZATION = "Demo Bank"
 DEMO_KEY_NAME = "demo"
@@ -58,7 +65,7 @@ class Command(BaseCommand):
                 "for a laptop and refuses to run with DJANGO_DEBUG off. Use --force to run it "
                 "anyway on a disposable database."
             )
-        report = credit_profiles_import(file=demo_profiles_csv(options["profiles"]))
+        report = demo_profiles_import(demo_profiles_csv(options["profiles"]))
         self.stdout.write(
             f"Credit profiles: {report.created:,} created, {report.updated:,} updated, "
             f"{report.unchanged:,} unchanged."
@@ -136,6 +143,18 @@ class Command(BaseCommand):
             scopes=[Scope.SCORES_READ, Scope.SCORES_BATCH],
         )
         return plaintext
+
+
+def demo_profiles_import(data: io.StringIO) -> ProfileImportReport:
+    """Import a CSV of profiles as `import_profiles` does, recorded like a run of it."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "demo_profiles.csv"
+        path.write_text(data.getvalue(), encoding="utf-8")
+        record = profile_import_command_begin(path=path, strict=False, dry_run=False)
+        with path.open(encoding="utf-8", newline="") as file:
+            report = credit_profiles_import(file=file, import_id=record.pk)
+        profile_import_command_end(profile_import=record, report=report)
+    return report
 
 
 def demo_profiles_csv(count: int) -> io.StringIO:

@@ -11,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conftest import owner_sql
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
 from scores.constants import Endpoint
-from scores.cpf import Cpf
+from scores.core.cpf import Cpf
 from scores.exceptions import AuditUnavailable
 from scores.models import Consultation
 from scores.services import ConsultationRequest, ConsultedCpf, consultations_record

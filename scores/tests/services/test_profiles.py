@@ -6,12 +6,12 @@ import io
 
 import pytest
 
-from conftest import EXAMPLE_CPF, GOOD_PROFILE, OTHER_EXAMPLE_CPF
-from scores import score_cache
-from scores.cpf import Cpf
+from scores.cache import score_cache
+from scores.core.cpf import Cpf
+from scores.imports.profile_file import COLUMNS
 from scores.models import CreditProfile
-from scores.profile_import import COLUMNS
 from scores.services import credit_profile_update, credit_profiles_import, score_get
+from scores.tests.fixtures import EXAMPLE_CPF, GOOD_PROFILE, OTHER_EXAMPLE_CPF
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("score_table")]
 
@@ -22,7 +22,9 @@ def csv_file(*rows):
     return io.StringIO("\n".join([",".join(COLUMNS), *rows]) + "\n")
 
 
-def test_if_a_file_has_new_changed_and_same_profiles_then_the_report_counts_each(make_profile):
+def test_if_a_file_has_new_changed_and_same_profiles_then_the_report_counts_each(
+    make_profile, new_import_id
+):
     make_profile(EXAMPLE_CPF)
     make_profile(OTHER_EXAMPLE_CPF, protests=1)
 
@@ -32,7 +34,8 @@ def test_if_a_file_has_new_changed_and_same_profiles_then_the_report_counts_each
             f"{OTHER_EXAMPLE_CPF},{GOOD_ROW}",  # protests 1 -> 0
             f"{Cpf.from_base('123456789').digits},{GOOD_ROW}",  # new
             "12345678900,0.5,0,0,0,0,0.1,0,1,1",  # bad check digits
-        )
+        ),
+        import_id=new_import_id(),
     )
 
     assert (report.rows, report.created, report.updated, report.unchanged) == (4, 1, 1, 1)
@@ -43,18 +46,24 @@ def test_if_a_file_has_new_changed_and_same_profiles_then_the_report_counts_each
     assert CreditProfile.objects.count() == 3
 
 
-def test_if_a_dry_run_imports_a_file_then_nothing_is_written(db):
-    report = credit_profiles_import(file=csv_file(f"{EXAMPLE_CPF},{GOOD_ROW}"), dry_run=True)
+def test_if_a_dry_run_imports_a_file_then_nothing_is_written(db, new_import_id):
+    report = credit_profiles_import(
+        file=csv_file(f"{EXAMPLE_CPF},{GOOD_ROW}"), dry_run=True, import_id=new_import_id()
+    )
 
     assert (report.created, report.written) == (1, False)
     assert not CreditProfile.objects.exists()
 
 
-def test_if_an_import_changes_a_cached_profile_then_its_cached_score_is_invalidated(make_profile):
+def test_if_an_import_changes_a_cached_profile_then_its_cached_score_is_invalidated(
+    make_profile, new_import_id
+):
     profile = make_profile(EXAMPLE_CPF, protests=1)
     score_get(cpf=Cpf.parse(EXAMPLE_CPF))
 
-    report = credit_profiles_import(file=csv_file(f"{EXAMPLE_CPF},{GOOD_ROW}"))
+    report = credit_profiles_import(
+        file=csv_file(f"{EXAMPLE_CPF},{GOOD_ROW}"), import_id=new_import_id()
+    )
 
     assert (report.updated, report.invalidation_failures) == (1, 0)
     assert score_cache.get(profile.cpf_hash, model_version="2026.1") is None

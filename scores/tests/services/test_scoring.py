@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
 from devstack.services import free_port
-from scores import score_cache
+from scores.cache import score_cache
 from scores.constants import ScoreSource
-from scores.cpf import Cpf
+from scores.core.cpf import Cpf
 from scores.exceptions import NoCreditData
 from scores.services import credit_profile_update, score_get, scores_get
+from scores.tests.fixtures import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
 
 pytestmark = pytest.mark.usefixtures("score_table")
 

@@ -1,0 +1,298 @@
+"""The audit trail in the admin: every score query, read-only, and its CSV export.
+
+The model is the scores app's (the score path writes it); its pages are the auditors'.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
+from django.utils import formats, timezone
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.utils.text import capfirst
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from audit.admin.changelist import (
+    CURSOR_VAR,
+    ApiKeyListFilter,
+    AuditTrailChangeList,
+    OccurredBetweenFilter,
+    OrganizationListFilter,
+)
+from audit.csv_download import (
+    csv_response,
+    csv_time,
+    download_name,
+    field_label,
+    local_now_stamp,
+    model_field,
+)
+from audit.exceptions import ExportFiltersTooLong
+from audit.selectors import consultations_in_order
+from audit.services import audit_export_record
+from scoreportal.admin_bases import ReadOnlyAdminMixin
+from scores.admin.cpf_search import CpfSearchMixin, cpf_search_recall
+from scores.models import Consultation
+
+EXPORT_PERMISSION = "scores.export_consultation"
+
+
+@admin.register(Consultation)
+class ConsultationAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Consultation]):
+    """Read-only browser of every score query, fast at any size (audit/admin/changelist.py),
+    and its CSV export."""
+
+    search_help_text = _("Exact CPF (with or without punctuation) or request id.")
+    list_display = [
+        "occurred_at",
+        "request_id",
+        "organization",
+        "api_key_prefix",
+        "cpf_masked",
+        "purpose",
+        "outcome",
+        "http_status",
+        "score",
+        "band",
+        "source",
+        "latency_ms",
+    ]
+    list_display_links = ["occurred_at", "request_id"]
+    list_filter = [
+        OccurredBetweenFilter,
+        ("organization", OrganizationListFilter),
+        ("api_key", ApiKeyListFilter),
+        "outcome",
+        "purpose",
+        "source",
+        "endpoint",
+    ]
+    list_select_related = ["organization"]
+    list_per_page = 100
+    search_fields = ["request_id"]  # shows the search box; the search itself is below
+    sortable_by = ()  # newest first, always: the pages depend on it
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # a count per choice would read the whole table
+    actions = None
+    fieldsets = [
+        (
+            _("Request"),
+            {"fields": ["occurred_at", "request_id", "endpoint", "client_ip", "latency_ms"]},
+        ),
+        (_("Caller"), {"fields": ["organization", "key", "presented_key_prefix"]}),
+        (_("Consultation"), {"fields": ["cpf_masked", "purpose", "outcome", "http_status"]}),
+        (_("Score served"), {"fields": ["score", "band", "model_version", "source"]}),
+    ]
+    readonly_fields = [
+        "occurred_at",
+        "request_id",
+        "endpoint",
+        "client_ip",
+        "latency_ms",
+        "organization",
+        "key",
+        "presented_key_prefix",
+        "cpf_masked",
+        "purpose",
+        "outcome",
+        "http_status",
+        "score",
+        "band",
+        "model_version",
+        "source",
+    ]
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[AuditTrailChangeList]:
+        return AuditTrailChangeList
+
+    def get_urls(self) -> list[URLPattern]:
+        export = self.admin_site.admin_view(self.export_view)
+        return [path("export/", export, name="scores_consultation_export"), *super().get_urls()]
+
+    @method_decorator(require_POST)
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
+        """The audit trail as filtered and searched on its page, as CSV: every matching row
+        up to the moment the export starts, newest first, masked CPFs only. The export is
+        recorded (who, when, filters, rows) before its first row is sent.
+
+        A POST from the page's button (its filters in the address, as on the page; the
+        CSRF token in the body): a link followed from another site is a GET, and must not
+        write an export in the auditor's name."""
+        if not request.user.has_perm(EXPORT_PERMISSION):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            # Filters the page cannot apply either: back to it, which says so as it does.
+            return HttpResponseRedirect(
+                f"{reverse('admin:scores_consultation_changelist')}?{ERROR_FLAG}=1"
+            )
+        started = timezone.now()
+        rows = changelist.queryset.filter(occurred_at__lte=started)
+        count = rows.count()
+        limit = settings.AUDIT_EXPORT_MAX_ROWS
+        if limit is not None and count > limit:
+            self.message_user(
+                request,
+                gettext(
+                    "This export would have %(count)s rows; here exports are limited to "
+                    "%(limit)s. Narrow the filters (a shorter range of days, an organization)."
+                )
+                % {"count": formats.localize(count), "limit": formats.localize(limit)},
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(
+                reverse("admin:scores_consultation_changelist") + changelist.get_query_string()
+            )
+        try:
+            audit_export_record(
+                actor=request.user,  # type: ignore[arg-type]  # the admin's users are signed in
+                filters={k: v for k, v in changelist.filter_params.items() if k != CURSOR_VAR},
+                row_count=count,
+                searched=cpf_search_recall(request, changelist.query),
+            )
+        except ExportFiltersTooLong:
+            self.message_user(
+                request,
+                gettext("These filters are too long to be recorded with an export; narrow them."),
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(reverse("admin:scores_consultation_changelist"))
+        header = [
+            f"{field_label(Consultation, 'occurred_at')} ({settings.TIME_ZONE})",
+            field_label(Consultation, "request_id"),
+            field_label(Consultation, "organization"),
+            field_label(Consultation, "api_key"),
+            str(capfirst(_("presented key prefix"))),
+            field_label(Consultation, "client_ip"),
+            field_label(Consultation, "endpoint"),
+            field_label(Consultation, "purpose"),
+            field_label(Consultation, "cpf_masked"),
+            field_label(Consultation, "outcome"),
+            field_label(Consultation, "http_status"),
+            field_label(Consultation, "score"),
+            field_label(Consultation, "band"),
+            field_label(Consultation, "model_version"),
+            field_label(Consultation, "source"),
+            field_label(Consultation, "latency_ms"),
+        ]
+        return csv_response(
+            filename=download_name(gettext("score-consultations"), local_now_stamp()),
+            header=header,
+            rows=_export_rows(rows),
+        )
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {"can_export": request.user.has_perm(EXPORT_PERMISSION)}
+        return super().changelist_view(request, {**context, **(extra_context or {})})
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        # The key filter's lookup reads the audit row's own column (the key's prefix);
+        # Django's check takes a to_field for a second relation.
+        return lookup == ApiKeyListFilter.lookup or super().lookup_allowed(lookup, value, request)
+
+    def _search_other(
+        self, request: HttpRequest, queryset: QuerySet[Any], term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        try:
+            return queryset.filter(request_id=uuid.UUID(term)), False
+        except ValueError:
+            return queryset.none(), False
+
+    @admin.display(description=_("API key"))
+    def key(self, row: Consultation) -> str:
+        """The key's prefix, linked to the key (by prefix: its primary key holds its hash)."""
+        if row.api_key_id is None:
+            return self.get_empty_value_display()
+        url = (
+            reverse("admin:accounts_apikey_changelist")
+            + "?"
+            + urlencode({"prefix": row.api_key_id})
+        )
+        return format_html('<a href="{}">{}</a>', url, row.api_key_id)
+
+    @admin.display(description=_("presented key prefix"))
+    def presented_key_prefix(self, row: Consultation) -> str:
+        """What a request that failed authentication presented as its key's prefix."""
+        if row.api_key_id is not None or not row.api_key_prefix:
+            return self.get_empty_value_display()
+        return row.api_key_prefix
+
+
+_EXPORT_FIELDS = (
+    "occurred_at",
+    "request_id",
+    "organization__name",
+    "api_key_id",
+    "api_key_prefix",
+    "client_ip",
+    "endpoint",
+    "purpose",
+    "cpf_masked",
+    "outcome",
+    "http_status",
+    "score",
+    "band",
+    "model_version",
+    "source",
+    "latency_ms",
+)
+
+
+def _export_rows(queryset: Any) -> Iterator[list[Any]]:
+    labels = {
+        name: {value: str(label) for value, label in model_field(Consultation, name).flatchoices}
+        for name in ("endpoint", "purpose", "outcome", "band", "source")
+    }
+    for (
+        occurred_at,
+        request_id,
+        organization,
+        api_key,
+        prefix,
+        client_ip,
+        endpoint,
+        purpose,
+        cpf_masked,
+        outcome,
+        http_status,
+        score,
+        band,
+        model_version,
+        source,
+        latency_ms,
+    ) in consultations_in_order(queryset, fields=_EXPORT_FIELDS):
+        yield [
+            csv_time(occurred_at),
+            request_id,
+            organization or "",
+            api_key or "",
+            "" if api_key else prefix,
+            client_ip or "",
+            labels["endpoint"].get(endpoint, endpoint),
+            labels["purpose"].get(purpose, purpose),
+            cpf_masked,
+            labels["outcome"].get(outcome, outcome),
+            http_status,
+            "" if score is None else score,
+            labels["band"].get(band, band),
+            model_version,
+            labels["source"].get(source, source),
+            latency_ms,
+        ]

@@ -1,0 +1,150 @@
+"""The daily usage summary the usage report reads (DailyUsage), kept up to date from the
+audit trail.
+
+Summing 30 days of a ten-million-row audit trail for every report would take seconds;
+summing one day once, and the current day every few minutes, takes a fraction of one.
+`usage_summarize` runs on a schedule (Zappa's event, scoreportal/lambda_tasks.py, and
+`manage.py summarize_usage`): it summarizes every day from the first incomplete one up
+to now. A day is rewritten whole each time (delete its rows, insert them again, under a
+lock on its DailyUsageStatus), so running twice, or at once, leaves the same rows. Once
+a day has ended, and SETTLE_TIME has passed for rows still being written, it is complete
+and is never summarized again: its audit rows may later be pruned, its summary stays.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Max, Min, Q, Sum
+from django.utils import timezone
+
+from audit.constants import LATENCY_BUCKETS_MS, OUTCOME_CLASSES, OutcomeClass
+from audit.local_days import midnight
+from audit.models import DailyUsage, DailyUsageStatus
+from scores.constants import ScoreSource
+from scores.core.scorecard import Band
+from scores.models import Consultation
+
+# A row's time is taken just before it is written, within its request (at most 29 s on
+# Lambda): after this long, a past moment has all its rows.
+SETTLE_TIME = timedelta(minutes=5)
+
+_BAND_FIELDS = {band: f"band_{band.value}" for band in Band}
+
+
+def usage_summarize(
+    *,
+    now: datetime | None = None,
+    max_seconds: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[date]:
+    """Summarize every day from the first one not complete up to today; returns the days
+    summarized. With `max_seconds` it stops between days once that time is spent (a
+    Lambda invocation has a hard limit); the next run goes on."""
+    now = now or timezone.now()
+    covered_until = now - SETTLE_TIME
+    first = _first_day_to_summarize()
+    if first is None:
+        return []
+    last = timezone.localdate(covered_until)
+    deadline = None if max_seconds is None else clock() + max_seconds
+    summarized: list[date] = []
+    day = first
+    while day <= last and (deadline is None or clock() < deadline):
+        usage_summarize_day(day=day, covered_until=covered_until, now=now)
+        summarized.append(day)
+        day += timedelta(days=1)
+    return summarized
+
+
+def _first_day_to_summarize() -> date | None:
+    incomplete = DailyUsageStatus.objects.filter(complete=False).aggregate(day=Min("day"))
+    if incomplete["day"] is not None:
+        return incomplete["day"]  # type: ignore[no-any-return]
+    latest = DailyUsageStatus.objects.aggregate(day=Max("day"))["day"]
+    if latest is not None:
+        return latest + timedelta(days=1)  # type: ignore[no-any-return]
+    oldest = Consultation.objects.aggregate(at=Min("occurred_at"))["at"]
+    return None if oldest is None else timezone.localdate(oldest)
+
+
+@transaction.atomic
+def usage_summarize_day(*, day: date, covered_until: datetime, now: datetime) -> DailyUsageStatus:
+    """Rewrite `day`'s DailyUsage rows from its consultations before `covered_until`,
+    unless the day is already complete."""
+    status, _created = DailyUsageStatus.objects.select_for_update().get_or_create(
+        day=day, defaults={"covered_until": midnight(day), "summarized_at": now}
+    )
+    if status.complete:
+        return status
+    start, end = midnight(day), midnight(day + timedelta(days=1))
+    until = min(end, covered_until)
+    rows = [
+        _daily_usage(day, values)
+        for values in Consultation.objects.filter(occurred_at__gte=start, occurred_at__lt=until)
+        .order_by()
+        .values("organization_id", "api_key_id")
+        .annotate(**_SUMS)
+    ]
+    DailyUsage.objects.filter(day=day).delete()
+    DailyUsage.objects.bulk_create(rows)
+    status.covered_until = until
+    status.complete = until >= end
+    status.summarized_at = now
+    status.save()
+    return status
+
+
+def _latency_bucket(index: int) -> Q:
+    lower = LATENCY_BUCKETS_MS[index - 1] if index else None
+    upper = LATENCY_BUCKETS_MS[index] if index < len(LATENCY_BUCKETS_MS) else None
+    condition = Q()
+    if lower is not None:
+        condition &= Q(latency_ms__gte=lower)
+    if upper is not None:
+        condition &= Q(latency_ms__lt=upper)
+    return condition
+
+
+# One GROUP BY over a day's rows computes all of these, per organization and key.
+_SUMS: dict[str, Any] = {
+    "requests": Count("request_id", distinct=True),
+    "consultations": Count("pk"),
+    **{
+        outcome_class.value: Count(
+            "pk",
+            filter=Q(
+                outcome__in=[code for code, cls in OUTCOME_CLASSES.items() if cls == outcome_class]
+            ),
+        )
+        for outcome_class in OutcomeClass
+    },
+    "from_cache": Count("pk", filter=Q(source=ScoreSource.CACHE)),
+    **{field: Count("pk", filter=Q(band=band.value)) for band, field in _BAND_FIELDS.items()},
+    "score_sum": Sum("score"),
+    **{
+        f"latency_{index}": Count("pk", filter=_latency_bucket(index))
+        for index in range(len(LATENCY_BUCKETS_MS) + 1)
+    },
+}
+
+
+def _daily_usage(day: date, values: Mapping[str, Any]) -> DailyUsage:
+    return DailyUsage(
+        day=day,
+        organization_id=values["organization_id"],
+        api_key_id=values["api_key_id"],
+        requests=values["requests"],
+        consultations=values["consultations"],
+        **{outcome_class.value: values[outcome_class.value] for outcome_class in OutcomeClass},
+        from_cache=values["from_cache"],
+        **{field: values[field] for field in _BAND_FIELDS.values()},
+        score_sum=values["score_sum"] or 0,
+        latency_histogram=[
+            values[f"latency_{index}"] for index in range(len(LATENCY_BUCKETS_MS) + 1)
+        ],
+    )

@@ -1,0 +1,261 @@
+"""Credit profiles in the admin: find one by CPF, correct it (its cached score is
+invalidated), see the score the active scorecard gives it; invalidate cached scores, some
+or all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import formats
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import get_language, gettext, ngettext, pgettext
+from django.utils.translation import gettext_lazy as _
+
+from scores.admin.cpf_search import CpfSearchMixin
+from scores.constants import BAND_LABELS
+from scores.core.scorecard import Band
+from scores.exceptions import ScoreCacheUnavailable
+from scores.models import CreditProfile
+from scores.selectors import credit_profile_score
+from scores.services import credit_profile_update, scores_invalidate, scores_invalidate_all
+
+IMPORT_PERMISSION = "scores.import_creditprofile"
+INVALIDATE_PERMISSION = "scores.invalidate_cached_scores"
+# How long the "invalidate cached scores" action drains before answering; what it does not
+# reach stays pending for the scheduled drain (a request must end well within 29 s).
+ADMIN_DRAIN_SECONDS = 10.0
+
+
+class _CharacteristicAboveFilter(admin.SimpleListFilter):
+    """Profiles with a characteristic above a threshold, or not (yes / no)."""
+
+    characteristic = ""
+    threshold: Any = 0
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        above = {f"{self.characteristic}__gt": self.threshold}
+        if self.value() == "yes":
+            return queryset.filter(**above)
+        if self.value() == "no":
+            return queryset.exclude(**above)
+        return queryset
+
+
+class NegativeRecordsFilter(_CharacteristicAboveFilter):
+    title = _("with active negative records")
+    parameter_name = "negative_records"
+    characteristic = "active_negative_records"
+
+
+class ProtestsFilter(_CharacteristicAboveFilter):
+    title = _("with protests")
+    parameter_name = "protests"
+    characteristic = "protests"
+
+
+class DelinquenciesFilter(_CharacteristicAboveFilter):
+    title = _("delinquent over 30 days (12 months)")
+    parameter_name = "delinquent"
+    characteristic = "delinquencies_30d_12m"
+
+
+class HighUtilizationFilter(_CharacteristicAboveFilter):
+    title = _("credit utilization above 80%")
+    parameter_name = "high_utilization"
+    characteristic = "credit_utilization"
+    threshold = "0.8"
+
+
+def _reason_language() -> str:
+    """The scorecard's language for reason texts: pt-BR in a Portuguese admin, else English."""
+    return "pt-BR" if (get_language() or "").lower().startswith("pt") else "en"
+
+
+@admin.register(CreditProfile)
+class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
+    """Find and correct profiles (saving invalidates the cached score), see the score the
+    active scorecard gives one, invalidate cached scores. New profiles come by import."""
+
+    search_help_text = _("Exact CPF (with or without punctuation).")
+    list_display = [
+        "cpf_masked",
+        "on_time_payment_ratio",
+        "delinquencies_30d_12m",
+        "max_days_past_due_12m",
+        "active_negative_records",
+        "protests",
+        "credit_utilization",
+        "hard_inquiries_90d",
+        "credit_history_months",
+        "active_credit_contracts",
+        "version",
+        "updated_at",
+    ]
+    list_filter = [
+        ("updated_at", admin.DateFieldListFilter),
+        NegativeRecordsFilter,
+        ProtestsFilter,
+        DelinquenciesFilter,
+        HighUtilizationFilter,
+    ]
+    search_fields = ["cpf_hash"]  # shows the search box; the search itself is by CPF
+    readonly_fields = ["cpf_masked", "active_score", "version", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["cpf_masked", "active_score"]}),
+        (
+            _("Characteristics"),
+            {
+                "fields": [
+                    "on_time_payment_ratio",
+                    "delinquencies_30d_12m",
+                    "max_days_past_due_12m",
+                    "active_negative_records",
+                    "protests",
+                    "credit_utilization",
+                    "hard_inquiries_90d",
+                    "credit_history_months",
+                    "active_credit_contracts",
+                ]
+            },
+        ),
+        (_("Record"), {"fields": ["version", "created_at", "updated_at"]}),
+    ]
+    actions = ["invalidate_cached_scores"]
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # a count per choice would read the whole table
+
+    class Media:
+        css = {"all": ["scores/credit_data.css"]}
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def _search_other(
+        self, request: HttpRequest, queryset: QuerySet[Any], term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        return queryset.none(), False  # a profile has nothing else to search by
+
+    def has_invalidate_cached_scores_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(INVALIDATE_PERMISSION)
+
+    def get_urls(self) -> list[URLPattern]:
+        invalidate_all = self.admin_site.admin_view(self.invalidate_all_view)
+        return [
+            path(
+                "invalidate-all/",
+                invalidate_all,
+                name="scores_creditprofile_invalidate_all",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {
+            "can_invalidate": request.user.has_perm(INVALIDATE_PERMISSION),
+            "can_import": request.user.has_perm(IMPORT_PERMISSION),
+        }
+        return super().changelist_view(request, {**context, **(extra_context or {})})
+
+    def save_model(self, request: HttpRequest, obj: CreditProfile, form: Any, change: bool) -> None:
+        credit_profile_update(
+            profile=obj, values={name: form.cleaned_data[name] for name in form.changed_data}
+        )
+
+    @admin.display(description=_("score (active scorecard)"))
+    def active_score(self, profile: CreditProfile) -> str:
+        """Score, band, probability of default and reasons, as the active scorecard gives
+        them now: computed for this page (the cache is neither read nor written)."""
+        scored = credit_profile_score(profile=profile, language=_reason_language())
+        result = scored.result
+        reasons = format_html_join(
+            "", "<li><code>{}</code> {}</li>", ((r.code, r.description) for r in scored.reasons)
+        )
+        return format_html(
+            '<div id="profile-score"><p><strong class="profile-score-value">{}</strong> '
+            '<span class="score-band score-band-{}">{}</span> · {} {} · {} {}</p>'
+            '<p class="profile-score-reasons-title">{}</p><ul class="profile-score-reasons">{}</ul>'
+            "</div>",
+            result.score,
+            result.band.value,
+            BAND_LABELS[Band(result.band)],
+            gettext("probability of default"),
+            formats.localize(result.probability_of_default),
+            pgettext("profile score", "scorecard"),
+            scored.scorecard_version,
+            gettext("Reasons") if scored.reasons else gettext("No points lost: no reasons."),
+            reasons,
+        )
+
+    @admin.action(
+        description=_("Invalidate cached scores"), permissions=["invalidate_cached_scores"]
+    )
+    def invalidate_cached_scores(
+        self, request: HttpRequest, queryset: QuerySet[CreditProfile]
+    ) -> None:
+        drained = scores_invalidate(
+            profiles=queryset, patient=False, max_seconds=ADMIN_DRAIN_SECONDS
+        )
+        if drained.failed:
+            self.message_user(
+                request,
+                gettext(
+                    "%(count)s cached scores could not be invalidated yet: the score cache "
+                    "could not be reached. They stay pending and are invalidated within "
+                    "minutes, when it answers again."
+                )
+                % {"count": formats.localize(drained.failed)},
+                messages.WARNING,
+            )
+            return
+        self.message_user(
+            request,
+            ngettext(
+                "The cached score of %(count)s profile was invalidated.",
+                "The cached scores of %(count)s profiles were invalidated.",
+                drained.drained,
+            )
+            % {"count": formats.localize(drained.drained)},
+            messages.SUCCESS,
+        )
+
+    def invalidate_all_view(self, request: HttpRequest) -> HttpResponseBase:
+        """A confirmation page; on its POST, every cached score becomes a miss."""
+        if not request.user.has_perm(INVALIDATE_PERMISSION):
+            raise PermissionDenied
+        if request.method == "POST" and request.POST.get("confirmed") == "yes":
+            try:
+                scores_invalidate_all(patient=False)
+            except ScoreCacheUnavailable:
+                self.message_user(
+                    request,
+                    gettext(
+                        "The score cache could not be reached: nothing was invalidated. "
+                        "Try again in a moment."
+                    ),
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(
+                    request, gettext("Every cached score was invalidated."), messages.SUCCESS
+                )
+            return HttpResponseRedirect(reverse("admin:scores_creditprofile_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Invalidate all cached scores"),
+        }
+        return TemplateResponse(request, "admin/scores/creditprofile/invalidate_all.html", context)

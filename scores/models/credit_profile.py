@@ -1,0 +1,110 @@
+"""Credit profiles: what a score is computed from, keyed by the HMAC of the CPF."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from scores.constants import PROFILE_CHARACTERISTICS
+from scores.core.scorecard import ProfileValue
+
+_ZERO = Decimal("0")
+_ONE = Decimal("1")
+# Utilization may exceed 100% (over-limit); beyond 10x the input is a data error.
+_MAX_UTILIZATION = Decimal("10")
+
+
+class CreditProfile(models.Model):
+    """The credit characteristics of one consumer, keyed by the HMAC of their CPF.
+
+    The CPF itself is never stored: `cpf_hash` is the lookup key and `cpf_masked` the
+    display form. `version` grows with every change and is copied into cached scores.
+    """
+
+    cpf_hash = models.CharField(_("CPF hash"), max_length=64, primary_key=True, editable=False)
+    cpf_masked = models.CharField(_("CPF"), max_length=14, editable=False)
+
+    on_time_payment_ratio = models.DecimalField(
+        _("on-time payment ratio (12 months)"),
+        max_digits=5,
+        decimal_places=4,
+        validators=[MinValueValidator(_ZERO), MaxValueValidator(_ONE)],
+        help_text=_("Share of bills paid on time in the last 12 months (0 to 1)."),
+    )
+    delinquencies_30d_12m = models.PositiveSmallIntegerField(
+        _("delinquencies over 30 days (12 months)")
+    )
+    max_days_past_due_12m = models.PositiveSmallIntegerField(_("max days past due (12 months)"))
+    active_negative_records = models.PositiveSmallIntegerField(
+        _("active negative records"), help_text=_("Negativações currently active.")
+    )
+    protests = models.PositiveSmallIntegerField(
+        _("protests"), help_text=_("Protestos currently registered.")
+    )
+    credit_utilization = models.DecimalField(
+        _("credit utilization"),
+        max_digits=6,
+        decimal_places=4,
+        validators=[MinValueValidator(_ZERO), MaxValueValidator(_MAX_UTILIZATION)],
+        help_text=_("Used credit over available limits (1 = 100%)."),
+    )
+    hard_inquiries_90d = models.PositiveSmallIntegerField(_("hard inquiries (90 days)"))
+    credit_history_months = models.PositiveSmallIntegerField(
+        _("credit history (months)"),
+        validators=[MaxValueValidator(1200)],
+        help_text=_("Age of the oldest credit line."),
+    )
+    active_credit_contracts = models.PositiveSmallIntegerField(_("active credit contracts"))
+
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        verbose_name = _("credit profile")
+        verbose_name_plural = _("credit profiles")
+        # The credit data operators' jobs beyond editing: importing a CSV file in
+        # the admin, and invalidating cached scores by hand.
+        permissions = [
+            ("import_creditprofile", _("Can import credit profiles from CSV")),
+            ("invalidate_cached_scores", _("Can invalidate cached scores")),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    on_time_payment_ratio__gte=_ZERO, on_time_payment_ratio__lte=_ONE
+                ),
+                name="creditprofile_on_time_payment_ratio_0_1",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    credit_utilization__gte=_ZERO, credit_utilization__lte=_MAX_UTILIZATION
+                ),
+                name="creditprofile_credit_utilization_0_10",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(credit_history_months__lte=1200),
+                name="creditprofile_credit_history_months_max",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.cpf_masked
+
+    def characteristics(self) -> dict[str, ProfileValue]:
+        """The values the scorecard reads, by characteristic name."""
+        return {name: getattr(self, name) for name in PROFILE_CHARACTERISTICS}
+
+
+class ScorecardVersion(CreditProfile):
+    """The shipped scorecards (files in scores/scorecards/, not rows): an entry of the admin
+    and its permission; no table of its own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("scorecard")
+        verbose_name_plural = _("scorecards")
