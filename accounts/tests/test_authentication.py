@@ -7,8 +7,8 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from conftest import EXAMPLE_CPF
-from scoreportal.api.errors import ErrorCode
+from scoreportal.error_codes import ErrorCode
+from scores.tests.fixtures import EXAMPLE_CPF
 
 pytestmark = pytest.mark.usefixtures("score_table")
 

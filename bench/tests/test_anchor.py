@@ -10,9 +10,9 @@ import zipfile
 import pytest
 
 from bench.cold_start import build_anchor
-from conftest import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
 from devstack.__main__ import LOCAL_AWS
 from devstack.lambda_invoke import invoke_fresh_process, rest_api_event
+from scores.tests.fixtures import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
 
 pytestmark = pytest.mark.slow
 
