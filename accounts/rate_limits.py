@@ -271,7 +271,7 @@ def _count_in_rounds(prefix: str, *, units: int, limits: Limits, windows: Window
         except DynamoDBCallFailed as exc:
             if exc.code != _CONDITION_FAILED:
                 raise
-            old: Item = exc.error.get("Item", {})
+            old = _refused_item(prefix, exc)
         old_minute, old_day = _windows_of(old)
         if old_minute is not None and old_day is not None and old_minute > windows.minute:
             # Another instance's clock is a little ahead and opened the next windows: count
@@ -298,15 +298,20 @@ def _count_in_rounds(prefix: str, *, units: int, limits: Limits, windows: Window
 
 
 def _add(prefix: str, units: int, limits: Limits, windows: Windows) -> Item:
-    """The common case: count in the item's current windows, if both have room."""
+    """The common case: count in the item's current windows, if both have room; and a key's
+    first count opens its windows in the same call. So a refusal always concerns a stored
+    item (the one DynamoDB returns with it)."""
     response = dynamodb_call(
         aws_clients.dynamodb().update_item,
         TableName=_table(),
         Key=_key(prefix),
-        UpdateExpression="ADD minute_used :units, day_used :units SET #ttl = :expires_at",
+        UpdateExpression=(
+            "ADD minute_used :units, day_used :units"
+            " SET #minute = :minute, #day = :day, #ttl = :expires_at"
+        ),
         ConditionExpression=(
-            "#minute = :minute AND #day = :day"
-            " AND minute_used <= :minute_room AND day_used <= :day_room"
+            "attribute_not_exists(#minute) OR (#minute = :minute AND #day = :day"
+            " AND minute_used <= :minute_room AND day_used <= :day_room)"
         ),
         ExpressionAttributeNames={"#minute": "minute", "#day": "day", "#ttl": _TTL_ATTRIBUTE},
         ExpressionAttributeValues={
@@ -322,6 +327,20 @@ def _add(prefix: str, units: int, limits: Limits, windows: Windows) -> Item:
     )
     attributes: Item = response["Attributes"]
     return attributes
+
+
+def _refused_item(prefix: str, refused: DynamoDBCallFailed) -> Item:
+    """The item as it was when DynamoDB refused the condition: from the refusal itself, or,
+    from a store that leaves it out (dynalite, DynamoDB Local before December 2023), read
+    with a consistent read: never taken for a new item (which would open new windows)."""
+    if "Item" in refused.error:
+        item: Item = refused.error["Item"]
+        return item
+    response = dynamodb_call(
+        aws_clients.dynamodb().get_item, TableName=_table(), Key=_key(prefix), ConsistentRead=True
+    )
+    stored: Item = response.get("Item", {})
+    return stored
 
 
 def _open(prefix: str, units: int, limits: Limits, windows: Windows, old: Item) -> Item:

@@ -131,9 +131,10 @@ def dynamodb_call(operation: Callable[..., Mapping[str, Any]], **params: Any) ->
     """Make one call with a method of the DynamoDB client; DynamoDBCallFailed on any failure.
 
     Any failure: an error botocore raises or DynamoDB answers, an answer botocore cannot
-    parse, and a 200 answer without DynamoDB's `x-amz-crc32` header (DynamoDB puts a CRC32
-    of the body in it, and botocore verifies it; an answer without it came from something
-    else: a proxy's page, a captive portal, garbage).
+    parse, and a 200 answer without a request id (`x-amzn-RequestId`: DynamoDB and every
+    compatible store send one; an answer without it came from something else: a proxy's
+    page, a captive portal, garbage). DynamoDB's `x-amz-crc32` is verified by botocore when
+    it is present, and only then, as botocore does: some compatible stores never send it.
     """
     try:
         response = operation(**params)
@@ -145,7 +146,7 @@ def dynamodb_call(operation: Callable[..., Mapping[str, Any]], **params: Any) ->
         # Not only BotoCoreError: on some malformed answers botocore's parser raises
         # UnicodeDecodeError or AttributeError. Only the boto3 call is in this block.
         raise DynamoDBCallFailed(type(exc).__name__) from exc
-    if "x-amz-crc32" not in response.get("ResponseMetadata", {}).get("HTTPHeaders", {}):
+    if "x-amzn-requestid" not in response.get("ResponseMetadata", {}).get("HTTPHeaders", {}):
         raise DynamoDBCallFailed("NotADynamoDBAnswer")
     return response
 

@@ -11,6 +11,7 @@ import time_machine
 
 from accounts import rate_limits
 from accounts.rate_limits import Limits, Refusal
+from devstack.faults import http_proxy
 from devstack.services import free_port
 
 pytestmark = pytest.mark.usefixtures("score_table")
@@ -64,8 +65,8 @@ def test_if_requests_fit_then_each_is_counted_in_the_minute_and_the_day(dynamodb
     assert (first.refused, second.refused) == (None, None)
     assert (second.usage.minute_used, second.usage.day_used, second.usage.shared) == (11, 11, True)
     assert (second.usage.minute_remaining, second.usage.day_remaining) == (49, 989)
-    # The key's first request opens its windows (2 calls); the next is one call.
-    assert dynamodb_calls == ["UpdateItem", "UpdateItem", "UpdateItem"]
+    # The key's first request opens its windows in its one call.
+    assert dynamodb_calls == ["UpdateItem", "UpdateItem"]
 
 
 def test_if_a_request_is_counted_then_the_item_holds_the_windows_and_a_ttl(dynamodb, score_table):
@@ -178,8 +179,11 @@ def test_if_another_instance_s_clock_opened_the_next_minute_then_this_one_counts
 
 
 def test_if_many_requests_race_for_a_fresh_key_then_exactly_the_limit_is_counted(
-    dynamodb, score_table
+    dynamodb, score_table, settings
 ):
+    # Patient timeouts: a request the serialized endpoint answers late is not retried (a
+    # retried increment is counted twice: under the limit, never over it).
+    settings.DYNAMODB_READ_TIMEOUT_SECONDS = 10
     results = []
     lock = threading.Lock()
 
@@ -266,6 +270,47 @@ def test_if_a_refused_request_meets_a_new_version_then_the_version_is_returned_t
     result = count(per_minute=1)
 
     assert (result.refused, result.key_version) == (Refusal.RATE_LIMIT, 7)
+
+
+# ---------------------------------------------------------------------------------------
+# A compatible store that refuses a condition without the item: never fail open
+# ---------------------------------------------------------------------------------------
+@pytest.fixture
+def older_store(settings, score_table):
+    """The local endpoint as dynalite answers: refused conditions without the stored item
+    (whatever ReturnValuesOnConditionCheckFailure asks), and no x-amz-crc32 header."""
+    with http_proxy(settings.DYNAMODB_ENDPOINT_URL) as proxy:
+        proxy.older_store = True
+        settings.DYNAMODB_ENDPOINT_URL = proxy.url
+        yield proxy
+
+
+def test_if_the_store_refuses_without_the_item_then_the_limit_holds_and_is_shared(
+    older_store, dynamodb_calls, log_output
+):
+    with time_machine.travel(NOON, tick=False) as traveller:
+        results = [count(per_minute=5) for _ in range(7)]
+        traveller.shift(45)  # 12:01:00
+        next_minute = count(per_minute=5)
+
+    assert [result.refused for result in results] == [None] * 5 + [Refusal.RATE_LIMIT] * 2
+    assert {result.usage.shared for result in results} == {True}
+    assert (results[-1].usage.minute_used, next_minute.refused) == (5, None)
+    assert (next_minute.usage.minute_used, next_minute.usage.day_used) == (1, 6)
+    # Each refusal is read back (a consistent GetItem), never taken for a new item.
+    assert dynamodb_calls == ["UpdateItem"] * 5 + ["UpdateItem", "GetItem"] * 3 + ["UpdateItem"]
+    assert warnings_logged(log_output) == []
+
+
+def test_if_the_store_refuses_without_the_item_then_a_refusal_still_carries_the_key_version(
+    older_store,
+):
+    count(per_minute=1)
+    rate_limits.announce_key_versions({PREFIX: 7})
+
+    result = count(per_minute=1)
+
+    assert (result.refused, result.key_version, result.usage.shared) == (Refusal.RATE_LIMIT, 7, True)
 
 
 # ---------------------------------------------------------------------------------------
