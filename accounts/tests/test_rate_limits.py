@@ -310,7 +310,11 @@ def test_if_the_store_refuses_without_the_item_then_a_refusal_still_carries_the_
 
     result = count(per_minute=1)
 
-    assert (result.refused, result.key_version, result.usage.shared) == (Refusal.RATE_LIMIT, 7, True)
+    assert (result.refused, result.key_version, result.usage.shared) == (
+        Refusal.RATE_LIMIT,
+        7,
+        True,
+    )
 
 
 # ---------------------------------------------------------------------------------------
