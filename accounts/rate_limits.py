@@ -24,7 +24,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from scoreportal import aws_clients
-from scoreportal.aws_clients import CoolDown, DynamoDBCallFailed, dynamodb_call
+from scoreportal.aws_clients import DynamoDBCallFailed, dynamodb_call
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -173,7 +173,8 @@ class ProcessCounters:
         )
 
 
-cool_down = CoolDown()
+# The endpoint's one cool-down, shared with the score cache (aws_clients).
+cool_down = aws_clients.dynamodb_cool_down
 process_counters = ProcessCounters()
 
 

@@ -3,8 +3,9 @@
 Every AWS call of the application goes through boto3. The DynamoDB client does not wait on
 a slow dependency (sub-second timeouts, at most DYNAMODB_MAX_ATTEMPTS attempts, keep-alive;
 retry mode "legacy": docs/architecture.md, "DynamoDB through boto3"); `dynamodb_call` turns
-every kind of failure into one exception, and `CoolDown` skips DynamoDB for a while after
-one. Its two users, the score cache and the per-key counters, serve without it.
+every kind of failure into one exception, and `dynamodb_cool_down` skips DynamoDB for a
+while after one. Its users, the score cache (its health check included) and the per-key
+counters, share that one cool-down: one endpoint, one timeout budget. They serve without it.
 """
 
 from __future__ import annotations
@@ -173,6 +174,11 @@ class CoolDown:
     def reset(self) -> None:
         with self._lock:
             self._until = float("-inf")
+
+
+# The request path's DynamoDB endpoint is one dependency: whichever user meets its failure
+# starts the cool-down for all, so a request waits on one timeout, not one per user.
+dynamodb_cool_down = CoolDown()
 
 
 @contextmanager

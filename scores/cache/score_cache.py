@@ -21,7 +21,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from scoreportal import aws_clients
-from scoreportal.aws_clients import CoolDown, DynamoDBCallFailed, dynamodb_call
+from scoreportal.aws_clients import DynamoDBCallFailed, dynamodb_call
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import (
@@ -67,7 +67,8 @@ class CachedScore:
     computed_at: datetime
 
 
-cool_down = CoolDown()
+# The endpoint's one cool-down, shared with the per-key counters (aws_clients).
+cool_down = aws_clients.dynamodb_cool_down
 
 
 @receiver(setting_changed)
@@ -441,7 +442,11 @@ def ensure_table() -> bool:
 
 
 def ping() -> bool:
-    """Whether the cache answers a read now (for the health endpoint; ignores the cool-down)."""
+    """Whether the cache answers a read now (for the health endpoint). During the endpoint's
+    cool-down it is not asked: unavailable, at once (a health check must not spend the
+    timeout a request just spent, nor make the next request spend it again)."""
+    if cool_down.active():
+        return False
     try:
         dynamodb_call(
             aws_clients.dynamodb().get_item,
