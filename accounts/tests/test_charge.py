@@ -182,6 +182,7 @@ def test_if_a_key_s_announcement_is_read_then_a_change_made_elsewhere_is_applied
     api_key_charge(api_key=key, units=3)
     changed_elsewhere(key, revoked=True, revoked_at=timezone.now())
     announcement = api_key_announcement_key(api_key=key)
+    assert announcement is not None
     item = dynamodb.get_item(TableName=score_table, Key={"pk": {"S": announcement}})["Item"]
 
     with pytest.raises(RateLimited):  # this process's lease knows the minute is used up
