@@ -69,6 +69,9 @@ def _dynamodb(
         read_timeout=read_timeout,
         retries={"mode": "legacy", "total_max_attempts": max_attempts},
         tcp_keepalive=True,
+        # Our calls are fixed shapes (mypy checks them against boto3's stubs); validating
+        # each against the service model costs CPU on every request and finds nothing.
+        parameter_validation=False,
     )
     client: DynamoDBClient = create_client(
         "dynamodb", region_name=region, endpoint_url=endpoint_url, config=config
