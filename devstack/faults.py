@@ -130,6 +130,8 @@ class Proxy:
     garbage: bool = False
     older_store: bool = False
     requests: int = 0
+    # The operation of each request received (its X-Amz-Target: "UpdateItem", …).
+    operations: list[str] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -155,6 +157,7 @@ def http_proxy(upstream: str) -> Iterator[Proxy]:
                     with lock:
                         n = proxy.requests
                         proxy.requests += 1
+                        proxy.operations.append(_operation(request))
                     if proxy.garbage:
                         answer = garbage(n)
                     else:
@@ -209,6 +212,15 @@ def as_older_store(answer: bytes) -> bytes:
         body = json.dumps(error).encode()
     lines.append(b"Content-Length: " + str(len(body)).encode())
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def _operation(request: bytes) -> str:
+    head = request.partition(b"\r\n\r\n")[0]
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"x-amz-target":
+            return value.strip().decode("ascii", "replace").rpartition(".")[2]
+    return ""
 
 
 def _read_request(
