@@ -213,6 +213,18 @@ class _Lease:
         return Usage(self.limits, windows, *used, shared=shared)
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What a request the lease cannot serve takes to DynamoDB: the units of the lease it
+    claimed (nobody else serves them meanwhile), the block to count, and the units of an
+    older minute's lease to give back to the day."""
+
+    windows: Windows
+    claimed: int
+    block: int
+    returned: int
+
+
 class Leases:
     """This process's leases (one per key, bounded as ProcessCounters is) and when it last
     read each key's announced version."""
@@ -225,65 +237,51 @@ class Leases:
         self._versions_read: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def serve(self, prefix: str, *, units: int, limits: Limits, windows: Windows) -> Count | None:
-        """Serve `units` from the key's lease, or refuse them as the lease knows it must;
-        None when DynamoDB must be asked."""
-        with self._lock:
-            lease = self._current(prefix, limits, windows)
-            if lease is None:
-                return None
-            if lease.fits(units):
-                lease.left -= units
-                lease.served += units
-                return Count(lease.usage(windows))
-            refused = lease.local_refusal(units)
-            if refused is not None:
-                return Count(lease.usage(windows), refused)
-            return None
-
-    def block(
-        self, prefix: str, *, units: int, limits: Limits, windows: Windows
-    ) -> tuple[int, int]:
-        """What to count for a request of `units` the lease cannot serve: (block, returned).
+    def take(self, prefix: str, *, units: int, limits: Limits, windows: Windows) -> Count | Claim:
+        """Serve `units` from the key's lease, or refuse them as the lease knows it must (a
+        Count); else what to ask DynamoDB for (a Claim).
 
         The block covers the request and about LEASE_SECONDS of the key's recent rate here,
-        at most 1/LEASE_SHARE of the smaller limit. `returned`: units of an older minute's
-        lease of the same day that were never served, given back to the day's count (never
-        more than the block, so that a retried call can only count twice, never give back
-        twice)."""
+        at most 1/LEASE_SHARE of the smaller limit. Units of an older minute's lease of the
+        same day that were never served are given back to the day's count, never more than
+        the block (a retried call can then only count twice, never give back twice)."""
         with self._lock:
             lease = self._leases.get(prefix)
             if lease is None or lease.limits != limits or lease.day != windows.day:
-                return units, 0
-            same_minute = lease.minute == windows.minute
-            needed = units - lease.left if same_minute else units
+                return Claim(windows, claimed=0, block=units, returned=0)
+            if lease.minute == windows.minute:
+                if lease.fits(units):
+                    lease.left -= units
+                    lease.served += units
+                    return Count(lease.usage(windows))
+                refused = lease.local_refusal(units)
+                if refused is not None:
+                    return Count(lease.usage(windows), refused)
+                claimed, lease.left = lease.left, 0
+            else:
+                claimed = 0
             elapsed = max(self.clock() - lease.granted_at, 0.001)
             rate_block = math.ceil(lease.served * LEASE_SECONDS / elapsed)
             cap = min(limits.per_minute, limits.per_day) // LEASE_SHARE
-            block = max(needed, min(rate_block, cap))
-            returned = 0 if same_minute else min(lease.left, block)
-            return block, returned
+            block = max(units - claimed, min(rate_block, cap))
+            returned = 0 if lease.minute == windows.minute else min(lease.left, block)
+            return Claim(windows, claimed=claimed, block=block, returned=returned)
 
     def granted(
-        self, prefix: str, *, units: int, block: int, limits: Limits, counted: Count
+        self, prefix: str, *, units: int, block: int, limits: Limits, claim: Claim, counted: Count
     ) -> Count:
-        """Record a block DynamoDB counted (the request's `units` served from it); the
-        request's Count, with the usage as served."""
+        """Record a block DynamoDB counted (the request's `units` served from it and from
+        what it claimed); the request's Count, with the usage as served."""
         windows = counted.usage.windows
         with self._lock:
             lease = self._leases.get(prefix)
-            carried = (
-                lease.left
-                if lease is not None
-                and lease.limits == limits
-                and (lease.minute, lease.day) == (windows.minute, windows.day)
-                else 0
-            )
+            same = (claim.windows.minute, claim.windows.day) == (windows.minute, windows.day)
+            left = (self._left_in(lease, limits, windows) + claim.claimed) if same else 0
             lease = _Lease(
                 limits=limits,
                 minute=windows.minute,
                 day=windows.day,
-                left=carried + block - units,
+                left=left + block - units,
                 minute_used=counted.usage.minute_used,
                 day_used=counted.usage.day_used,
                 granted_at=self.clock(),
@@ -292,18 +290,14 @@ class Leases:
             self._store(prefix, lease)
         return Count(lease.usage(windows), key_version=counted.key_version)
 
-    def refused(self, prefix: str, *, limits: Limits, counted: Count) -> None:
-        """Remember a refusal's counts: later requests that cannot fit are refused here."""
+    def refused(self, prefix: str, *, limits: Limits, claim: Claim, counted: Count) -> None:
+        """Remember a refusal's counts (later requests that cannot fit are refused here),
+        and take back what the request claimed."""
         windows = counted.usage.windows
         with self._lock:
-            lease = self._leases.get(prefix)
-            left = (
-                lease.left
-                if lease is not None
-                and lease.limits == limits
-                and (lease.minute, lease.day) == (windows.minute, windows.day)
-                else 0
-            )
+            same = (claim.windows.minute, claim.windows.day) == (windows.minute, windows.day)
+            left = self._left_in(self._leases.get(prefix), limits, windows)
+            left += claim.claimed if same else 0
             self._store(
                 prefix,
                 _Lease(
@@ -316,6 +310,22 @@ class Leases:
                     granted_at=self.clock(),
                 ),
             )
+
+    def give_back(self, prefix: str, claim: Claim) -> None:
+        """DynamoDB did not answer: what the request claimed goes back to the lease."""
+        with self._lock:
+            lease = self._leases.get(prefix)
+            if lease is not None and (lease.minute, lease.day) == (
+                claim.windows.minute,
+                claim.windows.day,
+            ):
+                lease.left += claim.claimed
+
+    @staticmethod
+    def _left_in(lease: _Lease | None, limits: Limits, windows: Windows) -> int:
+        if lease is None or lease.limits != limits:
+            return 0
+        return lease.left if (lease.minute, lease.day) == (windows.minute, windows.day) else 0
 
     def version_read_due(self, prefix: str) -> bool:
         """Whether the key's announced version should be read now (and note that it is)."""
@@ -339,14 +349,6 @@ class Leases:
         with self._lock:
             self._leases.clear()
             self._versions_read.clear()
-
-    def _current(self, prefix: str, limits: Limits, windows: Windows) -> _Lease | None:
-        lease = self._leases.get(prefix)
-        if lease is None or lease.limits != limits:
-            return None
-        if (lease.minute, lease.day) != (windows.minute, windows.day):
-            return None
-        return lease
 
     def _store(self, prefix: str, lease: _Lease) -> None:
         self._leases.pop(prefix, None)  # re-inserted as the newest
@@ -379,22 +381,30 @@ def count(prefix: str, *, units: int, limits: Limits) -> Count:
     if not 1 <= units <= min(limits.per_minute, limits.per_day):
         raise ValueError(f"{units} units cannot fit in {limits}")
     windows = Windows.at(wall_clock())
-    served = leases.serve(prefix, units=units, limits=limits, windows=windows)
-    if served is not None:
-        return served
+    taken = leases.take(prefix, units=units, limits=limits, windows=windows)
+    if isinstance(taken, Count):
+        return taken
     if not cool_down.active():
-        block, returned = leases.block(prefix, units=units, limits=limits, windows=windows)
         try:
             counted, block = _count_shared(
-                prefix, units=units, block=block, returned=returned, limits=limits, windows=windows
+                prefix,
+                units=units,
+                needed=units - taken.claimed,
+                block=taken.block,
+                returned=taken.returned,
+                limits=limits,
+                windows=windows,
             )
         except DynamoDBCallFailed as exc:
             _failed(exc)
         else:
             if counted.refused is not None:
-                leases.refused(prefix, limits=limits, counted=counted)
+                leases.refused(prefix, limits=limits, claim=taken, counted=counted)
                 return counted
-            return leases.granted(prefix, units=units, block=block, limits=limits, counted=counted)
+            return leases.granted(
+                prefix, units=units, block=block, limits=limits, claim=taken, counted=counted
+            )
+    leases.give_back(prefix, taken)
     return process_counters.count(prefix, units=units, limits=limits, windows=windows)
 
 
@@ -474,22 +484,42 @@ def announce_key_versions(versions: Mapping[str, int]) -> int:
 
 
 def _count_shared(
-    prefix: str, *, units: int, block: int, returned: int, limits: Limits, windows: Windows
+    prefix: str,
+    *,
+    units: int,
+    needed: int,
+    block: int,
+    returned: int,
+    limits: Limits,
+    windows: Windows,
 ) -> tuple[Count, int]:
     try:
         return _count_in_rounds(
-            prefix, units=units, block=block, returned=returned, limits=limits, windows=windows
+            prefix,
+            units=units,
+            needed=needed,
+            block=block,
+            returned=returned,
+            limits=limits,
+            windows=windows,
         )
     except _DECODE_FAILURES as exc:
         raise DynamoDBCallFailed(f"UnexpectedCounterItem:{type(exc).__name__}") from exc
 
 
 def _count_in_rounds(
-    prefix: str, *, units: int, block: int, returned: int, limits: Limits, windows: Windows
+    prefix: str,
+    *,
+    units: int,
+    needed: int,
+    block: int,
+    returned: int,
+    limits: Limits,
+    windows: Windows,
 ) -> tuple[Count, int]:
-    """Count `block` units (at least the `units` the request needs), less `returned` on the
-    day; a smaller block, down to `units`, when the item has less room. The Count, and the
-    block counted."""
+    """Count `block` units (at least the `needed` ones: the request's `units` less what it
+    claimed of its lease), less `returned` on the day; a smaller block, down to `needed`,
+    when the item has less room. The Count, and the block counted."""
     for _ in range(_ROUNDS):
         try:
             item = _add(prefix, block, block - returned, limits, windows)
@@ -503,19 +533,20 @@ def _count_in_rounds(
             # Another instance's clock is a little ahead and opened the next windows: count
             # in them rather than move the item back (which would reset its counts).
             windows = Windows(now=windows.now, minute=old_minute, day=old_day)
-            returned = 0
+            # The claimed units were the older minute's: the request needs all its own.
+            needed, block, returned = units, max(block, units), 0
             continue
         if old_day != windows.day:
             returned = 0  # the unserved units were another day's
         if old_minute == windows.minute and old_day == windows.day:
             minute_used, day_used = int(old["minute_used"]["N"]), int(old["day_used"]["N"])
-            refused = _refusal(minute_used, day_used - returned, units=units, limits=limits)
+            refused = _refusal(minute_used, day_used - returned, units=needed, limits=limits)
             if refused is not None:
                 usage = Usage(limits, windows, minute_used, day_used)
                 return Count(usage, refused, _key_version(old)), 0
             # Room for the request, if not for the block (or the item changed meanwhile).
             block = max(
-                units,
+                needed,
                 min(block, limits.per_minute - minute_used, limits.per_day - day_used + returned),
             )
             returned = min(returned, block)
@@ -523,10 +554,10 @@ def _count_in_rounds(
         # The item is in older windows: open the current ones.
         if old_day == windows.day:
             day_used = int(old["day_used"]["N"])
-            if day_used - returned + units > limits.per_day:
+            if day_used - returned + needed > limits.per_day:
                 usage = Usage(limits, windows, 0, day_used)
                 return Count(usage, Refusal.DAILY_QUOTA, _key_version(old)), 0
-            block = max(units, min(block, limits.per_day - day_used + returned))
+            block = max(needed, min(block, limits.per_day - day_used + returned))
             returned = min(returned, block)
         try:
             attributes = _open(prefix, block, block - returned, limits, windows, old)

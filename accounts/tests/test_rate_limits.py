@@ -330,6 +330,33 @@ def test_if_two_processes_lease_one_key_concurrently_then_exactly_the_limit_is_s
     assert counter_item(dynamodb, score_table)["minute_used"] == {"N": "1000"}
 
 
+def test_if_threads_of_one_process_share_a_lease_with_batches_then_never_more_is_served(
+    dynamodb, score_table, settings
+):
+    """Requests of 1 and 3 units in 8 threads of one process, 2,000 units asked for a limit
+    of 1,000 a minute: a request the lease cannot cover claims what is left of it, so no
+    unit is served twice, and the item counts every unit served."""
+    settings.DYNAMODB_READ_TIMEOUT_SECONDS = 10  # no retried increments (see above)
+    served = []
+    lock = threading.Lock()
+
+    def requests(units):
+        for _ in range(2000 // 8 // units):
+            result = count(units=units, per_minute=1000, per_day=10_000)
+            with lock:
+                served.append(units if result.refused is None else 0)
+
+    with time_machine.travel(NOON, tick=False):
+        threads = [threading.Thread(target=requests, args=(1 + 2 * (n % 2),)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    counted = int(counter_item(dynamodb, score_table)["minute_used"]["N"])
+    assert sum(served) <= counted == 1000
+
+
 # ---------------------------------------------------------------------------------------
 # Key versions
 # ---------------------------------------------------------------------------------------
