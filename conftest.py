@@ -173,10 +173,11 @@ def _language_left_as_found() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache_cool_down() -> None:
-    """No test inherits a cool-down (score cache, counters) or per-process counts."""
+    """No test inherits a cool-down (score cache, counters), per-process counts or leases."""
     score_cache.cool_down.reset()
     rate_limits.cool_down.reset()
     rate_limits.process_counters.clear()
+    rate_limits.leases.clear()
 
 
 @pytest.fixture
@@ -243,6 +244,7 @@ def monotonic(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     monkeypatch.setattr(recent_keys, "clock", clock)
     monkeypatch.setattr(score_cache.cool_down, "clock", clock)
     monkeypatch.setattr(rate_limits.cool_down, "clock", clock)
+    monkeypatch.setattr(rate_limits.leases, "clock", clock)
     return clock
 
 

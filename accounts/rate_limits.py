@@ -1,9 +1,11 @@
 """Per-key rate limits and daily quotas, counted across every instance.
 
 The one module that reads and writes the per-key counter items (DynamoDB, in the score
-cache's table under `key#<prefix>`): one conditional UpdateItem a request, the key's
-version carried back with it, and a per-process fallback when DynamoDB fails. How and why:
-docs/architecture.md, "Per-key limits, key versions and the hot path".
+cache's table under `key#<prefix>`): units leased to the process in blocks sized to the
+key's rate (one conditional UpdateItem a block; a block of one request's units for a small
+limit), the key's version read beside the score cache's items at most once a second, and a
+per-process fallback when DynamoDB fails. How and why: docs/architecture.md, "Per-key
+limits, key versions and the hot path".
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from scoreportal import aws_clients
-from scoreportal.aws_clients import CoolDown, DynamoDBCallFailed, dynamodb_call
+from scoreportal.aws_clients import DynamoDBCallFailed, dynamodb_call
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -43,6 +45,15 @@ _CONDITION_FAILED = "ConditionalCheckFailedException"
 # loser counts again), or another instance's clock may be a little ahead (count in its
 # windows). Three rounds cover both; a fourth would mean something else is wrong.
 _ROUNDS = 3
+# A lease covers about this long of the process's recent rate for the key: about one write
+# a second per busy process, whatever the rate.
+LEASE_SECONDS = 1.0
+# A lease is at most this share of the smaller limit, so the units a process may hold unused
+# stay a small part of it; a limit under LEASE_SHARE * 2 is counted request by request.
+LEASE_SHARE = 100
+# How often a process reads a key's announced version (beside the score cache's items) while
+# it serves the key from a lease: a change reaches it within this, plus one request.
+VERSION_READ_SECONDS = 1.0
 # What decoding a counter item of an unexpected shape raises.
 _DECODE_FAILURES = (KeyError, TypeError, ValueError)
 
@@ -173,8 +184,183 @@ class ProcessCounters:
         )
 
 
-cool_down = CoolDown()
+@dataclass(slots=True)
+class _Lease:
+    """Units of a key's current windows this process counted in DynamoDB ahead of serving
+    them, and the counter item's counts as the last call saw them (leases included)."""
+
+    limits: Limits
+    minute: int
+    day: date
+    left: int  # leased and not served yet
+    minute_used: int
+    day_used: int
+    granted_at: float  # monotonic
+    served: int = 0  # units served since granted_at: the key's recent rate in this process
+
+    def fits(self, units: int) -> bool:
+        return units <= self.left
+
+    def local_refusal(self, units: int) -> Refusal | None:
+        """The refusal DynamoDB would give, known without asking: within one minute counts
+        only grow, so the room the last call saw is the most there can be."""
+        return _refusal(
+            self.minute_used - self.left, self.day_used - self.left, units=units, limits=self.limits
+        )
+
+    def usage(self, windows: Windows, *, shared: bool = True) -> Usage:
+        used = self.minute_used - self.left, self.day_used - self.left
+        return Usage(self.limits, windows, *used, shared=shared)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What a request the lease cannot serve takes to DynamoDB: the units of the lease it
+    claimed (nobody else serves them meanwhile), the block to count, and the units of an
+    older minute's lease to give back to the day."""
+
+    windows: Windows
+    claimed: int
+    block: int
+    returned: int
+
+
+class Leases:
+    """This process's leases (one per key, bounded as ProcessCounters is) and when it last
+    read each key's announced version."""
+
+    MAX_KEYS = 4096
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._leases: dict[str, _Lease] = {}
+        self._versions_read: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def take(self, prefix: str, *, units: int, limits: Limits, windows: Windows) -> Count | Claim:
+        """Serve `units` from the key's lease, or refuse them as the lease knows it must (a
+        Count); else what to ask DynamoDB for (a Claim).
+
+        The block covers the request and about LEASE_SECONDS of the key's recent rate here,
+        at most 1/LEASE_SHARE of the smaller limit. Units of an older minute's lease of the
+        same day that were never served are given back to the day's count, never more than
+        the block (a retried call can then only count twice, never give back twice)."""
+        with self._lock:
+            lease = self._leases.get(prefix)
+            if lease is None or lease.limits != limits or lease.day != windows.day:
+                return Claim(windows, claimed=0, block=units, returned=0)
+            if lease.minute == windows.minute:
+                if lease.fits(units):
+                    lease.left -= units
+                    lease.served += units
+                    return Count(lease.usage(windows))
+                refused = lease.local_refusal(units)
+                if refused is not None:
+                    return Count(lease.usage(windows), refused)
+                claimed, lease.left = lease.left, 0
+            else:
+                claimed = 0
+            elapsed = max(self.clock() - lease.granted_at, 0.001)
+            rate_block = math.ceil(lease.served * LEASE_SECONDS / elapsed)
+            cap = min(limits.per_minute, limits.per_day) // LEASE_SHARE
+            block = max(units - claimed, min(rate_block, cap))
+            returned = 0 if lease.minute == windows.minute else min(lease.left, block)
+            return Claim(windows, claimed=claimed, block=block, returned=returned)
+
+    def granted(
+        self, prefix: str, *, units: int, block: int, limits: Limits, claim: Claim, counted: Count
+    ) -> Count:
+        """Record a block DynamoDB counted (the request's `units` served from it and from
+        what it claimed); the request's Count, with the usage as served."""
+        windows = counted.usage.windows
+        with self._lock:
+            lease = self._leases.get(prefix)
+            same = (claim.windows.minute, claim.windows.day) == (windows.minute, windows.day)
+            left = (self._left_in(lease, limits, windows) + claim.claimed) if same else 0
+            lease = _Lease(
+                limits=limits,
+                minute=windows.minute,
+                day=windows.day,
+                left=left + block - units,
+                minute_used=counted.usage.minute_used,
+                day_used=counted.usage.day_used,
+                granted_at=self.clock(),
+                served=units,
+            )
+            self._store(prefix, lease)
+        return Count(lease.usage(windows), key_version=counted.key_version)
+
+    def refused(self, prefix: str, *, limits: Limits, claim: Claim, counted: Count) -> None:
+        """Remember a refusal's counts (later requests that cannot fit are refused here),
+        and take back what the request claimed."""
+        windows = counted.usage.windows
+        with self._lock:
+            same = (claim.windows.minute, claim.windows.day) == (windows.minute, windows.day)
+            left = self._left_in(self._leases.get(prefix), limits, windows)
+            left += claim.claimed if same else 0
+            self._store(
+                prefix,
+                _Lease(
+                    limits=limits,
+                    minute=windows.minute,
+                    day=windows.day,
+                    left=left,
+                    minute_used=counted.usage.minute_used + left,
+                    day_used=counted.usage.day_used + left,
+                    granted_at=self.clock(),
+                ),
+            )
+
+    def give_back(self, prefix: str, claim: Claim) -> None:
+        """DynamoDB did not answer: what the request claimed goes back to the lease."""
+        with self._lock:
+            lease = self._leases.get(prefix)
+            if lease is not None and (lease.minute, lease.day) == (
+                claim.windows.minute,
+                claim.windows.day,
+            ):
+                lease.left += claim.claimed
+
+    @staticmethod
+    def _left_in(lease: _Lease | None, limits: Limits, windows: Windows) -> int:
+        if lease is None or lease.limits != limits:
+            return 0
+        return lease.left if (lease.minute, lease.day) == (windows.minute, windows.day) else 0
+
+    def version_read_due(self, prefix: str) -> bool:
+        """Whether the key's announced version should be read now (and note that it is)."""
+        now = self.clock()
+        with self._lock:
+            last = self._versions_read.get(prefix)
+            if last is not None and now - last < VERSION_READ_SECONDS:
+                return False
+            self._versions_read.pop(prefix, None)
+            if len(self._versions_read) >= self.MAX_KEYS:
+                self._versions_read.pop(next(iter(self._versions_read)))
+            self._versions_read[prefix] = now
+            return True
+
+    def version_not_read(self, prefix: str) -> None:
+        """The read meant for the key's version failed: read it with the next request."""
+        with self._lock:
+            self._versions_read.pop(prefix, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._leases.clear()
+            self._versions_read.clear()
+
+    def _store(self, prefix: str, lease: _Lease) -> None:
+        self._leases.pop(prefix, None)  # re-inserted as the newest
+        if len(self._leases) >= self.MAX_KEYS:
+            self._leases.pop(next(iter(self._leases)))
+        self._leases[prefix] = lease
+
+
+# The endpoint's one cool-down, shared with the score cache (aws_clients).
+cool_down = aws_clients.dynamodb_cool_down
 process_counters = ProcessCounters()
+leases = Leases()
 
 
 @receiver(setting_changed)
@@ -183,6 +369,7 @@ def _reset_on_setting_change(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith("DYNAMODB_") or setting in ("AWS_REGION", "SCORE_CACHE_TABLE"):
         cool_down.reset()
         process_counters.clear()
+        leases.clear()
 
 
 def count(prefix: str, *, units: int, limits: Limits) -> Count:
@@ -194,12 +381,51 @@ def count(prefix: str, *, units: int, limits: Limits) -> Count:
     if not 1 <= units <= min(limits.per_minute, limits.per_day):
         raise ValueError(f"{units} units cannot fit in {limits}")
     windows = Windows.at(wall_clock())
+    taken = leases.take(prefix, units=units, limits=limits, windows=windows)
+    if isinstance(taken, Count):
+        return taken
     if not cool_down.active():
         try:
-            return _count_shared(prefix, units=units, limits=limits, windows=windows)
+            counted, block = _count_shared(
+                prefix,
+                units=units,
+                needed=units - taken.claimed,
+                block=taken.block,
+                returned=taken.returned,
+                limits=limits,
+                windows=windows,
+            )
         except DynamoDBCallFailed as exc:
             _failed(exc)
+        else:
+            if counted.refused is not None:
+                leases.refused(prefix, limits=limits, claim=taken, counted=counted)
+                return counted
+            return leases.granted(
+                prefix, units=units, block=block, limits=limits, claim=taken, counted=counted
+            )
+    leases.give_back(prefix, taken)
     return process_counters.count(prefix, units=units, limits=limits, windows=windows)
+
+
+def version_key(prefix: str) -> str | None:
+    """The table key to read beside the score cache's items for the key's announced version
+    (`announced_version`), or None when this process read it less than
+    VERSION_READ_SECONDS ago."""
+    return COUNTER_KEY_PREFIX + prefix if leases.version_read_due(prefix) else None
+
+
+def announced_version(prefix: str, items: Mapping[str, Item] | None) -> int | None:
+    """The key's announced version among items read for `version_key`; None when none is
+    announced, or `items` is None (the read failed: the next request reads it again)."""
+    if items is None:
+        leases.version_not_read(prefix)
+        return None
+    item = items.get(COUNTER_KEY_PREFIX + prefix)
+    try:
+        return _key_version(item) if item is not None else None
+    except _DECODE_FAILURES:
+        return None
 
 
 def peek(prefix: str, *, limits: Limits) -> Count:
@@ -257,65 +483,117 @@ def announce_key_versions(versions: Mapping[str, int]) -> int:
     return failed
 
 
-def _count_shared(prefix: str, *, units: int, limits: Limits, windows: Windows) -> Count:
+def _count_shared(
+    prefix: str,
+    *,
+    units: int,
+    needed: int,
+    block: int,
+    returned: int,
+    limits: Limits,
+    windows: Windows,
+) -> tuple[Count, int]:
     try:
-        return _count_in_rounds(prefix, units=units, limits=limits, windows=windows)
+        return _count_in_rounds(
+            prefix,
+            units=units,
+            needed=needed,
+            block=block,
+            returned=returned,
+            limits=limits,
+            windows=windows,
+        )
     except _DECODE_FAILURES as exc:
         raise DynamoDBCallFailed(f"UnexpectedCounterItem:{type(exc).__name__}") from exc
 
 
-def _count_in_rounds(prefix: str, *, units: int, limits: Limits, windows: Windows) -> Count:
+def _count_in_rounds(
+    prefix: str,
+    *,
+    units: int,
+    needed: int,
+    block: int,
+    returned: int,
+    limits: Limits,
+    windows: Windows,
+) -> tuple[Count, int]:
+    """Count `block` units (at least the `needed` ones: the request's `units` less what it
+    claimed of its lease), less `returned` on the day; a smaller block, down to `needed`,
+    when the item has less room. The Count, and the block counted."""
     for _ in range(_ROUNDS):
         try:
-            return _decoded(_add(prefix, units, limits, windows), limits=limits, windows=windows)
+            item = _add(prefix, block, block - returned, limits, windows)
+            return _decoded(item, limits=limits, windows=windows), block
         except DynamoDBCallFailed as exc:
             if exc.code != _CONDITION_FAILED:
                 raise
-            old: Item = exc.error.get("Item", {})
+            old = _refused_item(prefix, exc)
         old_minute, old_day = _windows_of(old)
         if old_minute is not None and old_day is not None and old_minute > windows.minute:
             # Another instance's clock is a little ahead and opened the next windows: count
             # in them rather than move the item back (which would reset its counts).
             windows = Windows(now=windows.now, minute=old_minute, day=old_day)
+            # The claimed units were the older minute's: the request needs all its own.
+            needed, block, returned = units, max(block, units), 0
             continue
+        if old_day != windows.day:
+            returned = 0  # the unserved units were another day's
         if old_minute == windows.minute and old_day == windows.day:
-            refused = _refused(old, units=units, limits=limits, windows=windows)
+            minute_used, day_used = int(old["minute_used"]["N"]), int(old["day_used"]["N"])
+            refused = _refusal(minute_used, day_used - returned, units=needed, limits=limits)
             if refused is not None:
-                return refused
-            continue  # room after all (the item changed meanwhile): count again
-        # The item is in older windows, or new: open the current ones.
-        if old_day == windows.day and int(old["day_used"]["N"]) + units > limits.per_day:
-            usage = Usage(limits, windows, 0, int(old["day_used"]["N"]))
-            return Count(usage, Refusal.DAILY_QUOTA, _key_version(old))
+                usage = Usage(limits, windows, minute_used, day_used)
+                return Count(usage, refused, _key_version(old)), 0
+            # Room for the request, if not for the block (or the item changed meanwhile).
+            block = max(
+                needed,
+                min(block, limits.per_minute - minute_used, limits.per_day - day_used + returned),
+            )
+            returned = min(returned, block)
+            continue
+        # The item is in older windows: open the current ones.
+        if old_day == windows.day:
+            day_used = int(old["day_used"]["N"])
+            if day_used - returned + needed > limits.per_day:
+                usage = Usage(limits, windows, 0, day_used)
+                return Count(usage, Refusal.DAILY_QUOTA, _key_version(old)), 0
+            block = max(needed, min(block, limits.per_day - day_used + returned))
+            returned = min(returned, block)
         try:
-            attributes = _open(prefix, units, limits, windows, old)
+            attributes = _open(prefix, block, block - returned, limits, windows, old)
         except DynamoDBCallFailed as exc:
             if exc.code != _CONDITION_FAILED:
                 raise
             continue  # another instance opened them first: count again, in them
-        return _decoded(attributes, limits=limits, windows=windows)
+        return _decoded(attributes, limits=limits, windows=windows), block
     raise DynamoDBCallFailed("CounterContention")
 
 
-def _add(prefix: str, units: int, limits: Limits, windows: Windows) -> Item:
-    """The common case: count in the item's current windows, if both have room."""
+def _add(prefix: str, units: int, day_units: int, limits: Limits, windows: Windows) -> Item:
+    """The common case: count in the item's current windows, if both have room; and a key's
+    first count opens its windows in the same call. So a refusal always concerns a stored
+    item (the one DynamoDB returns with it)."""
     response = dynamodb_call(
         aws_clients.dynamodb().update_item,
         TableName=_table(),
         Key=_key(prefix),
-        UpdateExpression="ADD minute_used :units, day_used :units SET #ttl = :expires_at",
+        UpdateExpression=(
+            "ADD minute_used :units, day_used :day_units"
+            " SET #minute = :minute, #day = :day, #ttl = :expires_at"
+        ),
         ConditionExpression=(
-            "#minute = :minute AND #day = :day"
-            " AND minute_used <= :minute_room AND day_used <= :day_room"
+            "attribute_not_exists(#minute) OR (#minute = :minute AND #day = :day"
+            " AND minute_used <= :minute_room AND day_used <= :day_room)"
         ),
         ExpressionAttributeNames={"#minute": "minute", "#day": "day", "#ttl": _TTL_ATTRIBUTE},
         ExpressionAttributeValues={
             ":units": {"N": str(units)},
+            ":day_units": {"N": str(day_units)},
             ":expires_at": {"N": str(_expires_at(windows))},
             ":minute": {"N": str(windows.minute)},
             ":day": {"S": windows.day.isoformat()},
             ":minute_room": {"N": str(limits.per_minute - units)},
-            ":day_room": {"N": str(limits.per_day - units)},
+            ":day_room": {"N": str(limits.per_day - day_units)},
         },
         ReturnValues="ALL_NEW",
         ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -324,8 +602,25 @@ def _add(prefix: str, units: int, limits: Limits, windows: Windows) -> Item:
     return attributes
 
 
-def _open(prefix: str, units: int, limits: Limits, windows: Windows, old: Item) -> Item:
-    """Move the item into the current windows and count there, if it is still as read."""
+def _refused_item(prefix: str, refused: DynamoDBCallFailed) -> Item:
+    """The item as it was when DynamoDB refused the condition: from the refusal itself, or,
+    from a store that leaves it out (dynalite, DynamoDB Local before December 2023), read
+    with a consistent read: never taken for a new item (which would open new windows)."""
+    if "Item" in refused.error:
+        item: Item = refused.error["Item"]
+        return item
+    response = dynamodb_call(
+        aws_clients.dynamodb().get_item, TableName=_table(), Key=_key(prefix), ConsistentRead=True
+    )
+    stored: Item = response.get("Item", {})
+    return stored
+
+
+def _open(
+    prefix: str, units: int, day_units: int, limits: Limits, windows: Windows, old: Item
+) -> Item:
+    """Move the item into the current windows and count there, if it is still as read
+    (`day_units` on a day it was counting already)."""
     values: dict[str, AttributeValueTypeDef] = {
         ":minute": {"N": str(windows.minute)},
         ":day": {"S": windows.day.isoformat()},
@@ -340,10 +635,12 @@ def _open(prefix: str, units: int, limits: Limits, windows: Windows, old: Item) 
     if "day" in old and old["day"].get("S") == windows.day.isoformat():
         # A new minute of the same day: the day's count goes on.
         update = (
-            "SET #minute = :minute, minute_used = :units, #ttl = :expires_at ADD day_used :units"
+            "SET #minute = :minute, minute_used = :units, #ttl = :expires_at"
+            " ADD day_used :day_units"
         )
         condition += " AND #day = :day AND day_used <= :day_room"
-        values[":day_room"] = {"N": str(limits.per_day - units)}
+        values[":day_units"] = {"N": str(day_units)}
+        values[":day_room"] = {"N": str(limits.per_day - day_units)}
     else:
         update = (
             "SET #minute = :minute, minute_used = :units, #day = :day, day_used = :units,"
@@ -361,15 +658,6 @@ def _open(prefix: str, units: int, limits: Limits, windows: Windows, old: Item) 
     )
     attributes: Item = response["Attributes"]
     return attributes
-
-
-def _refused(old: Item, *, units: int, limits: Limits, windows: Windows) -> Count | None:
-    """The refusal of a request that did not fit in the item's (current) windows."""
-    minute_used, day_used = int(old["minute_used"]["N"]), int(old["day_used"]["N"])
-    refused = _refusal(minute_used, day_used, units=units, limits=limits)
-    if refused is None:
-        return None
-    return Count(Usage(limits, windows, minute_used, day_used), refused, _key_version(old))
 
 
 def _refusal(minute_used: int, day_used: int, *, units: int, limits: Limits) -> Refusal | None:

@@ -4,9 +4,10 @@ Provisions the same local stack as the tests (devstack: Postgres, a moto DynamoD
 seeds a bench database, serves the app with gunicorn on loopback, and measures:
 
 1. framework floor   a bare DRF view (bench/urls.py) served the same way
-2. I/O floor         the cached request's unavoidable I/O (BatchGetItem and the counter's
-                     UpdateItem at the same time, with our boto3 client, then the audit
-                     INSERT through Django's connection), in a loop, no view
+2. I/O floor         the cached request's unavoidable I/O (a BatchGetItem with our boto3
+                     client, then the audit INSERT through Django's connection; the
+                     counter's UpdateItem is made once a block, not once a request), in a
+                     loop, no view
 3. score, cache hit / cache miss   through gunicorn under a bounded (closed-loop) load
 4. batch of 100      POST /api/v1/scores/batch of 100 cached CPFs, the same way
 5. cold start        fresh process to first 200 through the Lambda handler, from the
@@ -111,14 +112,14 @@ def batch_body(cpfs: list[str], n: int) -> bytes:
 
 def io_floor(cpf_hashes: list[str], *, seconds: float, concurrency: int) -> Sample:
     """A cached request's unavoidable I/O without the view, by `concurrency` threads like
-    the load phases. For one CPF hash, what a single score does: one BatchGetItem (the
-    score's item and the cache's generation) and one counter UpdateItem (conditional,
-    returning the new item, like the request's) through
-    the application's own boto3 client (scoreportal.aws_clients), at the same time (the read
-    on a pool thread, as the request makes it), then one audit INSERT through Django's
-    connection handling (a persistent connection, health-checked at the start of each
-    request as Django does). For many, what a batch does: a BatchGetItem per 99 hashes,
-    and one INSERT of a row per hash."""
+    the load phases. For one CPF hash, what a single score of a busy key does: one
+    BatchGetItem (the score's item and the cache's generation) through the application's
+    own boto3 client (scoreportal.aws_clients), on a pool thread as the request makes it,
+    then one audit INSERT through Django's connection handling (a persistent connection,
+    health-checked at the start of each request as Django does). The counter's UpdateItem
+    is left out: a busy key's requests are served from a lease, one UpdateItem a block
+    (about a second of the key's traffic). For many, what a batch does: a BatchGetItem per
+    99 hashes, and one INSERT of a row per hash."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
@@ -151,27 +152,11 @@ def io_floor(cpf_hashes: list[str], *, seconds: float, concurrency: int) -> Samp
             client.batch_get_item(RequestItems={CACHE_TABLE: {"Keys": keys}})
         return None
 
-    def count_request(worker: int) -> None:
-        client.update_item(
-            TableName=CACHE_TABLE,
-            Key={"pk": {"S": f"key#floor{worker}"}},
-            UpdateExpression="ADD minute_used :n, day_used :n SET expires_at = :expires",
-            ConditionExpression="attribute_not_exists(minute_used) OR minute_used <= :room",
-            ExpressionAttributeValues={
-                ":n": {"N": str(len(cpf_hashes))},
-                ":expires": {"N": str(int(time.time()) + 86400)},
-                ":room": {"N": str(UNLIMITED)},
-            },
-            ReturnValues="ALL_NEW",
-        )
-
     def worker(number: int) -> None:
         while time.monotonic() < stop:
             started = time.perf_counter()
             close_old_connections()  # what Django does when a request starts
-            reading = cache_reader.submit(read_cache)
-            count_request(number)
-            reading.result()
+            cache_reader.submit(read_cache).result()
             request_id = str(uuid.uuid4())
             with connection.cursor() as cursor:
                 cursor.execute(insert, [v for h in cpf_hashes for v in (request_id, h)])
@@ -205,7 +190,10 @@ def round_trips(key: str, path: str, body: bytes) -> dict[str, Any]:
 
     client = Client(HTTP_HOST="127.0.0.1")
     headers = {"Authorization": f"Api-Key {key}"}
-    client.post(path, body, content_type="application/json", headers=headers)  # warm
+    # Warm: the key's first request is counted alone, its second takes a block (a lease of
+    # about a second of its traffic); the measured one is served from that block.
+    for _ in range(3):
+        client.post(path, body, content_type="application/json", headers=headers)
     health_checks = 0
     is_usable = connection.is_usable
 
@@ -491,18 +479,18 @@ def report(
             trips["sql_statements"],
             trips["sql_statements"] == 1,
         ),
-        "cached request <= 2 DynamoDB calls": (
+        "cached request (warm key, from its lease): 1 DynamoDB call": (
             trips["dynamodb_calls"],
-            trips["dynamodb_calls"] <= 2,
+            trips["dynamodb_calls"] == 1,
         ),
         "batch of 100 cached p50 <= 3x cached p50": (round(batch_ratio, 2), batch_ratio <= 3),
         "batch of 100 cached: 1 SQL statement": (
             batch_trips["sql_statements"],
             batch_trips["sql_statements"] == 1,
         ),
-        "batch of 100 cached: <= 2 BatchGetItem + 1 UpdateItem": (
+        "batch of 100 cached: <= 2 BatchGetItem (+ 1 UpdateItem a block)": (
             batch_trips["dynamodb_calls"],
-            batch_reads <= 2 and batch_trips["dynamodb_calls"] == batch_reads + 1,
+            batch_reads <= 2 and batch_trips["dynamodb_calls"] <= batch_reads + 1,
         ),
     }
     if cold:

@@ -8,14 +8,18 @@ silent. Each counts the requests it received.
 `http_proxy` stands in front of a real endpoint (the moto server) and passes its answers on,
 each after a delay, or answers garbage instead; both can be changed while it serves, so a
 server process pointed at it meets a DynamoDB that turns slow or broken and then recovers.
+Its `older_store` setting makes the endpoint answer as dynalite (and DynamoDB Local before
+December 2023) do: a refused condition without the stored item, and no `x-amz-crc32`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import socketserver
 import threading
+import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,9 +41,13 @@ def http_response(
 
 
 def dynamodb_response(body: bytes) -> bytes:
-    """A 200 as DynamoDB sends it: JSON with the CRC32 of the body in `x-amz-crc32`."""
+    """A 200 as DynamoDB sends it: JSON with the CRC32 of the body in `x-amz-crc32`, and a
+    request id."""
     return http_response(
-        200, body, "application/x-amz-json-1.0", f"x-amz-crc32: {zlib.crc32(body)}\r\n"
+        200,
+        body,
+        "application/x-amz-json-1.0",
+        f"x-amz-crc32: {zlib.crc32(body)}\r\nx-amzn-RequestId: {uuid.uuid4().hex.upper()}\r\n",
     )
 
 
@@ -113,12 +121,17 @@ class Proxy:
     `delay`: seconds to hold each answer of the endpoint before passing it on (the request
     reaches the endpoint at once: a slow DynamoDB that applied a write still answers late).
     `garbage`: answer every request with `garbage` instead of forwarding it.
+    `older_store`: pass answers on as an older DynamoDB-compatible store gives them
+    (`as_older_store`).
     """
 
     url: str
     delay: float = 0.0
     garbage: bool = False
+    older_store: bool = False
     requests: int = 0
+    # The operation of each request received (its X-Amz-Target: "UpdateItem", …).
+    operations: list[str] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -144,6 +157,7 @@ def http_proxy(upstream: str) -> Iterator[Proxy]:
                     with lock:
                         n = proxy.requests
                         proxy.requests += 1
+                        proxy.operations.append(_operation(request))
                     if proxy.garbage:
                         answer = garbage(n)
                     else:
@@ -159,6 +173,8 @@ def http_proxy(upstream: str) -> Iterator[Proxy]:
                             answer = None
                         if stop.wait(proxy.delay):
                             return
+                        if answer is not None and proxy.older_store:
+                            answer = as_older_store(answer)
                     if answer is None:  # the endpoint went away: so does this connection
                         return
                     try:
@@ -178,6 +194,33 @@ def http_proxy(upstream: str) -> Iterator[Proxy]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def as_older_store(answer: bytes) -> bytes:
+    """The endpoint's answer as dynalite gives it: no `x-amz-crc32` header, and a refused
+    condition (ConditionalCheckFailedException) without the stored item, whatever
+    ReturnValuesOnConditionCheckFailure asked."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = [
+        line
+        for line in head.split(b"\r\n")
+        if not line.lower().startswith((b"x-amz-crc32:", b"content-length:"))
+    ]
+    if b"ConditionalCheckFailedException" in body:
+        error = json.loads(body)
+        error.pop("Item", None)
+        body = json.dumps(error).encode()
+    lines.append(b"Content-Length: " + str(len(body)).encode())
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def _operation(request: bytes) -> str:
+    head = request.partition(b"\r\n\r\n")[0]
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"x-amz-target":
+            return value.strip().decode("ascii", "replace").rpartition(".")[2]
+    return ""
 
 
 def _read_request(

@@ -3,8 +3,9 @@
 Every AWS call of the application goes through boto3. The DynamoDB client does not wait on
 a slow dependency (sub-second timeouts, at most DYNAMODB_MAX_ATTEMPTS attempts, keep-alive;
 retry mode "legacy": docs/architecture.md, "DynamoDB through boto3"); `dynamodb_call` turns
-every kind of failure into one exception, and `CoolDown` skips DynamoDB for a while after
-one. Its two users, the score cache and the per-key counters, serve without it.
+every kind of failure into one exception, and `dynamodb_cool_down` skips DynamoDB for a
+while after one. Its users, the score cache (its health check included) and the per-key
+counters, share that one cool-down: one endpoint, one timeout budget. They serve without it.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ def _dynamodb(
         read_timeout=read_timeout,
         retries={"mode": "legacy", "total_max_attempts": max_attempts},
         tcp_keepalive=True,
+        # Our calls are fixed shapes (mypy checks them against boto3's stubs); validating
+        # each against the service model costs CPU on every request and finds nothing.
+        parameter_validation=False,
     )
     client: DynamoDBClient = create_client(
         "dynamodb", region_name=region, endpoint_url=endpoint_url, config=config
@@ -131,9 +135,10 @@ def dynamodb_call(operation: Callable[..., Mapping[str, Any]], **params: Any) ->
     """Make one call with a method of the DynamoDB client; DynamoDBCallFailed on any failure.
 
     Any failure: an error botocore raises or DynamoDB answers, an answer botocore cannot
-    parse, and a 200 answer without DynamoDB's `x-amz-crc32` header (DynamoDB puts a CRC32
-    of the body in it, and botocore verifies it; an answer without it came from something
-    else: a proxy's page, a captive portal, garbage).
+    parse, and a 200 answer without a request id (`x-amzn-RequestId`: DynamoDB and every
+    compatible store send one; an answer without it came from something else: a proxy's
+    page, a captive portal, garbage). DynamoDB's `x-amz-crc32` is verified by botocore when
+    it is present, and only then, as botocore does: some compatible stores never send it.
     """
     try:
         response = operation(**params)
@@ -145,7 +150,7 @@ def dynamodb_call(operation: Callable[..., Mapping[str, Any]], **params: Any) ->
         # Not only BotoCoreError: on some malformed answers botocore's parser raises
         # UnicodeDecodeError or AttributeError. Only the boto3 call is in this block.
         raise DynamoDBCallFailed(type(exc).__name__) from exc
-    if "x-amz-crc32" not in response.get("ResponseMetadata", {}).get("HTTPHeaders", {}):
+    if "x-amzn-requestid" not in response.get("ResponseMetadata", {}).get("HTTPHeaders", {}):
         raise DynamoDBCallFailed("NotADynamoDBAnswer")
     return response
 
@@ -172,6 +177,11 @@ class CoolDown:
     def reset(self) -> None:
         with self._lock:
             self._until = float("-inf")
+
+
+# The request path's DynamoDB endpoint is one dependency: whichever user meets its failure
+# starts the cool-down for all, so a request waits on one timeout, not one per user.
+dynamodb_cool_down = CoolDown()
 
 
 @contextmanager

@@ -10,8 +10,10 @@
 
 from accounts.services.access import (
     Metered,
+    api_key_announcement_key,
     api_key_authenticate,
     api_key_charge,
+    api_key_confirm,
     api_key_usage_get,
 )
 from accounts.services.handoff import Handoff, key_handoff_create, key_handoff_take
@@ -36,8 +38,10 @@ __all__ = [
     "Handoff",
     "Metered",
     "announce_on_commit",
+    "api_key_announcement_key",
     "api_key_authenticate",
     "api_key_charge",
+    "api_key_confirm",
     "api_key_expiry_check",
     "api_key_issue",
     "api_key_revoke",

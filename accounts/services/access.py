@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -73,7 +75,8 @@ class Metered:
 def api_key_charge(*, api_key: ApiKey, units: int) -> Metered:
     """Count a request of `units` CPFs against its key's limits, across every instance.
 
-    One DynamoDB call in the common case and no query. Raises RequestExceedsLimits for a
+    No DynamoDB call while the process holds a lease of the key's units, one a lease
+    otherwise, and no query. Raises RequestExceedsLimits for a
     request larger than a limit (it could never pass), RateLimited or QuotaExceeded when the
     key has no room for it now (it is not counted). When the counter item announces a newer
     version of the key than this process holds, the key is read again and refused if it can
@@ -103,6 +106,22 @@ def api_key_usage_get(*, api_key: ApiKey) -> Metered:
     limits = Limits(per_minute=api_key.rate_limit_per_minute, per_day=api_key.daily_quota)
     peeked = rate_limits.peek(api_key.prefix, limits=limits)
     return Metered(_as_announced(api_key, peeked.key_version), peeked.usage)
+
+
+def api_key_announcement_key(*, api_key: ApiKey) -> str | None:
+    """The key of the item to read beside the score cache's (in the same call) for the key's
+    announced version, or None when this process read it less than a second ago. A key
+    served from a lease makes no DynamoDB call of its own: this read is how a change made
+    elsewhere (revocation, scopes, limits) reaches this process."""
+    return rate_limits.version_key(api_key.prefix)
+
+
+def api_key_confirm(*, api_key: ApiKey, items: Mapping[str, Mapping[str, Any]] | None) -> ApiKey:
+    """The key as currently stored, given the items read for api_key_announcement_key: the
+    key itself, or, if a newer version is announced, the stored one; refused (ApiKeyRevoked,
+    OrganizationInactive, ApiKeyExpired) if it can no longer be used. `items` None: the read
+    failed, and the next request reads again."""
+    return _as_announced(api_key, rate_limits.announced_version(api_key.prefix, items))
 
 
 def _as_announced(api_key: ApiKey, announced_version: int | None) -> ApiKey:

@@ -22,7 +22,13 @@ from accounts.exceptions import (
 )
 from accounts.models import ApiKey, Organization
 from accounts.selectors import recent_keys
-from accounts.services import api_key_authenticate, api_key_charge, api_key_usage_get
+from accounts.services import (
+    api_key_announcement_key,
+    api_key_authenticate,
+    api_key_charge,
+    api_key_confirm,
+    api_key_usage_get,
+)
 from devstack.services import free_port
 
 pytestmark = pytest.mark.usefixtures("score_table")
@@ -163,9 +169,43 @@ def test_if_a_refused_key_is_over_its_limit_too_then_the_refusal_of_the_key_wins
     key, _ = recent_key
     api_key_charge(api_key=key, units=3)
     changed_elsewhere(key, revoked=True, revoked_at=timezone.now())
+    rate_limits.leases.clear()  # another process, which asks DynamoDB
 
     with pytest.raises(ApiKeyRevoked):
         api_key_charge(api_key=key, units=1)
+
+
+def test_if_a_key_s_announcement_is_read_then_a_change_made_elsewhere_is_applied(
+    recent_key, dynamodb, score_table
+):
+    key, _ = recent_key
+    api_key_charge(api_key=key, units=3)
+    changed_elsewhere(key, revoked=True, revoked_at=timezone.now())
+    announcement = api_key_announcement_key(api_key=key)
+    assert announcement is not None
+    item = dynamodb.get_item(TableName=score_table, Key={"pk": {"S": announcement}})["Item"]
+
+    with pytest.raises(RateLimited):  # this process's lease knows the minute is used up
+        api_key_charge(api_key=key, units=1)
+    with pytest.raises(ApiKeyRevoked):
+        api_key_confirm(api_key=key, items={announcement: item})
+
+
+def test_if_a_key_s_announcement_was_read_a_moment_ago_then_it_is_not_read_again(
+    recent_key, monotonic
+):
+    key, _ = recent_key
+
+    first = api_key_announcement_key(api_key=key)
+    monotonic.advance(0.9)
+    again = api_key_announcement_key(api_key=key)
+    monotonic.advance(0.1)
+    a_second_later = api_key_announcement_key(api_key=key)
+    api_key_confirm(api_key=key, items=None)  # that read failed
+    after_a_failed_read = api_key_announcement_key(api_key=key)
+
+    assert first == a_second_later == after_a_failed_read == f"key#{key.prefix}"
+    assert again is None
 
 
 def test_if_dynamodb_is_unreachable_then_requests_are_counted_by_this_process(recent_key, settings):

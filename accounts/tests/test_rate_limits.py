@@ -11,6 +11,7 @@ import time_machine
 
 from accounts import rate_limits
 from accounts.rate_limits import Limits, Refusal
+from devstack.faults import http_proxy
 from devstack.services import free_port
 
 pytestmark = pytest.mark.usefixtures("score_table")
@@ -64,8 +65,8 @@ def test_if_requests_fit_then_each_is_counted_in_the_minute_and_the_day(dynamodb
     assert (first.refused, second.refused) == (None, None)
     assert (second.usage.minute_used, second.usage.day_used, second.usage.shared) == (11, 11, True)
     assert (second.usage.minute_remaining, second.usage.day_remaining) == (49, 989)
-    # The key's first request opens its windows (2 calls); the next is one call.
-    assert dynamodb_calls == ["UpdateItem", "UpdateItem", "UpdateItem"]
+    # The key's first request opens its windows in its one call.
+    assert dynamodb_calls == ["UpdateItem", "UpdateItem"]
 
 
 def test_if_a_request_is_counted_then_the_item_holds_the_windows_and_a_ttl(dynamodb, score_table):
@@ -178,8 +179,11 @@ def test_if_another_instance_s_clock_opened_the_next_minute_then_this_one_counts
 
 
 def test_if_many_requests_race_for_a_fresh_key_then_exactly_the_limit_is_counted(
-    dynamodb, score_table
+    dynamodb, score_table, settings
 ):
+    # Patient timeouts: a request the serialized endpoint answers late is not retried (a
+    # retried increment is counted twice: under the limit, never over it).
+    settings.DYNAMODB_READ_TIMEOUT_SECONDS = 10
     results = []
     lock = threading.Lock()
 
@@ -229,6 +233,131 @@ def test_if_a_key_was_never_counted_then_its_usage_is_zero():
 
 
 # ---------------------------------------------------------------------------------------
+# Leases: blocks sized to the key's rate, never over the limit
+# ---------------------------------------------------------------------------------------
+def test_if_a_key_with_a_high_limit_is_busy_then_a_block_is_written_about_once_a_second(
+    dynamodb, score_table, dynamodb_calls, monotonic
+):
+    results = []
+    with time_machine.travel(NOON, tick=False):
+        for _ in range(300):  # 100 requests a second for 3 s
+            results.append(count(per_minute=100_000, per_day=1_000_000))
+            monotonic.advance(0.01)
+
+    assert {result.refused for result in results} == {None}
+    # The first request's block is its own unit; then each block covers about a second.
+    assert dynamodb_calls == ["UpdateItem"] * 4
+    assert [result.usage.minute_used for result in results[:3]] == [1, 2, 3]
+    stored = counter_item(dynamodb, score_table)
+    assert int(stored["minute_used"]["N"]) - 300 in range(101)  # the block not served yet
+
+
+@pytest.mark.parametrize("per_minute", [1, 60, 199], ids=["1", "60", "199"])
+def test_if_a_limit_is_small_then_every_request_is_counted_in_dynamodb_as_it_comes(
+    dynamodb, score_table, dynamodb_calls, monotonic, per_minute
+):
+    with time_machine.travel(NOON, tick=False):
+        results = [count(per_minute=per_minute) for _ in range(per_minute)]
+        monotonic.advance(0.01)
+
+    assert dynamodb_calls == ["UpdateItem"] * per_minute
+    assert counter_item(dynamodb, score_table)["minute_used"] == {"N": str(per_minute)}
+    assert results[-1].usage.minute_remaining == 0
+
+
+def test_if_a_lease_is_used_up_then_later_requests_are_refused_without_a_call(
+    dynamodb_calls, monotonic
+):
+    with time_machine.travel(NOON, tick=False):
+        served = [count(per_minute=3) for _ in range(3)]
+        refused = [count(per_minute=3) for _ in range(5)]
+
+    assert [result.refused for result in served + refused] == [None] * 3 + [Refusal.RATE_LIMIT] * 5
+    assert refused[0].usage.minute_used == 3
+    assert dynamodb_calls == ["UpdateItem"] * 3
+
+
+def test_if_a_block_is_left_unserved_when_the_minute_turns_then_the_day_gets_it_back(
+    dynamodb, score_table, monotonic
+):
+    with time_machine.travel(NOON, tick=False) as traveller:
+        for _ in range(100):
+            count(per_minute=10_000, per_day=100_000)
+            monotonic.advance(0.01)
+        leased = int(counter_item(dynamodb, score_table)["day_used"]["N"])
+        traveller.shift(45)  # 12:01:00
+        result = count(per_minute=10_000, per_day=100_000)
+
+    assert leased > 100  # a block was held, not all served
+    stored = counter_item(dynamodb, score_table)
+    # The day counts what was served and what is leased now, not the old minute's rest.
+    assert int(stored["day_used"]["N"]) == 100 + int(stored["minute_used"]["N"])
+    assert result.usage.day_used == 101
+
+
+def test_if_two_processes_lease_one_key_concurrently_then_exactly_the_limit_is_served(
+    dynamodb, score_table, settings, monkeypatch
+):
+    """Two processes' leases (threads of each share one), one counter item, 1,600 requests
+    for a limit of 1,000 a minute (blocks of up to 10): exactly 1,000 served."""
+    settings.DYNAMODB_READ_TIMEOUT_SECONDS = 10  # see the race above: no retried increments
+    processes = [rate_limits.Leases(), rate_limits.Leases()]
+    of_thread = threading.local()
+
+    class ThisThreadsProcess:
+        def __getattr__(self, name):
+            return getattr(processes[getattr(of_thread, "process", 0)], name)
+
+    monkeypatch.setattr(rate_limits, "leases", ThisThreadsProcess())
+    served = []
+    lock = threading.Lock()
+
+    def requests(process):
+        of_thread.process = process
+        for _ in range(100):
+            result = count(per_minute=1000, per_day=10_000)
+            with lock:
+                served.append(result.refused is None)
+
+    with time_machine.travel(NOON, tick=False):
+        threads = [threading.Thread(target=requests, args=(n % 2,)) for n in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert served.count(True) == 1000
+    assert counter_item(dynamodb, score_table)["minute_used"] == {"N": "1000"}
+
+
+def test_if_threads_of_one_process_share_a_lease_with_batches_then_never_more_is_served(
+    dynamodb, score_table, settings
+):
+    """Requests of 1 and 3 units in 8 threads of one process, 2,000 units asked for a limit
+    of 1,000 a minute: a request the lease cannot cover claims what is left of it, so no
+    unit is served twice, and the item counts every unit served."""
+    settings.DYNAMODB_READ_TIMEOUT_SECONDS = 10  # no retried increments (see above)
+    served = []
+    lock = threading.Lock()
+
+    def requests(units):
+        for _ in range(2000 // 8 // units):
+            result = count(units=units, per_minute=1000, per_day=10_000)
+            with lock:
+                served.append(units if result.refused is None else 0)
+
+    with time_machine.travel(NOON, tick=False):
+        threads = [threading.Thread(target=requests, args=(1 + 2 * (n % 2),)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    counted = int(counter_item(dynamodb, score_table)["minute_used"]["N"])
+    assert sum(served) <= counted == 1000
+
+
+# ---------------------------------------------------------------------------------------
 # Key versions
 # ---------------------------------------------------------------------------------------
 def test_if_a_key_version_is_announced_then_counting_and_peeking_return_it():
@@ -262,10 +391,60 @@ def test_if_an_older_version_is_announced_late_then_the_newer_one_stays():
 def test_if_a_refused_request_meets_a_new_version_then_the_version_is_returned_too():
     count(per_minute=1)
     rate_limits.announce_key_versions({PREFIX: 7})
+    rate_limits.leases.clear()  # another process, which asks DynamoDB
 
     result = count(per_minute=1)
 
     assert (result.refused, result.key_version) == (Refusal.RATE_LIMIT, 7)
+
+
+# ---------------------------------------------------------------------------------------
+# A compatible store that refuses a condition without the item: never fail open
+# ---------------------------------------------------------------------------------------
+@pytest.fixture
+def older_store(settings, score_table):
+    """The local endpoint as dynalite answers: refused conditions without the stored item
+    (whatever ReturnValuesOnConditionCheckFailure asks), and no x-amz-crc32 header."""
+    with http_proxy(settings.DYNAMODB_ENDPOINT_URL) as proxy:
+        proxy.older_store = True
+        settings.DYNAMODB_ENDPOINT_URL = proxy.url
+        yield proxy
+
+
+def test_if_the_store_refuses_without_the_item_then_the_limit_holds_and_is_shared(
+    older_store, dynamodb_calls, log_output
+):
+    with time_machine.travel(NOON, tick=False) as traveller:
+        results = [count(per_minute=5) for _ in range(5)]
+        for _ in range(2):
+            rate_limits.leases.clear()  # another process, which asks DynamoDB
+            results.append(count(per_minute=5))
+        traveller.shift(45)  # 12:01:00
+        next_minute = count(per_minute=5)
+
+    assert [result.refused for result in results] == [None] * 5 + [Refusal.RATE_LIMIT] * 2
+    assert {result.usage.shared for result in results} == {True}
+    assert (results[-1].usage.minute_used, next_minute.refused) == (5, None)
+    assert (next_minute.usage.minute_used, next_minute.usage.day_used) == (1, 6)
+    # Each refusal is read back (a consistent GetItem), never taken for a new item.
+    assert dynamodb_calls == ["UpdateItem"] * 5 + ["UpdateItem", "GetItem"] * 3 + ["UpdateItem"]
+    assert warnings_logged(log_output) == []
+
+
+def test_if_the_store_refuses_without_the_item_then_a_refusal_still_carries_the_key_version(
+    older_store,
+):
+    count(per_minute=1)
+    rate_limits.announce_key_versions({PREFIX: 7})
+    rate_limits.leases.clear()  # another process, which asks DynamoDB
+
+    result = count(per_minute=1)
+
+    assert (result.refused, result.key_version, result.usage.shared) == (
+        Refusal.RATE_LIMIT,
+        7,
+        True,
+    )
 
 
 # ---------------------------------------------------------------------------------------

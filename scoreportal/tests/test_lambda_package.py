@@ -15,6 +15,7 @@ import base64
 import gzip
 import json
 import re
+import time
 import uuid
 import zipfile
 from html.parser import HTMLParser
@@ -29,8 +30,10 @@ from django.db import connection, connections
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ApiKey
+from accounts.services import api_key_revoke
 from accounts.staff import StaffRole
 from conftest import totp_code
+from devstack.faults import http_proxy
 from devstack.lambda_invoke import (
     API_HOST,
     SOURCE_IP,
@@ -589,6 +592,52 @@ def test_if_lambda_starts_the_function_then_init_does_the_first_requests_work(
     assert ours == [], imported
     assert len(imported) < 10, imported
     assert "ERROR" not in function.log
+
+
+@pytest.mark.django_db(transaction=True)
+def test_if_the_function_serves_a_busy_key_then_it_leases_units_and_still_applies_a_revocation(
+    package, lambda_environment, issue_key, make_profile, tmp_path
+):
+    """Through the packaged handler, against an older DynamoDB-compatible store (refusals
+    without the item, no x-amz-crc32): a key with a high limit costs one UpdateItem a block,
+    not one a request; a small limit is exact; a revocation made elsewhere is applied within
+    a second, read in the BatchGetItem the request makes anyway."""
+    _, unzipped = package
+    make_profile(EXAMPLE_CPF)
+    busy_key, busy = issue_key(rate_limit_per_minute=100_000, daily_quota=1_000_000)
+    _, small = issue_key(name="small", rate_limit_per_minute=5, daily_quota=1_000)
+
+    def score(plaintext):
+        return rest_api_event(
+            "POST",
+            "/api/v1/scores",
+            headers={"Content-Type": "application/json", "Authorization": f"Api-Key {plaintext}"},
+            body=json.dumps({"cpf": EXAMPLE_CPF}),
+        )
+
+    with http_proxy(lambda_environment["DYNAMODB_ENDPOINT_URL"]) as store:
+        store.older_store = True
+        environment = {**lambda_environment, "DYNAMODB_ENDPOINT_URL": store.url}
+        with WarmFunction(unzipped, environment, tmp_path) as function:
+            first = function.invoke(score(busy))  # computed and cached
+            before_busy = len(store.operations)
+            busy_answers = [function.invoke(score(busy)) for _ in range(40)]
+            busy_operations = store.operations[before_busy:]
+            small_answers = [function.invoke(score(small)) for _ in range(7)]
+            api_key_revoke(api_key=busy_key)  # here: another instance, for the function
+            time.sleep(1.0)
+            revoked = function.invoke(score(busy))
+
+    assert first["statusCode"] == 200
+    assert {(answer["statusCode"], body(answer)["source"]) for answer in busy_answers} == {
+        (200, "cache")
+    }
+    assert busy_operations.count("BatchGetItem") == 40
+    assert busy_operations.count("UpdateItem") <= 5, busy_operations
+    assert [answer["statusCode"] for answer in small_answers] == [200] * 5 + [429] * 2
+    assert {body(answer)["source"] for answer in small_answers[:5]} == {"cache"}
+    assert (revoked["statusCode"], body(revoked)["error"]["code"]) == (401, "api_key_revoked")
+    assert "WARNING" not in function.log  # the store's answers were all taken as DynamoDB's
 
 
 @pytest.mark.django_db(transaction=True)

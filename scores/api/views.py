@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -25,7 +25,13 @@ from accounts.exceptions import ApiKeyRefused, LimitExceeded
 from accounts.models import ApiKey
 from accounts.rate_limit_fields import rate_limit_fields
 from accounts.rate_limits import Usage
-from accounts.services import Metered, api_key_charge, api_key_usage_get
+from accounts.services import (
+    Metered,
+    api_key_announcement_key,
+    api_key_charge,
+    api_key_confirm,
+    api_key_usage_get,
+)
 from scoreportal.api.context import context_of, request_id_of
 from scoreportal.api.errors import ApiError, as_api_error, error_response
 from scoreportal.api.parsers import request_data
@@ -44,6 +50,7 @@ from scores.core.cpf import Cpf, InvalidCpf
 from scores.core.scorecard import Band
 from scores.exceptions import AuditUnavailable
 from scores.services import (
+    Admission,
     ConsultationRequest,
     ConsultedCpf,
     ServedScore,
@@ -113,6 +120,29 @@ class KeyedApi(APIView):
         stored (re-read if it changed elsewhere), and it still has the view's scopes.
         """
         self._metered(request, lambda api_key: api_key_charge(api_key=api_key, units=units))
+        self.check_permissions(request)
+
+    def admission(self, request: Request, *, units: int) -> Admission:
+        """What the scores must wait for: counting the request (`charge`), and the key's
+        announced version read beside the cache's items (at most once a second in this
+        process: api_key_announcement_key), applied once both have ended."""
+        api_key = _authenticated_key(request)
+        announcement = api_key_announcement_key(api_key=api_key) if api_key else None
+        return Admission(
+            admit=lambda: self.charge(request, units=units),
+            also_read=(announcement,) if announcement else (),
+            confirm=lambda items: self._confirm(request, items),
+        )
+
+    def _confirm(self, request: Request, items: Mapping[str, Mapping[str, Any]] | None) -> None:
+        api_key = _authenticated_key(request)
+        if api_key is None:  # refused already while counting
+            return
+        try:
+            request.auth = api_key_confirm(api_key=api_key, items=items)
+        except ApiKeyRefused:
+            request.auth = None  # answered (and audited) as a refused key, without the key
+            raise
         self.check_permissions(request)
 
     def read_usage(self, request: Request) -> Metered:
@@ -283,7 +313,7 @@ class ScoreQueryApi(ConsultationApi):
         cpf: Cpf = serializer.validated_data["cpf"]
         purpose = _purpose(request, serializer.validated_data)
         try:
-            served = score_get(cpf=cpf, admit=lambda: self.charge(request, units=1))
+            served = score_get(cpf=cpf, admission=self.admission(request, units=1))
         except Exception as exc:  # recorded with the CPF, whatever it was
             return self.error_answer(request, exc, cpfs=[cpf], purpose=purpose)
         body = self.OutputSerializer(
@@ -361,7 +391,7 @@ class ScoreBatchApi(ConsultationApi):
         parsed = [_parsed(item) for item in items]
         cpfs = [item for item in parsed if isinstance(item, Cpf)]
         try:
-            served = scores_get(cpfs=cpfs, admit=lambda: self.charge(request, units=len(items)))
+            served = scores_get(cpfs=cpfs, admission=self.admission(request, units=len(items)))
         except Exception as exc:  # every item recorded with the failure
             known = [item if isinstance(item, Cpf) else None for item in parsed]
             return self.error_answer(request, exc, cpfs=known, purpose=purpose)

@@ -21,7 +21,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from scoreportal import aws_clients
-from scoreportal.aws_clients import CoolDown, DynamoDBCallFailed, dynamodb_call
+from scoreportal.aws_clients import DynamoDBCallFailed, dynamodb_call
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import (
@@ -67,7 +67,8 @@ class CachedScore:
     computed_at: datetime
 
 
-cool_down = CoolDown()
+# The endpoint's one cool-down, shared with the per-key counters (aws_clients).
+cool_down = aws_clients.dynamodb_cool_down
 
 
 @receiver(setting_changed)
@@ -105,19 +106,25 @@ class CacheRead:
 
     scores: dict[str, CachedScore | None]
     generation: int | None
+    # The items read for `also` (a key absent: no item); None when the read failed or was
+    # skipped.
+    others: dict[str, Item] | None = None
 
 
-def read(cpf_hashes: Sequence[str], *, model_version: str) -> CacheRead:
+def read(cpf_hashes: Sequence[str], *, model_version: str, also: Sequence[str] = ()) -> CacheRead:
     """The cached score of each of `cpf_hashes` (distinct) and the current generation.
 
     A miss: no item, a tombstone, an expired item, another scorecard's, another
     generation's, or any failure. One BatchGetItem per 99 hashes, each with the generation.
+    `also`: other keys of the table to read in the first call (the per-key counters' item,
+    for the key's announced version), consistently: returned in `others`.
     """
     found: Mapping[str, Item] = {}
+    others: dict[str, Item] | None = None
     generation: int | None = None
-    if cpf_hashes and not cool_down.active():
+    if (cpf_hashes or also) and not cool_down.active():
         try:
-            found, generation = _read_with_generation(cpf_hashes)
+            found, generation, others = _read_with_generation(cpf_hashes, also)
         except DynamoDBCallFailed as exc:
             _failed("read", exc)
     return CacheRead(
@@ -128,6 +135,7 @@ def read(cpf_hashes: Sequence[str], *, model_version: str) -> CacheRead:
             for cpf_hash in cpf_hashes
         },
         generation=generation,
+        others=others,
     )
 
 
@@ -141,24 +149,38 @@ def get_many(cpf_hashes: Sequence[str], *, model_version: str) -> dict[str, Cach
     return read(cpf_hashes, model_version=model_version).scores
 
 
-def _read_with_generation(cpf_hashes: Sequence[str]) -> tuple[dict[str, Item], int | None]:
+def _read_with_generation(
+    cpf_hashes: Sequence[str], also: Sequence[str] = ()
+) -> tuple[dict[str, Item], int | None, dict[str, Item] | None]:
     """The items of `cpf_hashes` and the current generation, GENERATION_KEY asked beside
-    every 99 hashes. The newest generation seen wins (a later call of the same read can see
-    an increment the first did not: its items are then checked against the newer one).
-    None when a call left the generation's item unprocessed: the read is then a miss."""
+    every 99 hashes (the first call also asks `also`, consistently, and fewer hashes). The
+    newest generation seen wins (a later call of the same read can see an increment the
+    first did not: its items are then checked against the newer one). None when a call left
+    the generation's item unprocessed: the read is then a miss. The items of `also`, or None
+    when one of them was left unprocessed."""
     items: dict[str, Item] = {}
+    others: dict[str, Item] | None = {}
     generations: list[int | None] = []
-    for chunk in _chunks(list(cpf_hashes), _SCORES_PER_READ):
-        found, unprocessed = _read_items([*chunk, GENERATION_KEY])
+    hashes = list(cpf_hashes)
+    first = _SCORES_PER_READ - len(also)
+    chunks = [(hashes[:first], list(also))]
+    chunks += [(chunk, []) for chunk in _chunks(hashes[first:], _SCORES_PER_READ)]
+    for chunk, extra in chunks:
+        found, unprocessed = _read_items([*chunk, *extra, GENERATION_KEY], consistent=bool(extra))
         generation_item = found.pop(GENERATION_KEY, None)
         if GENERATION_KEY in unprocessed:
             generations.append(None)
         else:
             generations.append(_generation_of(generation_item))
+        if extra:
+            if unprocessed.intersection(extra):
+                others = None
+            elif others is not None:
+                others.update((key, found.pop(key)) for key in extra if key in found)
         items.update(found)
     if None in generations:
-        return {}, None
-    return items, max(g for g in generations if g is not None)
+        return {}, None, others
+    return items, max(g for g in generations if g is not None), others
 
 
 def _generation_of(item: Item | None) -> int | None:
@@ -199,12 +221,16 @@ def read_items(keys: Sequence[str]) -> dict[str, Item]:
     return _read_items(keys)[0]
 
 
-def _read_items(keys: Sequence[str]) -> tuple[dict[str, Item], set[str]]:
+def _read_items(
+    keys: Sequence[str], *, consistent: bool = False
+) -> tuple[dict[str, Item], set[str]]:
     """read_items, and the keys still unprocessed after the last round."""
     items: dict[str, Item] = {}
     left: set[str] = set()
     for chunk in _chunks(list(keys), _BATCH_GET_LIMIT):
         pending: KeysAndAttributesTypeDef = {"Keys": [{KEY_ATTRIBUTE: {"S": key}} for key in chunk]}
+        if consistent:
+            pending["ConsistentRead"] = True
         for attempt in range(_BATCH_ATTEMPTS):
             if attempt:
                 time.sleep(0.05 * 2**attempt)  # DynamoDB asks for back-off on unprocessed keys
@@ -441,7 +467,11 @@ def ensure_table() -> bool:
 
 
 def ping() -> bool:
-    """Whether the cache answers a read now (for the health endpoint; ignores the cool-down)."""
+    """Whether the cache answers a read now (for the health endpoint). During the endpoint's
+    cool-down it is not asked: unavailable, at once (a health check must not spend the
+    timeout a request just spent, nor make the next request spend it again)."""
+    if cool_down.active():
+        return False
     try:
         dynamodb_call(
             aws_clients.dynamodb().get_item,

@@ -39,9 +39,10 @@ from scores.services.profiles import (
     credit_profile_update,
     credit_profiles_import,
 )
-from scores.services.scoring import ServedScore, score_get, scores_get
+from scores.services.scoring import Admission, ServedScore, score_get, scores_get
 
 __all__ = [
+    "Admission",
     "ConsultationRequest",
     "ConsultedCpf",
     "DirectUpload",

@@ -43,7 +43,9 @@ class ConsultedCpf:
 def consultations_record(
     *, request: ConsultationRequest, consulted: Sequence[ConsultedCpf]
 ) -> list[Consultation]:
-    """Write the request's audit rows, one per CPF, in one INSERT (bulk_create).
+    """Write the request's audit rows, one per CPF, in one INSERT: a single row with save()
+    (one statement in autocommit), more with bulk_create (which wraps its INSERT in a
+    transaction: BEGIN and COMMIT are two more round trips).
 
     Raises AuditUnavailable when they cannot be written: the caller must then not send
     personal data without its trail.
@@ -71,6 +73,9 @@ def consultations_record(
         for item in consulted
     ]
     try:
+        if len(rows) == 1:
+            rows[0].save(force_insert=True)
+            return rows
         return Consultation.objects.bulk_create(rows)
     except DatabaseError as exc:
         raise AuditUnavailable() from exc

@@ -49,18 +49,41 @@ def _admit_everything() -> None:
     return None
 
 
+def _confirm_nothing(items: Mapping[str, score_cache.Item] | None) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What a request must pass before anything is scored.
+
+    `admit` runs while the cache is read; `also_read` are keys of the cache's table read in
+    the same call, and `confirm` gets their items once both have ended (None when the read
+    failed or was skipped). What `confirm` raises wins over what `admit` raised.
+    """
+
+    admit: Callable[[], None] = _admit_everything
+    also_read: Sequence[str] = ()
+    confirm: Callable[[Mapping[str, score_cache.Item] | None], None] = _confirm_nothing
+
+
 def scores_get(
-    *, cpfs: Iterable[Cpf], admit: Callable[[], None] = _admit_everything
+    *,
+    cpfs: Iterable[Cpf],
+    admit: Callable[[], None] = _admit_everything,
+    admission: Admission | None = None,
 ) -> dict[Cpf, ServedScore | None]:
     """The score of each CPF (each looked up once), None for a CPF without credit data.
 
-    `admit` runs on this thread while the cache is read (one BatchGetItem per 99 CPFs, the
-    cache's generation asked in the same call); whatever it raises propagates (once the read
-    has ended) and nothing is scored. Cache misses are scored from profiles read in one
+    `admit` (or `admission.admit`) runs on this thread while the cache is read (one
+    BatchGetItem per 99 CPFs, the cache's generation and `admission.also_read` asked in the
+    same call); whatever it or `admission.confirm` raises propagates (once the read has
+    ended) and nothing is scored. Cache misses are scored from profiles read in one
     query, and cached under the generation the read saw: one conditional PutItem for one
     score, BatchWriteItem for more (then the profile versions are read again, and a profile
     that changed meanwhile has its new score's item invalidated).
     """
+    admission = admission or Admission(admit=admit)
     hashes = {cpf: cpf.lookup_hash(settings.CPF_HASH_KEY) for cpf in cpfs}
     scorecard = active_scorecard()
     distinct = list(dict.fromkeys(hashes.values()))
@@ -68,11 +91,20 @@ def scores_get(
     # A cool-down that ends while `admit` waits on DynamoDB (and times out) must not add the
     # write's own timeout to the same request.
     cache_in_use = score_cache.available()
-    reading = _cache_reader.submit(score_cache.read, distinct, model_version=scorecard.version)
+    reading = _cache_reader.submit(
+        score_cache.read, distinct, model_version=scorecard.version, also=admission.also_read
+    )
+    refused: Exception | None = None
     try:
-        admit()
+        admission.admit()
+    except Exception as exc:
+        refused = exc
     finally:
         cache_read = reading.result()
+    if admission.also_read:
+        admission.confirm(cache_read.others)
+    if refused is not None:
+        raise refused
     cached = cache_read.scores
     misses = [cpf_hash for cpf_hash in distinct if cached[cpf_hash] is None]
     # Computed scores are written under the generation this read saw; none if it failed.
@@ -90,10 +122,15 @@ def scores_get(
     return served
 
 
-def score_get(*, cpf: Cpf, admit: Callable[[], None] = _admit_everything) -> ServedScore:
+def score_get(
+    *,
+    cpf: Cpf,
+    admit: Callable[[], None] = _admit_everything,
+    admission: Admission | None = None,
+) -> ServedScore:
     """The score of one CPF (see scores_get). Raises NoCreditData when there is no profile:
     never a made-up score."""
-    served = scores_get(cpfs=[cpf], admit=admit)[cpf]
+    served = scores_get(cpfs=[cpf], admit=admit, admission=admission)[cpf]
     if served is None:
         raise NoCreditData()
     return served

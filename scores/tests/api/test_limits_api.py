@@ -255,6 +255,34 @@ def test_if_the_key_loses_a_scope_elsewhere_then_its_next_request_is_refused(
     assert response.json()["error"]["code"] == ErrorCode.INSUFFICIENT_SCOPE
 
 
+def test_if_a_key_served_from_a_lease_is_revoked_elsewhere_then_it_is_refused_a_second_later(
+    issue_key, make_profile, monotonic, dynamodb_calls
+):
+    make_profile()
+    _, plaintext = issue_key(rate_limit_per_minute=100_000, daily_quota=1_000_000)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {plaintext}")
+    # The first is counted alone, the second takes a block of about a second of the key's
+    # rate, the third is served from it.
+    for _ in range(3):
+        assert post(client, SCORE_URL, {"cpf": EXAMPLE_CPF}).status_code == 200
+        monotonic.advance(0.01)
+    key = ApiKey.objects.get(prefix=plaintext.split(".")[0])
+    sent_before = list(dynamodb_calls)
+
+    changed_elsewhere(key, revoked=True, revoked_at=timezone.now())
+    dynamodb_calls.clear()
+    within_the_second = post(client, SCORE_URL, {"cpf": EXAMPLE_CPF})
+    monotonic.advance(1.0)
+    a_second_later = post(client, SCORE_URL, {"cpf": EXAMPLE_CPF})
+
+    assert sent_before.count("UpdateItem") == 2
+    assert within_the_second.status_code == 200
+    assert a_second_later.status_code == 401
+    assert a_second_later.json()["error"]["code"] == ErrorCode.API_KEY_REVOKED
+    assert dynamodb_calls == ["BatchGetItem"] * 2  # no counter call: the lease served
+
+
 # ---------------------------------------------------------------------------------------
 # DynamoDB stops: per-process limits, every request still served within a second
 # ---------------------------------------------------------------------------------------

@@ -63,18 +63,24 @@ def test_if_a_request_consults_several_cpfs_then_one_insert_writes_a_row_for_eac
 
 
 @pytest.mark.django_db(transaction=True)
-def test_if_a_request_is_recorded_in_autocommit_then_it_is_one_insert_in_one_transaction():
-    # Outside the test transaction, what the database really receives: bulk_create's
-    # BEGIN and COMMIT around exactly one INSERT, whatever the number of rows.
+@pytest.mark.parametrize(
+    ("cpfs", "statements"),
+    [
+        pytest.param(1, ["INSERT"], id="one-row"),
+        pytest.param(3, ["BEGIN", "INSERT", "COMMIT"], id="three-rows"),
+    ],
+)
+def test_if_a_request_is_recorded_in_autocommit_then_it_is_one_insert(cpfs, statements):
+    # Outside the test transaction, what the database really receives: one INSERT, whatever
+    # the number of rows; bulk_create's BEGIN and COMMIT only when there are several.
     with CaptureQueriesContext(connection) as queries:
         consultations_record(
             request=a_request(),
-            consulted=[ConsultedCpf(cpf=EXAMPLE, http_status=200)] * 3,
+            consulted=[ConsultedCpf(cpf=EXAMPLE, http_status=200)] * cpfs,
         )
 
-    statements = [query["sql"].split(" ", 1)[0] for query in queries.captured_queries]
-    assert statements == ["BEGIN", "INSERT", "COMMIT"]
-    assert Consultation.objects.count() == 3
+    assert [query["sql"].split(" ", 1)[0] for query in queries.captured_queries] == statements
+    assert Consultation.objects.count() == cpfs
 
 
 @pytest.mark.django_db(transaction=True)
