@@ -17,15 +17,17 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
@@ -280,6 +282,10 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     def readable_scopes(self, obj: ApiKey) -> str:
         return obj.scope_labels()
 
+    @admin.display(description=_("allowed networks"))
+    def networks(self, obj: ApiKey) -> str:
+        return ", ".join(obj.allowed_networks or ()) or gettext("any")
+
     @admin.display(description=_("status"))
     def key_status(self, obj: ApiKey) -> str:
         return status_badge(obj)
@@ -289,6 +295,10 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         editable = list(ApiKeyAdminForm.Meta.fields)
         if obj is None:
             return editable
+        if not self.has_change_permission(request, obj):
+            # Read-only: lists as their items, not as the stored JSON.
+            shown = {"scopes": "readable_scopes", "allowed_networks": "networks"}
+            editable = [shown.get(name, name) for name in editable]
         return [
             "prefix",
             "key_status",
@@ -558,19 +568,50 @@ class KeyLifecycleEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[KeyLifecycleEv
     @admin.display(description=_("changes"))
     def changes(self, obj: KeyLifecycleEvent) -> str:
         names = sorted(obj.before.keys() | obj.after.keys())
+        model: type[ApiKey] | type[Organization] = ApiKey if obj.api_key_id else Organization
         return format_html_join(
             "",
-            "<div><code>{}</code>: {} → {}</div>",
-            ((name, _shown(obj.before.get(name)), _shown(obj.after.get(name))) for name in names),
+            '<div class="lifecycle-change"><span>{}</span>: {} → {}</div>',
+            (
+                (
+                    _setting_label(model, name),
+                    _shown(model, name, obj.before.get(name)),
+                    _shown(model, name, obj.after.get(name)),
+                )
+                for name in names
+            ),
         )
 
 
-def _shown(value: Any) -> str:
-    if value is None or value == "":
+def _setting_label(model: type[ApiKey] | type[Organization], name: str) -> str:
+    """A recorded setting by its label on the key's or organization's page."""
+    try:
+        return capfirst(str(getattr(model._meta.get_field(name), "verbose_name", name)))
+    except FieldDoesNotExist:
+        return name
+
+
+def _shown(model: type[ApiKey] | type[Organization], name: str, value: Any) -> str:
+    """A recorded value as the pages show it: a choice by its label, a moment in local
+    time, yes or no, a list as its items."""
+    if value is None or value == "" or value == []:
         return "-"
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    try:
+        field: Any = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        field = None
+    choices = dict(Scope.choices) if name == "scopes" else {}
+    if field is not None and getattr(field, "flatchoices", None):
+        choices = dict(field.flatchoices)
     if isinstance(value, list):
-        return ", ".join(str(item) for item in value) or "-"
-    return str(value)
+        return ", ".join(str(choices.get(item, item)) for item in value)
+    if isinstance(value, str):
+        moment = parse_datetime(value) if len(value) > 18 and value[4:5] == "-" else None
+        if moment is not None:
+            return _short(moment)
+    return str(choices.get(value, value))
 
 
 # ==============================================================================
@@ -579,7 +620,7 @@ def _shown(value: Any) -> str:
 _ACCESS_FIELDS: tuple[str, ...] = (
     "username",
     "ip_address",
-    "user_agent",
+    "browser",
     "path_info",
     "attempt_time",
 )
@@ -592,6 +633,14 @@ class StaffAccessAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
     search_fields = ["username", "ip_address"]
     date_hierarchy = None
     readonly_fields = fields = _ACCESS_FIELDS
+
+    @admin.display(description=_("browser"))
+    def browser(self, obj: Any) -> str:
+        # django-axes writes "<unknown>" when the request named no browser.
+        agent = obj.user_agent
+        if not agent or agent == "<unknown>":
+            return gettext("unknown")
+        return format_html("<code>{}</code>", agent)  # as the browser sent it
 
 
 @admin.register(StaffSignIn)

@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
@@ -280,6 +282,9 @@ class StaffSignIn(AccessLog):  # type: ignore[misc]  # axes is untyped
         verbose_name = _("staff sign-in")
         verbose_name_plural = _("staff sign-ins")
 
+    def __str__(self) -> str:
+        return gettext("%(username)s at %(moment)s") % _who_and_when(self)
+
 
 class StaffSignInFailure(AccessFailureLog):  # type: ignore[misc]  # axes is untyped
     """A failed staff sign-in, as django-axes records it."""
@@ -288,6 +293,9 @@ class StaffSignInFailure(AccessFailureLog):  # type: ignore[misc]  # axes is unt
         proxy = True
         verbose_name = _("failed staff sign-in")
         verbose_name_plural = _("failed staff sign-ins")
+
+    def __str__(self) -> str:
+        return gettext("%(username)s at %(moment)s") % _who_and_when(self)
 
 
 class StaffLockout(AccessAttempt):  # type: ignore[misc]  # axes is untyped
@@ -298,6 +306,21 @@ class StaffLockout(AccessAttempt):  # type: ignore[misc]  # axes is untyped
         proxy = True
         verbose_name = _("sign-in lockout")
         verbose_name_plural = _("sign-in lockouts")
+
+    def __str__(self) -> str:
+        return gettext("%(username)s at %(moment)s") % _who_and_when(self)
+
+
+def _who_and_when(record: Any) -> dict[str, str]:
+    """A django-axes record's username and time, for its page's title (axes's own are
+    English sentences)."""
+    moment = record.attempt_time
+    return {
+        "username": record.username or "-",
+        "moment": date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
+        if moment
+        else "-",
+    }
 
 
 class KeyLifecycleEvent(AppendOnlyRecord):

@@ -229,7 +229,6 @@ class UsageReportAdmin(ReportAdmin):
             "charts": _usage_charts(report) if report else None,
             "csv_query": _usage_csv_query(form) if report else "",
             "outcome_classes": list(OutcomeClass),
-            "bands": [BAND_LABELS[band] for band in Band],
         }
         return TemplateResponse(request, "admin/audit/usagereport/report.html", context)
 

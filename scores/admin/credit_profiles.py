@@ -97,7 +97,6 @@ class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
         "hard_inquiries_90d",
         "credit_history_months",
         "active_credit_contracts",
-        "version",
         "updated_at",
     ]
     list_filter = [
