@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import quote, unquote
@@ -44,7 +45,7 @@ from accounts.models import (
     StaffSignIn,
     StaffSignInFailure,
 )
-from accounts.selectors import api_keys_with_status
+from accounts.selectors import api_keys_unused, api_keys_with_status
 from accounts.services import (
     api_key_expiry_check,
     api_key_issue,
@@ -57,6 +58,7 @@ from accounts.services import (
     organization_update,
 )
 from accounts.services.handoff import HANDOFF_SECONDS
+from accounts.start_page import Figure, Item, StartPanel, start_panel
 from scoreportal.admin_bases import ReadOnlyAdminMixin
 from scoreportal.exceptions import ApplicationError
 
@@ -223,6 +225,19 @@ class KeyStatusFilter(admin.SimpleListFilter):
         return api_keys_with_status(queryset, KeyStatus(value)) if value else queryset
 
 
+class UnusedFilter(admin.SimpleListFilter):
+    """Usable keys nobody has used for 30 days (the start page counts them)."""
+
+    title = _("use")
+    parameter_name = "unused"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("30d", _("Not used for 30 days"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
+        return api_keys_unused(queryset) if self.value() == "30d" else queryset
+
+
 class RotateForm(forms.Form):
     grace_hours = forms.IntegerField(
         label=_("The current key keeps working for (hours)"),
@@ -248,7 +263,7 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         "last_used",
     ]
     list_display_links = ["key"]
-    list_filter = [KeyStatusFilter, "organization"]
+    list_filter = [KeyStatusFilter, UnusedFilter, "organization"]
     list_select_related = ["organization", "replaced_by"]
     search_fields = ["prefix", "name"]
     search_help_text = _("Prefix or name of the key.")
@@ -686,3 +701,92 @@ class AuthenticatorAdmin(TOTPDeviceAdmin):  # type: ignore[misc]
 
 admin.site.unregister(TOTPDevice)
 admin.site.register(TOTPDevice, AuthenticatorAdmin)
+
+
+# ---------------------------------------------------------------------------------------
+# The key managers' start page: keys to act on, and the latest changes
+# ---------------------------------------------------------------------------------------
+@start_panel(order=10)
+def key_managers_panel(request: HttpRequest) -> StartPanel | None:
+    """Keys expiring within 7 days and keys unused for 30 days (one count each), and the
+    last changes to keys and organizations (one query)."""
+    if not request.user.has_perm("accounts.change_apikey"):
+        return None
+    keys = reverse("admin:accounts_apikey_changelist")
+    expiring = api_keys_with_status(ApiKey.objects.all(), KeyStatus.EXPIRING).count()
+    unused = api_keys_unused(ApiKey.objects.all()).count()
+    events = KeyLifecycleEvent.objects.select_related("organization", "api_key").order_by(
+        "-occurred_at"
+    )[:8]
+    return StartPanel(
+        panel_id="keys",
+        title=gettext("API keys to act on"),
+        figures=[
+            Figure(
+                gettext("Keys expiring within 7 days"),
+                expiring,
+                f"{keys}?status={KeyStatus.EXPIRING.value}",
+                "keys-expiring",
+            ),
+            Figure(
+                gettext("Keys not used for 30 days"),
+                unused,
+                f"{keys}?{UnusedFilter.parameter_name}=30d",
+                "keys-unused",
+            ),
+        ],
+        items_title=gettext("Latest changes to keys and organizations"),
+        items=[
+            Item(
+                text=f"{event.get_action_display()}: "
+                + (event.api_key.prefix if event.api_key else str(event.organization)),
+                url=reverse("admin:accounts_keylifecycleevent_change", args=[event.pk]),
+                when=event.occurred_at,
+                detail=event.actor_name,
+            )
+            for event in events
+        ],
+        empty=gettext("No changes yet."),
+        links=[
+            (gettext("Issue a key"), reverse("admin:accounts_apikey_add")),
+            (gettext("All keys"), keys),
+        ],
+    )
+
+
+@start_panel(order=40)
+def sign_ins_panel(request: HttpRequest) -> StartPanel | None:
+    """Failed staff sign-ins over the past 7 days and the usernames or addresses locked
+    out now (one count each)."""
+    if not request.user.has_perm("accounts.view_staffsigninfailure"):
+        return None
+    today = timezone.localdate()
+    since, until = today - timedelta(days=7), today + timedelta(days=1)
+    failures = StaffSignInFailure.objects.filter(attempt_time__gte=_local_midnight(since)).count()
+    locked = StaffLockout.objects.filter(
+        failures_since_start__gte=settings.AXES_FAILURE_LIMIT,
+        attempt_time__gt=timezone.now() - settings.AXES_COOLOFF_TIME,
+    ).count()
+    past_week = f"attempt_time__gte={since.isoformat()}&attempt_time__lt={until.isoformat()}"
+    return StartPanel(
+        panel_id="sign-ins",
+        title=gettext("Staff sign-ins"),
+        figures=[
+            Figure(
+                gettext("Failed sign-ins, past 7 days"),
+                failures,
+                f"{reverse('admin:accounts_staffsigninfailure_changelist')}?{past_week}",
+                "sign-in-failures",
+            ),
+            Figure(
+                gettext("Locked out now"),
+                locked,
+                reverse("admin:accounts_stafflockout_changelist"),
+                "lockouts",
+            ),
+        ],
+    )
+
+
+def _local_midnight(day: Any) -> datetime:
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()))

@@ -9,6 +9,7 @@ Screenshots go to SCREENSHOTS_DIR when it is set (for people to look at).
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from functools import cache
 from io import StringIO
 from pathlib import Path
@@ -28,8 +29,11 @@ from accounts.staff import StaffRole
 from audit.models import CpfReportRun
 from audit.services import audit_export_record, cpf_report_record
 from audit.services.usage import usage_summarize
-from conftest import STAFF_PASSWORD, browser_sign_in, screenshot, totp_code, wait_for
+from conftest import STAFF_PASSWORD, browser_sign_in, follow, screenshot, totp_code, wait_for
+from scores.constants import OUTCOME_SCORED
 from scores.core.cpf import Cpf
+from scores.models import Consultation
+from scores.selectors import active_scorecard
 from scores.tests.fixtures import EXAMPLE_CPF
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("score_table")]
@@ -226,3 +230,79 @@ def test_if_a_role_walks_its_pages_then_each_reads_in_portuguese_and_its_tables_
     problems += [f"{p}: {found}" for p, found in too_wide.items() if found]
     assert problems == [], "\n".join(problems)
     assert len(seen) > 4
+
+
+def figure(browser, figure_id: str) -> tuple[int, str]:
+    """A start page figure's number and the address it links to."""
+    link = wait_for(browser, f"#figure-{figure_id} a")
+    return int(link.text.replace(".", "")), str(link.get_attribute("href"))
+
+
+def result_rows(browser) -> int:
+    return len(browser.find_elements("css selector", "#result_list tbody tr"))
+
+
+def test_if_a_key_manager_opens_the_start_page_then_keys_to_act_on_link_to_their_lists(
+    browser, live_server, staff_user, issue_key
+):
+    soon = timezone.now() + timedelta(days=3)
+    issue_key(name="expira logo", expiry_date=soon)
+    issue_key(name="expira logo também", expiry_date=soon)
+    issue_key(name="sem prazo")
+    signed_in(browser, live_server, staff_user, StaffRole.KEY_MANAGERS)
+
+    assert wait_for(browser, "#panel-keys h2").text == "Chaves de API que pedem atenção"
+    expiring, url = figure(browser, "keys-expiring")
+    assert figure(browser, "keys-unused")[0] == 0  # issued today
+    events = browser.find_elements("css selector", "#panel-keys .start-items li")
+    assert len(events) == 3
+    assert "Chave emitida" in events[0].text
+    assert not browser.find_elements("css selector", "#panel-consultations, #panel-credit-data")
+    screenshot(browser, "start-page-key-managers")
+
+    browser.get(url)
+    wait_for(browser, "#result_list")
+    assert expiring == 2 == result_rows(browser)
+
+
+def test_if_an_auditor_opens_the_start_page_then_consultations_by_outcome_link_to_the_trail(
+    browser, live_server, staff_user, a_month_of_work
+):
+    signed_in(browser, live_server, staff_user, StaffRole.AUDITORS)
+
+    served_today, url = figure(browser, "today-served")
+    served_month = figure(browser, "month-served")[0]
+    today = timezone.localdate()
+    served = Consultation.objects.filter(outcome=OUTCOME_SCORED)
+    assert served_today == served.filter(occurred_at__date=today).count()
+    assert served_month == served.filter(occurred_at__date__gte=today.replace(day=1)).count()
+    assert "Contadas até" in browser.find_element("css selector", "#panel-consultations").text
+    assert (
+        "Exportação da trilha de auditoria: 3 linhas"
+        in wait_for(browser, "#panel-audit-records").text
+    )
+    assert figure(browser, "lockouts")[0] == 0  # bia was unlocked
+    assert figure(browser, "sign-in-failures")[0] == settings.AXES_FAILURE_LIMIT + 1
+    assert not browser.find_elements("css selector", "#panel-keys, #panel-credit-data")
+    screenshot(browser, "start-page-auditors")
+
+    browser.get(url)
+    wait_for(browser, "#result_list")
+    outcomes = {e.text for e in browser.find_elements("css selector", ".field-outcome")}
+    assert outcomes == ({"Score fornecido"} if served_today else set())
+
+
+def test_if_an_operator_opens_the_start_page_then_imports_and_the_active_scorecard_show(
+    browser, live_server, staff_user, a_month_of_work
+):
+    signed_in(browser, live_server, staff_user, StaffRole.CREDIT_DATA_OPERATORS)
+
+    panel = wait_for(browser, "#panel-credit-data")
+    assert "Importado" in panel.find_element("css selector", ".start-items").text
+    assert wait_for(browser, "#figure-active-scorecard a").text == active_scorecard().version
+    assert not browser.find_elements("css selector", "#panel-keys, #panel-consultations")
+    screenshot(browser, "start-page-credit-data-operators")
+
+    follow(browser, "#panel-credit-data .start-items a")
+    assert "Importado" in wait_for(browser, "#import-status").text
+    screenshot(browser, "import-page")
