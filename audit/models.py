@@ -193,6 +193,11 @@ class DailyUsageStatus(models.Model):
     covered_until = models.DateTimeField(_("covered until"), editable=False)
     complete = models.BooleanField(_("complete"), default=False, editable=False)
     summarized_at = models.DateTimeField(_("summarized at"), editable=False)
+    # Who last brought the day up to date from the usage report's page; empty: the schedule
+    # (summarize_usage).
+    summarized_by = models.CharField(
+        _("summarized by"), max_length=150, blank=True, default="", editable=False
+    )
 
     class Meta:
         db_table = "scores_dailyusagestatus"
