@@ -7,6 +7,7 @@ URLs, so the admin's sign-in policy and the roles' permissions apply.
 
 from __future__ import annotations
 
+import csv
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,7 +35,7 @@ from scores.exceptions import (
     ImportNotResumable,
     UploadNotRecognised,
 )
-from scores.imports.profile_file import COLUMNS
+from scores.imports.profile_file import COLUMNS, column_dictionary
 from scores.models import ProfileImport
 from scores.services import (
     profile_import_confirm,
@@ -49,6 +50,8 @@ IMPORT_PERMISSION = "scores.import_creditprofile"
 # While a check or an import runs, its page reloads itself this often (a <meta> refresh:
 # no script needed under the CSP).
 _PROGRESS_REFRESH_SECONDS = 2
+# The template's example row: the published example CPF with a strong profile.
+TEMPLATE_EXAMPLE_ROW = ("529.982.247-25", "0.98", 0, 0, 0, 0, "0.25", 1, 96, 3)
 
 
 @admin.register(ProfileImport)
@@ -104,6 +107,7 @@ class ProfileImportAdmin(admin.ModelAdmin[ProfileImport]):
         view = self.admin_site.admin_view
         return [
             path("uploaded/", view(self.uploaded_view), name="scores_profileimport_uploaded"),
+            path("template/", view(self.template_view), name="scores_profileimport_template"),
             path(
                 "<path:object_id>/resume/",
                 view(self.resume_view),
@@ -172,7 +176,8 @@ class ProfileImportAdmin(admin.ModelAdmin[ProfileImport]):
             "direct": direct,
             "filename_field": FILENAME_FIELD,
             "strict_field": STRICT_FIELD,
-            "columns": ",".join(COLUMNS),
+            "columns": ", ".join(COLUMNS),
+            "dictionary": column_dictionary(),
             "max_size": settings.PROFILE_IMPORT_MAX_UPLOAD_BYTES,
         }
         response = TemplateResponse(request, "admin/scores/profileimport/upload.html", context)
@@ -180,6 +185,18 @@ class ProfileImportAdmin(admin.ModelAdmin[ProfileImport]):
             # The form is sent to the bucket: the CSP's form-action admits its origin here.
             target = urlsplit(direct.url)
             response._csp_update = {"form-action": [f"{target.scheme}://{target.netloc}"]}  # type: ignore[attr-defined]
+        return response
+
+    def template_view(self, request: HttpRequest) -> HttpResponseBase:
+        """A profile file to fill in: the header and one example row (the published example
+        CPF's profile), as the import reads it."""
+        if not request.user.has_perm(IMPORT_PERMISSION):
+            raise PermissionDenied
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="modelo-perfis.csv"'
+        writer = csv.writer(response, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        writer.writerow(TEMPLATE_EXAMPLE_ROW)
         return response
 
     def uploaded_view(self, request: HttpRequest) -> HttpResponseBase:
