@@ -721,7 +721,7 @@ def test_if_an_operator_downloads_the_template_then_it_imports_as_it_is(
     template = operator_client.get(reverse("admin:scores_profileimport_template"))
 
     assert template["Content-Disposition"] == 'attachment; filename="modelo-perfis.csv"'
-    header, example = template.content.decode().splitlines()
+    header, _example = template.content.decode().splitlines()
     assert header == HEADER
     profile_import, _page = upload(template.content)
     confirm(profile_import)
