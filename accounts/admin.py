@@ -17,7 +17,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import quote, unquote
-from django.contrib.auth.models import User
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
@@ -58,6 +59,7 @@ from accounts.services import (
     organization_update,
 )
 from accounts.services.handoff import HANDOFF_SECONDS
+from accounts.staff import StaffRole
 from accounts.start_page import Figure, Item, StartPanel, start_panel
 from scoreportal.admin_bases import ReadOnlyAdminMixin
 from scoreportal.exceptions import ApplicationError
@@ -77,6 +79,12 @@ def _staff(request: HttpRequest) -> User:
 def _short(moment: datetime | None) -> str:
     """A time in the list's short form (to the minute, São Paulo time)."""
     return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT") if moment else "-"
+
+
+def _member_name(user: User | None) -> str:
+    if user is None:
+        return "-"
+    return user.get_full_name() or user.get_username()
 
 
 def status_badge(api_key: ApiKey) -> str:
@@ -273,9 +281,9 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         "key_status",
         "rotation",
         "created",
-        "created_by",
+        "created_by_name",
         "revoked_at",
-        "revoked_by",
+        "revoked_by_name",
         "last_used_at",
         "lifecycle",
     ]
@@ -320,12 +328,22 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
             "rotation",
             *editable,
             "created",
-            "created_by",
+            "created_by_name",
             "revoked_at",
-            "revoked_by",
+            "revoked_by_name",
             "last_used_at",
             "lifecycle",
         ]
+
+    # Names, not links: a staff member's page is the superusers' (a key manager would get
+    # "you cannot open this page").
+    @admin.display(description=_("created by"))
+    def created_by_name(self, obj: ApiKey) -> str:
+        return _member_name(obj.created_by)
+
+    @admin.display(description=_("revoked by"))
+    def revoked_by_name(self, obj: ApiKey) -> str:
+        return _member_name(obj.revoked_by)
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         if obj is None:
@@ -790,3 +808,62 @@ def sign_ins_panel(request: HttpRequest) -> StartPanel | None:
 
 def _local_midnight(day: Any) -> datetime:
     return timezone.make_aware(datetime.combine(day, datetime.min.time()))
+
+
+# ---------------------------------------------------------------------------------------
+# Staff accounts and roles (superusers): each role by its name in the reader's language
+# ---------------------------------------------------------------------------------------
+def role_label(group: Group) -> str:
+    """A role's group by its translated name (the group's name is a stable identifier)."""
+    try:
+        return str(StaffRole(group.name).label)
+    except ValueError:
+        return group.name
+
+
+class RoleChoiceField(forms.ModelMultipleChoiceField[Group]):
+    def label_from_instance(self, obj: Any) -> str:
+        return role_label(obj)
+
+
+class StaffGroupAdmin(GroupAdmin):
+    list_display = ["role"]
+
+    @admin.display(description=_("role"), ordering="name")
+    def role(self, obj: Group) -> str:
+        return role_label(obj)
+
+
+class RoleFilter(admin.SimpleListFilter):
+    title = _("role")
+    parameter_name = "role"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [(role.value, role.label) for role in StaffRole]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
+        return queryset.filter(groups__name=self.value()) if self.value() else queryset
+
+
+class StaffUserAdmin(UserAdmin[User]):
+    list_display = ["username", "first_name", "last_name", "roles", "is_staff", "is_active"]
+    list_filter = ["is_staff", "is_superuser", "is_active", RoleFilter]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description=_("roles"))
+    def roles(self, obj: User) -> str:
+        return ", ".join(role_label(group) for group in obj.groups.all()) or "-"
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "groups":
+            kwargs["form_class"] = RoleChoiceField
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+for _model in (Group, User):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+admin.site.register(Group, StaffGroupAdmin)
+admin.site.register(User, StaffUserAdmin)

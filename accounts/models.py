@@ -80,6 +80,21 @@ def validate_networks(value: Any) -> None:
         try:
             ipaddress.ip_network(item, strict=True)
         except ValueError:
+            network = _network_of_host(item)
+            if network is not None:
+                # 192.168.1.5/24: an address with its prefix; say which network it means.
+                raise ValidationError(
+                    _(
+                        "%(given)s has host bits set: the network with that prefix is "
+                        "%(network)s. Write %(network)s for the network, or %(address)s for "
+                        "that one address."
+                    ),
+                    params={
+                        "given": item[:45],
+                        "network": str(network),
+                        "address": f"{item.split('/')[0]}/{network.max_prefixlen}",
+                    },
+                ) from None
             bad.append(item[:45])
     if bad:
         raise ValidationError(
@@ -88,6 +103,17 @@ def validate_networks(value: Any) -> None:
         )
     if len({str(ipaddress.ip_network(item)) for item in value}) != len(value):
         raise ValidationError(_("Allowed networks must not repeat."))
+
+
+def _network_of_host(item: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The network an address written with a prefix belongs to, or None if `item` is not
+    that (not an address, or no prefix)."""
+    if "/" not in item:
+        return None
+    try:
+        return ipaddress.ip_network(item, strict=False)
+    except ValueError:
+        return None
 
 
 def default_rate_limit_per_minute() -> int:
@@ -245,9 +271,12 @@ class ApiKey(AbstractAPIKey):
         now = timezone.now()
         if self.revoked:
             return KeyStatus.REVOKED
+        # Replaced from the rotation on: in its grace period it still works, until its
+        # expiry (the key's page says when), but it is no longer the one to use.
+        if self.pk and hasattr(self, "replaced_by"):
+            return KeyStatus.ROTATED_OUT
         if self.expiry_date is not None and self.expiry_date <= now:
-            rotated = hasattr(self, "replaced_by") if self.pk else False
-            return KeyStatus.ROTATED_OUT if rotated else KeyStatus.EXPIRED
+            return KeyStatus.EXPIRED
         if self.expiry_date is not None and self.expiry_date <= now + EXPIRING_WITHIN:
             return KeyStatus.EXPIRING
         return KeyStatus.ACTIVE

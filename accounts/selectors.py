@@ -90,12 +90,13 @@ def api_keys_with_status(
 ) -> QuerySet[ApiKey]:
     """The keys of `queryset` whose ApiKey.status is `status` now, as one filter."""
     now = now or timezone.now()
-    usable = queryset.filter(revoked=False)
-    expired = usable.filter(expiry_date__lte=now)
+    not_revoked = queryset.filter(revoked=False)
+    usable = not_revoked.filter(replaced_by__isnull=True)
     filters: dict[KeyStatus, QuerySet[ApiKey]] = {
         KeyStatus.REVOKED: queryset.filter(revoked=True),
-        KeyStatus.EXPIRED: expired.filter(replaced_by__isnull=True),
-        KeyStatus.ROTATED_OUT: expired.filter(replaced_by__isnull=False),
+        KeyStatus.EXPIRED: usable.filter(expiry_date__lte=now),
+        # From the rotation on, in its grace period too (ApiKey.status).
+        KeyStatus.ROTATED_OUT: not_revoked.filter(replaced_by__isnull=False),
         KeyStatus.EXPIRING: usable.filter(
             expiry_date__gt=now, expiry_date__lte=now + EXPIRING_WITHIN
         ),
@@ -115,7 +116,7 @@ def api_keys_unused(queryset: QuerySet[ApiKey], *, now: datetime | None = None) 
     last used before then, or never used and issued before then."""
     now = now or timezone.now()
     since = now - UNUSED_FOR
-    usable = queryset.filter(revoked=False).filter(
+    usable = queryset.filter(revoked=False, replaced_by__isnull=True).filter(
         Q(expiry_date__isnull=True) | Q(expiry_date__gt=now)
     )
     return usable.filter(

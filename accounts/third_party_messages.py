@@ -1,6 +1,7 @@
-"""Strings of the third-party apps the admin shows that ship no pt-BR catalog.
+"""Strings of the third-party apps the admin shows, translated in our catalog.
 
-django-axes marks its labels for translation but has no pt-BR; listing its msgids here puts
+django-axes marks its labels for translation but has no pt-BR; Django's own pt-BR says
+"O organização … foi alterado" (every model as masculine). Listing their msgids here puts
 them in our catalog (`make messages`), which LOCALE_PATHS puts before the apps' own. Never
 imported: `makemessages` reads it.
 """
@@ -32,4 +33,13 @@ DJANGO_AXES = (
     gettext_noop("access log"),
     gettext_noop("access logs"),
     gettext_noop("Account locked: too many login attempts. Please try again later."),
+)
+
+# Django admin's confirmations, said without a gender (chave, organização, perfil).
+DJANGO_ADMIN = (
+    gettext_noop("The {name} “{obj}” was added successfully."),
+    gettext_noop("The {name} “{obj}” was changed successfully."),
+    gettext_noop("The {name} “{obj}” was changed successfully. You may edit it again below."),
+    gettext_noop("The {name} “{obj}” was added successfully. You may add another {name} below."),
+    gettext_noop("The {name} “{obj}” was changed successfully. You may add another {name} below."),
 )

@@ -19,6 +19,7 @@ from accounts.constants import KeyStatus, LifecycleAction
 from accounts.exceptions import ApiKeyExpired, ApiKeyRevoked, OrganizationInactive
 from accounts.models import ApiKey, KeyHandoff, KeyLifecycleEvent, Organization
 from accounts.services import api_key_authenticate, api_key_revoke, api_key_rotate
+from accounts.staff import StaffRole
 from scores.constants import Endpoint
 from scores.models import Consultation
 
@@ -238,6 +239,32 @@ def test_if_allowed_networks_are_not_cidrs_then_no_key_is_issued(
     assert not ApiKey.objects.exists()
 
 
+def test_if_an_address_is_given_with_a_prefix_then_the_network_it_means_is_offered(
+    admin_client, organization
+):
+    page, posted = issue_in_admin(admin_client, organization, allowed_networks="192.168.1.5/24")
+
+    assert posted is None
+    assert (
+        "192.168.1.5/24 tem bits de host: a rede com esse prefixo é 192.168.1.0/24. Escreva "
+        "192.168.1.0/24 para a rede, ou 192.168.1.5/32 para esse único endereço."
+    ) in page.content.decode()
+
+
+def test_if_a_superuser_lists_staff_and_roles_then_roles_are_named_in_portuguese(
+    admin_client, staff_member
+):
+    staff_member("bia", role=StaffRole.AUDITORS)
+
+    users = admin_client.get(reverse("admin:auth_user_changelist")).content.decode()
+    groups = admin_client.get(reverse("admin:auth_group_changelist")).content.decode()
+
+    assert "Auditores" in users
+    assert ">Auditors<" not in users
+    assert "Operadores de dados de crédito" in groups
+    assert ">Credit data operators<" not in groups
+
+
 def test_if_allowed_networks_are_given_one_per_line_then_the_key_keeps_them(
     admin_client, organization
 ):
@@ -339,7 +366,8 @@ def test_if_staff_rotate_a_key_then_both_work_during_the_grace_and_the_old_then_
         777,
         "collection",
     )
-    assert ApiKey.objects.get(pk=old.pk).status is KeyStatus.EXPIRING
+    # Replaced at once (the list's "Substituída" finds it), working through its grace.
+    assert ApiKey.objects.get(pk=old.pk).status is KeyStatus.ROTATED_OUT
     with time_machine.travel(timezone.now() + timedelta(hours=24, minutes=1)):
         with pytest.raises(ApiKeyExpired):
             api_key_authenticate(old_plaintext)

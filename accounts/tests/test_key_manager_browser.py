@@ -98,8 +98,8 @@ def test_if_a_key_manager_issues_rotates_and_revokes_keys_then_each_key_works_ex
     )
     browser.get(f"{admin}accounts/apikey/{old.pk}/change/")
     assert new.prefix in wait_for(browser, "#key-status-banner").text  # "replaced by …"
-    browser.get(f"{admin}accounts/apikey/")  # every column on a 1400 px screen
-    assert wait_for(browser, "#result_list .key-status-expiring")  # the widest badge
+    browser.get(f"{admin}accounts/apikey/")  # every column on a 1366 px screen
+    assert wait_for(browser, "#result_list .key-status-rotated_out")  # in its grace period
     screenshot(browser, "key-list-pt-br")
     assert browser.execute_script(
         "const table = document.querySelector('#result_list');"
