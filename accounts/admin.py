@@ -246,6 +246,17 @@ class UnusedFilter(admin.SimpleListFilter):
         return api_keys_unused(queryset) if self.value() == "30d" else queryset
 
 
+class RevokeForm(forms.Form):
+    """Why the key is revoked: asked every time, kept in the lifecycle record."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_("Why the key is revoked (a leak, the end of a contract, a ticket number)."),
+    )
+
+
 class RotateForm(forms.Form):
     grace_hours = forms.IntegerField(
         label=_("The current key keeps working for (hours)"),
@@ -539,9 +550,13 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         if not self.has_change_permission(request):
             raise PermissionDenied
         keys = list(queryset.filter(revoked=False).select_related("organization"))
-        if request.method == "POST" and request.POST.get("confirmed") == "yes":
+        confirmed = request.method == "POST" and request.POST.get("confirmed") == "yes"
+        form = RevokeForm(request.POST if confirmed else None)
+        if confirmed and form.is_valid():
             for api_key in keys:
-                api_key_revoke(api_key=api_key, actor=_staff(request))
+                api_key_revoke(
+                    api_key=api_key, actor=_staff(request), reason=form.cleaned_data["reason"]
+                )
             message = ngettext(
                 "Revoked %(count)d API key.", "Revoked %(count)d API keys.", len(keys)
             )
@@ -555,6 +570,7 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
             "keys": keys,
             "selected": [key.pk for key in keys],
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "form": form,
             "title": _("Revoke API keys"),
         }
         return TemplateResponse(request, "admin/accounts/apikey/revoke_confirmation.html", context)
@@ -600,6 +616,16 @@ class KeyLifecycleEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[KeyLifecycleEv
 
     @admin.display(description=_("changes"))
     def changes(self, obj: KeyLifecycleEvent) -> str:
+        if obj.reason:  # the list shows why beside what
+            return format_html(
+                '{}<div class="lifecycle-reason">{}: {}</div>',
+                self._changes(obj),
+                gettext("Reason"),
+                obj.reason,
+            )
+        return self._changes(obj)
+
+    def _changes(self, obj: KeyLifecycleEvent) -> str:
         names = sorted(obj.before.keys() | obj.after.keys())
         model: type[ApiKey] | type[Organization] = ApiKey if obj.api_key_id else Organization
         return format_html_join(

@@ -398,6 +398,8 @@ class KeyLifecycleEvent(AppendOnlyRecord):
         editable=False,
         help_text=_("The staff member's username, or the command that made the change."),
     )
+    # Why, where a bank asks for it: a revocation's reason, as its staff member gave it.
+    reason = models.CharField(_("reason"), max_length=500, blank=True, default="", editable=False)
     before = models.JSONField(_("before"), default=dict, blank=True, editable=False)
     after = models.JSONField(_("after"), default=dict, blank=True, editable=False)
 

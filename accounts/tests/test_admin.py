@@ -295,7 +295,12 @@ def test_if_staff_revoke_keys_in_bulk_then_a_confirmation_comes_first(
 
     done = admin_client.post(
         CHANGELIST_URL,
-        {"action": "revoke_keys", "_selected_action": [first.pk], "confirmed": "yes"},
+        {
+            "action": "revoke_keys",
+            "_selected_action": [first.pk],
+            "confirmed": "yes",
+            "reason": "chamado 4711",
+        },
         follow=True,
     )
 
@@ -303,8 +308,21 @@ def test_if_staff_revoke_keys_in_bulk_then_a_confirmation_comes_first(
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.revoked, first.revoked_by, second.revoked) == (True, admin_user, False)
+    assert KeyLifecycleEvent.objects.get(action="key_revoked").reason == "chamado 4711"
     with pytest.raises(ApiKeyRevoked):
         api_key_authenticate(first_plaintext)
+
+
+def test_if_staff_confirm_a_revocation_without_a_reason_then_it_is_asked_for(admin_client, api_key):
+    key, _plaintext = api_key
+    url = reverse("admin:accounts_apikey_revoke", args=[quote(key.pk)])
+
+    response = admin_client.post(url, {"confirmed": "yes", "reason": "  "})
+
+    assert response.status_code == 200
+    assert "Este campo é obrigatório" in response.content.decode()
+    key.refresh_from_db()
+    assert not key.revoked
 
 
 def test_if_staff_revoke_a_key_from_its_page_then_it_stops_at_once(
@@ -316,7 +334,7 @@ def test_if_staff_revoke_a_key_from_its_page_then_it_stops_at_once(
 
     assert 'id="revoke-form"' in admin_client.get(url).content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(url, {"confirmed": "yes"})
+        response = admin_client.post(url, {"confirmed": "yes", "reason": "vazamento"})
 
     assert response["Location"] == reverse("admin:accounts_apikey_change", args=[quote(key.pk)])
     with pytest.raises(ApiKeyRevoked):
