@@ -110,5 +110,6 @@ class CpfReportRunAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Any
         "period_end",
         "output",
         "row_count",
+        "reason",
     )
     readonly_fields = fields

@@ -321,6 +321,7 @@ class CpfReportAdmin(ReportAdmin):
                 period_end=until,
                 output=output,
                 row_count=len(consultations),
+                reason=form.cleaned_data["reason"],
             )
             if output == CpfReportRun.Output.CSV:
                 return _cpf_report_csv(consultations)
