@@ -128,6 +128,38 @@ class OrganizationKeyInline(admin.TabularInline[ApiKey, Organization]):
         return status_badge(obj)
 
 
+class OrganizationAdminForm(forms.ModelForm[Organization]):
+    """Deactivating an organization cuts off every key of it at once: the form asks for a
+    confirmation, naming how many keys stop."""
+
+    confirm_deactivation = forms.BooleanField(
+        label=_("Confirm the deactivation"),
+        required=False,
+        help_text=_("Unticking “Active” refuses every key of this organization at once."),
+    )
+
+    class Meta:
+        model = Organization
+        fields = ["name", "slug", "is_active", "contact_name", "contact_email"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        deactivating = self.instance.pk and self.instance.is_active and not cleaned.get("is_active")
+        if deactivating and not cleaned.get("confirm_deactivation"):
+            usable = self.instance.api_keys.filter(revoked=False).count()
+            raise forms.ValidationError(
+                ngettext(
+                    "Deactivating this organization refuses its %(count)d usable key at "
+                    "once. Tick “Confirm the deactivation” to go on.",
+                    "Deactivating this organization refuses its %(count)d usable keys at "
+                    "once. Tick “Confirm the deactivation” to go on.",
+                    usable,
+                )
+                % {"count": usable}
+            )
+        return cleaned
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin[Organization]):
     list_display = ["name", "slug", "is_active", "keys", "contact_email", "created_at"]
@@ -136,13 +168,18 @@ class OrganizationAdmin(admin.ModelAdmin[Organization]):
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["created_at", "updated_at"]
     inlines = [OrganizationKeyInline]
+    form = OrganizationAdminForm
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
         return super().get_queryset(request).annotate(key_count=Count("api_keys"))
 
     def get_fields(self, request: HttpRequest, obj: Organization | None = None) -> Any:
         fields = ["name", "slug", "is_active", "contact_name", "contact_email"]
-        return fields if obj is None else [*fields, *self.readonly_fields]
+        if obj is None:
+            return fields
+        if obj.is_active and self.has_change_permission(request, obj):
+            fields.insert(3, "confirm_deactivation")
+        return [*fields, *self.readonly_fields]
 
     @admin.display(description=_("keys"), ordering="key_count")
     def keys(self, obj: Organization) -> int:
@@ -152,7 +189,11 @@ class OrganizationAdmin(admin.ModelAdmin[Organization]):
         return False  # organizations are deactivated: their audit trail must stay linked
 
     def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
-        data = {name: form.cleaned_data[name] for name in form.cleaned_data}
+        data = {
+            name: form.cleaned_data[name]
+            for name in form.cleaned_data
+            if name != "confirm_deactivation"
+        }
         if change:  # a deactivation reaches every instance at once, and is recorded
             saved = organization_update(organization=obj, data=data, actor=_staff(request))
         else:

@@ -487,6 +487,20 @@ def test_if_the_list_is_filtered_by_status_then_only_keys_of_that_status_show(
 # ---------------------------------------------------------------------------------------
 # Organizations
 # ---------------------------------------------------------------------------------------
+def test_if_staff_untick_active_without_confirming_then_the_organization_stays_active(
+    admin_client, api_key, organization
+):
+    response = admin_client.post(
+        reverse("admin:accounts_organization_change", args=[organization.pk]),
+        organization_form(organization, is_active=""),
+    )
+
+    assert response.status_code == 200
+    assert "recusa a 1 chave utilizável dela imediatamente" in response.content.decode()
+    organization.refresh_from_db()
+    assert organization.is_active
+
+
 def test_if_staff_deactivate_an_organization_then_its_keys_are_refused_and_it_is_recorded(
     admin_client, admin_user, api_key, organization, django_capture_on_commit_callbacks
 ):
@@ -496,7 +510,7 @@ def test_if_staff_deactivate_an_organization_then_its_keys_are_refused_and_it_is
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             reverse("admin:accounts_organization_change", args=[organization.pk]),
-            organization_form(organization, is_active=""),
+            organization_form(organization, is_active="", confirm_deactivation="on"),
         )
 
     assert response.status_code == 302
