@@ -57,8 +57,9 @@ class ConsultationAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Con
     and its CSV export."""
 
     search_help_text = _("Exact CPF (with or without punctuation) or request id.")
-    # What an auditor scans a page for, at 1366 px beside the filters; the HTTP status, band
-    # and source are on the consultation's page (and filterable), the whole request id too.
+    # What an auditor scans a page for, at 1366 px with the sidebar and the filters open;
+    # the HTTP status, band, source and latency are on the consultation's page (and
+    # filterable), the whole request id too.
     list_display = [
         "occurred_at",
         "request",
@@ -68,7 +69,6 @@ class ConsultationAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Con
         "purpose",
         "outcome",
         "score",
-        "latency_ms",
     ]
     list_display_links = ["occurred_at"]
     list_filter = [

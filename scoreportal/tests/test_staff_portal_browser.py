@@ -26,7 +26,8 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from accounts.staff import StaffRole
-from audit.models import CpfReportRun
+from audit.local_days import midnight
+from audit.models import CpfReportRun, DailyUsageStatus
 from audit.services import audit_export_record, cpf_report_record
 from audit.services.usage import usage_summarize
 from conftest import STAFF_PASSWORD, browser_sign_in, follow, screenshot, totp_code, wait_for
@@ -113,15 +114,26 @@ def english_on_page(browser) -> list[str]:
 
 
 def tables_past_the_edge(browser) -> list[str]:
-    """Each table (or its column header) whose right edge is past the window's."""
+    """Each table whose right edge is past the window's, or that its box scrolls
+    sideways (the admin wraps lists in a box that scrolls: a column past its edge is as
+    hidden as one past the window's)."""
     return list(
         browser.execute_script(
             "const width = document.documentElement.clientWidth; const out = [];"
             "document.querySelectorAll('#content table').forEach(t => {"
             "  if (t.offsetParent === null) return;"
+            "  const name = t.id || t.className || 'table';"
             "  const right = t.getBoundingClientRect().right;"
-            "  if (right > width + 1) out.push((t.id || t.className || 'table') + ': ' +"
-            "    Math.round(right) + ' px in ' + width);"
+            "  if (right > width + 1)"
+            "    out.push(name + ': ' + Math.round(right) + ' px in ' + width);"
+            "  for (let box = t.parentElement; box && box !== document.body;"
+            "       box = box.parentElement) {"
+            "    const overflow = getComputedStyle(box).overflowX;"
+            "    if (overflow !== 'visible' && box.scrollWidth > box.clientWidth + 1) {"
+            "      out.push(name + ': ' + box.scrollWidth + ' px in a box of ' + box.clientWidth);"
+            "      break;"
+            "    }"
+            "  }"
             "});"
             "return out;"
         )
@@ -273,9 +285,11 @@ def test_if_an_auditor_opens_the_start_page_then_consultations_by_outcome_link_t
     served_today, url = figure(browser, "today-served")
     served_month = figure(browser, "month-served")[0]
     today = timezone.localdate()
-    served = Consultation.objects.filter(outcome=OUTCOME_SCORED)
-    assert served_today == served.filter(occurred_at__date=today).count()
-    assert served_month == served.filter(occurred_at__date__gte=today.replace(day=1)).count()
+    # What the summary counts: up to its coverage (the last minutes settle first).
+    counted = DailyUsageStatus.objects.get(day=today).covered_until
+    served = Consultation.objects.filter(outcome=OUTCOME_SCORED, occurred_at__lt=counted)
+    assert served_today == served.filter(occurred_at__gte=midnight(today)).count()
+    assert served_month == served.filter(occurred_at__gte=midnight(today.replace(day=1))).count()
     assert "Contadas até" in browser.find_element("css selector", "#panel-consultations").text
     assert (
         "Exportação da trilha de auditoria: 3 linhas"

@@ -66,7 +66,6 @@ class ProfileImportAdmin(admin.ModelAdmin[ProfileImport]):
         "file_name",
         "actor_name",
         "status_shown",
-        "checked_rows",
         "bad_rows",
         "profiles_created",
         "profiles_updated",
