@@ -6,11 +6,14 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 STAGE ?= dev
+# make run PORT=8001 when 8000 is taken.
+PORT ?= 8000
 
 .PHONY: help install browsers run test bench bench-audit bench-import load lint format requirements package messages clean
 
 help:
 	@echo "make run          install, migrate, start local DynamoDB, seed demo data, serve :8000"
+	@echo "                 (PORT=8001 for another port); the usage summary is kept current"
 	@echo "make test         install, provision Postgres + local DynamoDB, run the whole suite"
 	@echo "make bench        measure the score path and cold start (bench/README.md)"
 	@echo "make bench-audit  the auditors' pages at 10 million audit rows (bench/README.md)"
@@ -32,7 +35,7 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 install: $(INSTALLED)
 
 run: $(INSTALLED)
-	$(BIN)/python -m devstack run
+	$(BIN)/python -m devstack run --port $(PORT)
 
 # The admin's browser tests drive Debian's Chromium with its ChromeDriver. Installed here when
 # missing and we may (root, apt); otherwise those tests are skipped, or fail under CI=true.

@@ -13,19 +13,23 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import quote, unquote
-from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
@@ -42,7 +46,7 @@ from accounts.models import (
     StaffSignIn,
     StaffSignInFailure,
 )
-from accounts.selectors import api_keys_with_status
+from accounts.selectors import api_keys_unused, api_keys_with_status
 from accounts.services import (
     api_key_expiry_check,
     api_key_issue,
@@ -55,6 +59,8 @@ from accounts.services import (
     organization_update,
 )
 from accounts.services.handoff import HANDOFF_SECONDS
+from accounts.staff import StaffRole
+from accounts.start_page import Figure, Item, StartPanel, start_panel
 from scoreportal.admin_bases import ReadOnlyAdminMixin
 from scoreportal.exceptions import ApplicationError
 
@@ -73,6 +79,12 @@ def _staff(request: HttpRequest) -> User:
 def _short(moment: datetime | None) -> str:
     """A time in the list's short form (to the minute, São Paulo time)."""
     return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT") if moment else "-"
+
+
+def _member_name(user: User | None) -> str:
+    if user is None:
+        return "-"
+    return user.get_full_name() or user.get_username()
 
 
 def status_badge(api_key: ApiKey) -> str:
@@ -116,6 +128,38 @@ class OrganizationKeyInline(admin.TabularInline[ApiKey, Organization]):
         return status_badge(obj)
 
 
+class OrganizationAdminForm(forms.ModelForm[Organization]):
+    """Deactivating an organization cuts off every key of it at once: the form asks for a
+    confirmation, naming how many keys stop."""
+
+    confirm_deactivation = forms.BooleanField(
+        label=_("Confirm the deactivation"),
+        required=False,
+        help_text=_("Unticking “Active” refuses every key of this organization at once."),
+    )
+
+    class Meta:
+        model = Organization
+        fields = ["name", "slug", "is_active", "contact_name", "contact_email"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        deactivating = self.instance.pk and self.instance.is_active and not cleaned.get("is_active")
+        if deactivating and not cleaned.get("confirm_deactivation"):
+            usable = self.instance.api_keys.filter(revoked=False).count()
+            raise forms.ValidationError(
+                ngettext(
+                    "Deactivating this organization refuses its %(count)d usable key at "
+                    "once. Tick “Confirm the deactivation” to go on.",
+                    "Deactivating this organization refuses its %(count)d usable keys at "
+                    "once. Tick “Confirm the deactivation” to go on.",
+                    usable,
+                )
+                % {"count": usable}
+            )
+        return cleaned
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin[Organization]):
     list_display = ["name", "slug", "is_active", "keys", "contact_email", "created_at"]
@@ -124,13 +168,18 @@ class OrganizationAdmin(admin.ModelAdmin[Organization]):
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["created_at", "updated_at"]
     inlines = [OrganizationKeyInline]
+    form = OrganizationAdminForm
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
         return super().get_queryset(request).annotate(key_count=Count("api_keys"))
 
     def get_fields(self, request: HttpRequest, obj: Organization | None = None) -> Any:
         fields = ["name", "slug", "is_active", "contact_name", "contact_email"]
-        return fields if obj is None else [*fields, *self.readonly_fields]
+        if obj is None:
+            return fields
+        if obj.is_active and self.has_change_permission(request, obj):
+            fields.insert(3, "confirm_deactivation")
+        return [*fields, *self.readonly_fields]
 
     @admin.display(description=_("keys"), ordering="key_count")
     def keys(self, obj: Organization) -> int:
@@ -140,7 +189,11 @@ class OrganizationAdmin(admin.ModelAdmin[Organization]):
         return False  # organizations are deactivated: their audit trail must stay linked
 
     def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
-        data = {name: form.cleaned_data[name] for name in form.cleaned_data}
+        data = {
+            name: form.cleaned_data[name]
+            for name in form.cleaned_data
+            if name != "confirm_deactivation"
+        }
         if change:  # a deactivation reaches every instance at once, and is recorded
             saved = organization_update(organization=obj, data=data, actor=_staff(request))
         else:
@@ -221,6 +274,30 @@ class KeyStatusFilter(admin.SimpleListFilter):
         return api_keys_with_status(queryset, KeyStatus(value)) if value else queryset
 
 
+class UnusedFilter(admin.SimpleListFilter):
+    """Usable keys nobody has used for 30 days (the start page counts them)."""
+
+    title = _("use")
+    parameter_name = "unused"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("30d", _("Not used for 30 days"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
+        return api_keys_unused(queryset) if self.value() == "30d" else queryset
+
+
+class RevokeForm(forms.Form):
+    """Why the key is revoked: asked every time, kept in the lifecycle record."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_("Why the key is revoked (a leak, the end of a contract, a ticket number)."),
+    )
+
+
 class RotateForm(forms.Form):
     grace_hours = forms.IntegerField(
         label=_("The current key keeps working for (hours)"),
@@ -246,7 +323,7 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         "last_used",
     ]
     list_display_links = ["key"]
-    list_filter = [KeyStatusFilter, "organization"]
+    list_filter = [KeyStatusFilter, UnusedFilter, "organization"]
     list_select_related = ["organization", "replaced_by"]
     search_fields = ["prefix", "name"]
     search_help_text = _("Prefix or name of the key.")
@@ -256,9 +333,9 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         "key_status",
         "rotation",
         "created",
-        "created_by",
+        "created_by_name",
         "revoked_at",
-        "revoked_by",
+        "revoked_by_name",
         "last_used_at",
         "lifecycle",
     ]
@@ -280,6 +357,10 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     def readable_scopes(self, obj: ApiKey) -> str:
         return obj.scope_labels()
 
+    @admin.display(description=_("allowed networks"))
+    def networks(self, obj: ApiKey) -> str:
+        return ", ".join(obj.allowed_networks or ()) or gettext("any")
+
     @admin.display(description=_("status"))
     def key_status(self, obj: ApiKey) -> str:
         return status_badge(obj)
@@ -289,18 +370,32 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         editable = list(ApiKeyAdminForm.Meta.fields)
         if obj is None:
             return editable
+        if not self.has_change_permission(request, obj):
+            # Read-only: lists as their items, not as the stored JSON.
+            shown = {"scopes": "readable_scopes", "allowed_networks": "networks"}
+            editable = [shown.get(name, name) for name in editable]
         return [
             "prefix",
             "key_status",
             "rotation",
             *editable,
             "created",
-            "created_by",
+            "created_by_name",
             "revoked_at",
-            "revoked_by",
+            "revoked_by_name",
             "last_used_at",
             "lifecycle",
         ]
+
+    # Names, not links: a staff member's page is the superusers' (a key manager would get
+    # "you cannot open this page").
+    @admin.display(description=_("created by"))
+    def created_by_name(self, obj: ApiKey) -> str:
+        return _member_name(obj.created_by)
+
+    @admin.display(description=_("revoked by"))
+    def revoked_by_name(self, obj: ApiKey) -> str:
+        return _member_name(obj.revoked_by)
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         if obj is None:
@@ -496,9 +591,13 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         if not self.has_change_permission(request):
             raise PermissionDenied
         keys = list(queryset.filter(revoked=False).select_related("organization"))
-        if request.method == "POST" and request.POST.get("confirmed") == "yes":
+        confirmed = request.method == "POST" and request.POST.get("confirmed") == "yes"
+        form = RevokeForm(request.POST if confirmed else None)
+        if confirmed and form.is_valid():
             for api_key in keys:
-                api_key_revoke(api_key=api_key, actor=_staff(request))
+                api_key_revoke(
+                    api_key=api_key, actor=_staff(request), reason=form.cleaned_data["reason"]
+                )
             message = ngettext(
                 "Revoked %(count)d API key.", "Revoked %(count)d API keys.", len(keys)
             )
@@ -512,6 +611,7 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
             "keys": keys,
             "selected": [key.pk for key in keys],
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "form": form,
             "title": _("Revoke API keys"),
         }
         return TemplateResponse(request, "admin/accounts/apikey/revoke_confirmation.html", context)
@@ -557,20 +657,61 @@ class KeyLifecycleEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[KeyLifecycleEv
 
     @admin.display(description=_("changes"))
     def changes(self, obj: KeyLifecycleEvent) -> str:
+        if obj.reason:  # the list shows why beside what
+            return format_html(
+                '{}<div class="lifecycle-reason">{}: {}</div>',
+                self._changes(obj),
+                gettext("Reason"),
+                obj.reason,
+            )
+        return self._changes(obj)
+
+    def _changes(self, obj: KeyLifecycleEvent) -> str:
         names = sorted(obj.before.keys() | obj.after.keys())
+        model: type[ApiKey] | type[Organization] = ApiKey if obj.api_key_id else Organization
         return format_html_join(
             "",
-            "<div><code>{}</code>: {} → {}</div>",
-            ((name, _shown(obj.before.get(name)), _shown(obj.after.get(name))) for name in names),
+            '<div class="lifecycle-change"><span>{}</span>: {} → {}</div>',
+            (
+                (
+                    _setting_label(model, name),
+                    _shown(model, name, obj.before.get(name)),
+                    _shown(model, name, obj.after.get(name)),
+                )
+                for name in names
+            ),
         )
 
 
-def _shown(value: Any) -> str:
-    if value is None or value == "":
+def _setting_label(model: type[ApiKey] | type[Organization], name: str) -> str:
+    """A recorded setting by its label on the key's or organization's page."""
+    try:
+        return capfirst(str(getattr(model._meta.get_field(name), "verbose_name", name)))
+    except FieldDoesNotExist:
+        return name
+
+
+def _shown(model: type[ApiKey] | type[Organization], name: str, value: Any) -> str:
+    """A recorded value as the pages show it: a choice by its label, a moment in local
+    time, yes or no, a list as its items."""
+    if value is None or value == "" or value == []:
         return "-"
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    try:
+        field: Any = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        field = None
+    choices = dict(Scope.choices) if name == "scopes" else {}
+    if field is not None and getattr(field, "flatchoices", None):
+        choices = dict(field.flatchoices)
     if isinstance(value, list):
-        return ", ".join(str(item) for item in value) or "-"
-    return str(value)
+        return ", ".join(str(choices.get(item, item)) for item in value)
+    if isinstance(value, str):
+        moment = parse_datetime(value) if len(value) > 18 and value[4:5] == "-" else None
+        if moment is not None:
+            return _short(moment)
+    return str(choices.get(value, value))
 
 
 # ==============================================================================
@@ -579,7 +720,7 @@ def _shown(value: Any) -> str:
 _ACCESS_FIELDS: tuple[str, ...] = (
     "username",
     "ip_address",
-    "user_agent",
+    "browser",
     "path_info",
     "attempt_time",
 )
@@ -592,6 +733,14 @@ class StaffAccessAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
     search_fields = ["username", "ip_address"]
     date_hierarchy = None
     readonly_fields = fields = _ACCESS_FIELDS
+
+    @admin.display(description=_("browser"))
+    def browser(self, obj: Any) -> str:
+        # django-axes writes "<unknown>" when the request named no browser.
+        agent = obj.user_agent
+        if not agent or agent == "<unknown>":
+            return gettext("unknown")
+        return format_html("<code>{}</code>", agent)  # as the browser sent it
 
 
 @admin.register(StaffSignIn)
@@ -637,3 +786,151 @@ class AuthenticatorAdmin(TOTPDeviceAdmin):  # type: ignore[misc]
 
 admin.site.unregister(TOTPDevice)
 admin.site.register(TOTPDevice, AuthenticatorAdmin)
+
+
+# ---------------------------------------------------------------------------------------
+# The key managers' start page: keys to act on, and the latest changes
+# ---------------------------------------------------------------------------------------
+@start_panel(order=10)
+def key_managers_panel(request: HttpRequest) -> StartPanel | None:
+    """Keys expiring within 7 days and keys unused for 30 days (one count each), and the
+    last changes to keys and organizations (one query)."""
+    if not request.user.has_perm("accounts.change_apikey"):
+        return None
+    keys = reverse("admin:accounts_apikey_changelist")
+    expiring = api_keys_with_status(ApiKey.objects.all(), KeyStatus.EXPIRING).count()
+    unused = api_keys_unused(ApiKey.objects.all()).count()
+    events = KeyLifecycleEvent.objects.select_related("organization", "api_key").order_by(
+        "-occurred_at"
+    )[:8]
+    return StartPanel(
+        panel_id="keys",
+        title=gettext("API keys to act on"),
+        figures=[
+            Figure(
+                gettext("Keys expiring within 7 days"),
+                expiring,
+                f"{keys}?status={KeyStatus.EXPIRING.value}",
+                "keys-expiring",
+            ),
+            Figure(
+                gettext("Keys not used for 30 days"),
+                unused,
+                f"{keys}?{UnusedFilter.parameter_name}=30d",
+                "keys-unused",
+            ),
+        ],
+        items_title=gettext("Latest changes to keys and organizations"),
+        items=[
+            Item(
+                text=f"{event.get_action_display()}: "
+                + (event.api_key.prefix if event.api_key else str(event.organization)),
+                url=reverse("admin:accounts_keylifecycleevent_change", args=[event.pk]),
+                when=event.occurred_at,
+                detail=event.actor_name,
+            )
+            for event in events
+        ],
+        empty=gettext("No changes yet."),
+        links=[
+            (gettext("Issue a key"), reverse("admin:accounts_apikey_add")),
+            (gettext("All keys"), keys),
+        ],
+    )
+
+
+@start_panel(order=40)
+def sign_ins_panel(request: HttpRequest) -> StartPanel | None:
+    """Failed staff sign-ins over the past 7 days and the usernames or addresses locked
+    out now (one count each)."""
+    if not request.user.has_perm("accounts.view_staffsigninfailure"):
+        return None
+    today = timezone.localdate()
+    since, until = today - timedelta(days=7), today + timedelta(days=1)
+    failures = StaffSignInFailure.objects.filter(attempt_time__gte=_local_midnight(since)).count()
+    locked = StaffLockout.objects.filter(
+        failures_since_start__gte=settings.AXES_FAILURE_LIMIT,
+        attempt_time__gt=timezone.now() - settings.AXES_COOLOFF_TIME,
+    ).count()
+    past_week = f"attempt_time__gte={since.isoformat()}&attempt_time__lt={until.isoformat()}"
+    return StartPanel(
+        panel_id="sign-ins",
+        title=gettext("Staff sign-ins"),
+        figures=[
+            Figure(
+                gettext("Failed sign-ins, past 7 days"),
+                failures,
+                f"{reverse('admin:accounts_staffsigninfailure_changelist')}?{past_week}",
+                "sign-in-failures",
+            ),
+            Figure(
+                gettext("Locked out now"),
+                locked,
+                reverse("admin:accounts_stafflockout_changelist"),
+                "lockouts",
+            ),
+        ],
+    )
+
+
+def _local_midnight(day: Any) -> datetime:
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
+
+
+# ---------------------------------------------------------------------------------------
+# Staff accounts and roles (superusers): each role by its name in the reader's language
+# ---------------------------------------------------------------------------------------
+def role_label(group: Group) -> str:
+    """A role's group by its translated name (the group's name is a stable identifier)."""
+    try:
+        return str(StaffRole(group.name).label)
+    except ValueError:
+        return group.name
+
+
+class RoleChoiceField(forms.ModelMultipleChoiceField[Group]):
+    def label_from_instance(self, obj: Any) -> str:
+        return role_label(obj)
+
+
+class StaffGroupAdmin(GroupAdmin):
+    list_display = ["role"]
+
+    @admin.display(description=_("role"), ordering="name")
+    def role(self, obj: Group) -> str:
+        return role_label(obj)
+
+
+class RoleFilter(admin.SimpleListFilter):
+    title = _("role")
+    parameter_name = "role"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [(role.value, role.label) for role in StaffRole]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
+        return queryset.filter(groups__name=self.value()) if self.value() else queryset
+
+
+class StaffUserAdmin(UserAdmin[User]):
+    list_display = ["username", "first_name", "last_name", "roles", "is_staff", "is_active"]
+    list_filter = ["is_staff", "is_superuser", "is_active", RoleFilter]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description=_("roles"))
+    def roles(self, obj: User) -> str:
+        return ", ".join(role_label(group) for group in obj.groups.all()) or "-"
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "groups":
+            kwargs["form_class"] = RoleChoiceField
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+for _model in (Group, User):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+admin.site.register(Group, StaffGroupAdmin)
+admin.site.register(User, StaffUserAdmin)

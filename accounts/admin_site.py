@@ -33,7 +33,7 @@ View = Callable[..., HttpResponseBase]
 class StaffAdminSite(admin.AdminSite):
     site_header = _("Score Portal administration")
     site_title = _("Score Portal")
-    index_title = _("Administration")
+    index_title = _("Start page")
     site_url = None  # there is no public site to view: the portal is an API
     login_form = StaffAuthenticationForm
     login_template = "admin/staff_login.html"
@@ -102,6 +102,15 @@ class StaffAdminSite(admin.AdminSite):
             ),
             *super().get_urls(),
         ]
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        """The start page: the panels of the signed-in member's role (accounts/start_page.py),
+        then every page they may open."""
+        from accounts.start_page import start_panels
+
+        return super().index(
+            request, {"start_panels": start_panels(request), **(extra_context or {})}
+        )
 
     def each_context(self, request: HttpRequest) -> dict[str, Any]:
         from accounts.forms import LanguageForm

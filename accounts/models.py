@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
@@ -78,6 +80,21 @@ def validate_networks(value: Any) -> None:
         try:
             ipaddress.ip_network(item, strict=True)
         except ValueError:
+            network = _network_of_host(item)
+            if network is not None:
+                # 192.168.1.5/24: an address with its prefix; say which network it means.
+                raise ValidationError(
+                    _(
+                        "%(given)s has host bits set: the network with that prefix is "
+                        "%(network)s. Write %(network)s for the network, or %(address)s for "
+                        "that one address."
+                    ),
+                    params={
+                        "given": item[:45],
+                        "network": str(network),
+                        "address": f"{item.split('/')[0]}/{network.max_prefixlen}",
+                    },
+                ) from None
             bad.append(item[:45])
     if bad:
         raise ValidationError(
@@ -86,6 +103,17 @@ def validate_networks(value: Any) -> None:
         )
     if len({str(ipaddress.ip_network(item)) for item in value}) != len(value):
         raise ValidationError(_("Allowed networks must not repeat."))
+
+
+def _network_of_host(item: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The network an address written with a prefix belongs to, or None if `item` is not
+    that (not an address, or no prefix)."""
+    if "/" not in item:
+        return None
+    try:
+        return ipaddress.ip_network(item, strict=False)
+    except ValueError:
+        return None
 
 
 def default_rate_limit_per_minute() -> int:
@@ -243,9 +271,12 @@ class ApiKey(AbstractAPIKey):
         now = timezone.now()
         if self.revoked:
             return KeyStatus.REVOKED
+        # Replaced from the rotation on: in its grace period it still works, until its
+        # expiry (the key's page says when), but it is no longer the one to use.
+        if self.pk and hasattr(self, "replaced_by"):
+            return KeyStatus.ROTATED_OUT
         if self.expiry_date is not None and self.expiry_date <= now:
-            rotated = hasattr(self, "replaced_by") if self.pk else False
-            return KeyStatus.ROTATED_OUT if rotated else KeyStatus.EXPIRED
+            return KeyStatus.EXPIRED
         if self.expiry_date is not None and self.expiry_date <= now + EXPIRING_WITHIN:
             return KeyStatus.EXPIRING
         return KeyStatus.ACTIVE
@@ -280,6 +311,9 @@ class StaffSignIn(AccessLog):  # type: ignore[misc]  # axes is untyped
         verbose_name = _("staff sign-in")
         verbose_name_plural = _("staff sign-ins")
 
+    def __str__(self) -> str:
+        return gettext("%(username)s at %(moment)s") % _who_and_when(self)
+
 
 class StaffSignInFailure(AccessFailureLog):  # type: ignore[misc]  # axes is untyped
     """A failed staff sign-in, as django-axes records it."""
@@ -288,6 +322,9 @@ class StaffSignInFailure(AccessFailureLog):  # type: ignore[misc]  # axes is unt
         proxy = True
         verbose_name = _("failed staff sign-in")
         verbose_name_plural = _("failed staff sign-ins")
+
+    def __str__(self) -> str:
+        return gettext("%(username)s at %(moment)s") % _who_and_when(self)
 
 
 class StaffLockout(AccessAttempt):  # type: ignore[misc]  # axes is untyped
@@ -298,6 +335,21 @@ class StaffLockout(AccessAttempt):  # type: ignore[misc]  # axes is untyped
         proxy = True
         verbose_name = _("sign-in lockout")
         verbose_name_plural = _("sign-in lockouts")
+
+    def __str__(self) -> str:
+        return gettext("%(username)s at %(moment)s") % _who_and_when(self)
+
+
+def _who_and_when(record: Any) -> dict[str, str]:
+    """A django-axes record's username and time, for its page's title (axes's own are
+    English sentences)."""
+    moment = record.attempt_time
+    return {
+        "username": record.username or "-",
+        "moment": date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
+        if moment
+        else "-",
+    }
 
 
 class KeyLifecycleEvent(AppendOnlyRecord):
@@ -346,6 +398,8 @@ class KeyLifecycleEvent(AppendOnlyRecord):
         editable=False,
         help_text=_("The staff member's username, or the command that made the change."),
     )
+    # Why, where a bank asks for it: a revocation's reason, as its staff member gave it.
+    reason = models.CharField(_("reason"), max_length=500, blank=True, default="", editable=False)
     before = models.JSONField(_("before"), default=dict, blank=True, editable=False)
     after = models.JSONField(_("after"), default=dict, blank=True, editable=False)
 

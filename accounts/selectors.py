@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -90,12 +90,13 @@ def api_keys_with_status(
 ) -> QuerySet[ApiKey]:
     """The keys of `queryset` whose ApiKey.status is `status` now, as one filter."""
     now = now or timezone.now()
-    usable = queryset.filter(revoked=False)
-    expired = usable.filter(expiry_date__lte=now)
+    not_revoked = queryset.filter(revoked=False)
+    usable = not_revoked.filter(replaced_by__isnull=True)
     filters: dict[KeyStatus, QuerySet[ApiKey]] = {
         KeyStatus.REVOKED: queryset.filter(revoked=True),
-        KeyStatus.EXPIRED: expired.filter(replaced_by__isnull=True),
-        KeyStatus.ROTATED_OUT: expired.filter(replaced_by__isnull=False),
+        KeyStatus.EXPIRED: usable.filter(expiry_date__lte=now),
+        # From the rotation on, in its grace period too (ApiKey.status).
+        KeyStatus.ROTATED_OUT: not_revoked.filter(replaced_by__isnull=False),
         KeyStatus.EXPIRING: usable.filter(
             expiry_date__gt=now, expiry_date__lte=now + EXPIRING_WITHIN
         ),
@@ -104,3 +105,20 @@ def api_keys_with_status(
         ),
     }
     return filters[status]
+
+
+# A usable key nobody has used for this long is worth a question to its organization.
+UNUSED_FOR = timedelta(days=30)
+
+
+def api_keys_unused(queryset: QuerySet[ApiKey], *, now: datetime | None = None) -> QuerySet[ApiKey]:
+    """The usable keys of `queryset` (not revoked, not expired) not used for UNUSED_FOR:
+    last used before then, or never used and issued before then."""
+    now = now or timezone.now()
+    since = now - UNUSED_FOR
+    usable = queryset.filter(revoked=False, replaced_by__isnull=True).filter(
+        Q(expiry_date__isnull=True) | Q(expiry_date__gt=now)
+    )
+    return usable.filter(
+        Q(last_used_at__lt=since) | Q(last_used_at__isnull=True, created__lt=since)
+    )

@@ -109,5 +109,10 @@ class CpfReportForm(RequiredDayRangeForm):
     """Whose consultations (a CPF) and when (default: the last six months)."""
 
     cpf = CpfField(label=_("CPF"))
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        help_text=_("Why the report is run: the request's protocol number, or who asked."),
+    )
 
-    field_order = ["cpf", "since", "until"]
+    field_order = ["cpf", "since", "until", "reason"]

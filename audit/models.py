@@ -96,6 +96,8 @@ class CpfReportRun(AppendOnlyRecord):
     period_end = models.DateField(_("to"), editable=False)
     output = models.CharField(_("output"), max_length=8, choices=Output.choices, editable=False)
     row_count = models.PositiveIntegerField(_("consultations found"), editable=False)
+    # Why the report was run, as the auditor gave it (a request's protocol number).
+    reason = models.CharField(_("reason"), max_length=500, blank=True, default="", editable=False)
 
     class Meta:
         db_table = "scores_cpfreportrun"
@@ -193,6 +195,11 @@ class DailyUsageStatus(models.Model):
     covered_until = models.DateTimeField(_("covered until"), editable=False)
     complete = models.BooleanField(_("complete"), default=False, editable=False)
     summarized_at = models.DateTimeField(_("summarized at"), editable=False)
+    # Who last brought the day up to date from the usage report's page; empty: the schedule
+    # (summarize_usage).
+    summarized_by = models.CharField(
+        _("summarized by"), max_length=150, blank=True, default="", editable=False
+    )
 
     class Meta:
         db_table = "scores_dailyusagestatus"

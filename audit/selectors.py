@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import connections
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
 from accounts.models import ApiKey, Organization
@@ -225,6 +225,8 @@ class UsageReportData:
     # Consultations before this moment are counted (None: no day of the period is summarized).
     covered_until: datetime | None
     unsummarized_days: list[date]
+    # The latest summary of the period's days: when, and by whom ("" for the schedule).
+    last_summarized: DailyUsageStatus | None = None
 
 
 def usage_report(
@@ -251,7 +253,13 @@ def usage_report(
         status.day: status
         for status in DailyUsageStatus.objects.filter(day__gte=since, day__lte=until)
     }
-    unsummarized = [day for day in days if day not in statuses]
+    # Days before the first consultation have nothing to summarize: they are not missing.
+    first = _first_day_with_consultations()
+    unsummarized = [
+        day
+        for day in days
+        if day not in statuses and first is not None and first <= day <= timezone.localdate()
+    ]
     incomplete = [status.covered_until for status in statuses.values() if not status.complete]
     covered_until = (
         min(incomplete)
@@ -273,7 +281,18 @@ def usage_report(
         total=total,
         covered_until=covered_until,
         unsummarized_days=unsummarized,
+        last_summarized=max(statuses.values(), key=lambda s: s.summarized_at, default=None),
     )
+
+
+def _first_day_with_consultations() -> date | None:
+    """The first summarized day (the summary starts at the first consultation's day), or,
+    before any summary, the first consultation's day: an index's first entry."""
+    first = DailyUsageStatus.objects.aggregate(day=Min("day"))["day"]
+    if first is not None:
+        return first  # type: ignore[no-any-return]
+    oldest = Consultation.objects.aggregate(at=Min("occurred_at"))["at"]
+    return None if oldest is None else timezone.localdate(oldest)
 
 
 def daily_usage_rows(

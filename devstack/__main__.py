@@ -16,11 +16,20 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from devstack.lambda_package import PROJECT, build_package, describe
-from devstack.services import OWNER_ROLE, SERVING_ROLE, checkout_roles, moto_server, postgres
+from devstack.services import (
+    OWNER_ROLE,
+    SERVING_ROLE,
+    checkout_roles,
+    moto_server,
+    port_free,
+    postgres,
+)
 
 # Local, throwaway credentials: moto accepts anything, and real AWS must never be reached.
 LOCAL_AWS = {
@@ -95,6 +104,15 @@ def write_dot_env(values: dict[str, str]) -> None:
 
 
 def run(port: int) -> int:
+    # Before anything is seeded: a busy port would otherwise fail only after the demo key
+    # was revoked and a new one printed.
+    if not port_free(port):
+        print(
+            f"Port {port} is in use (another `make run`?). Stop it, or choose another port: "
+            f"make run PORT={port + 1}",
+            file=sys.stderr,
+        )
+        return 1
     # A process manager's SIGTERM stops everything just as Ctrl-C (SIGINT) does.
     signal.signal(signal.SIGTERM, _interrupt)
     with moto_server() as dynamodb_url:
@@ -115,7 +133,26 @@ def run(port: int) -> int:
             "— Ctrl-C stops everything.\n",
             flush=True,
         )
+        # The usage report reads the daily summary: keep it current while serving, as the
+        # deployed stage's schedule does.
+        threading.Thread(target=_summarize_usage_every, args=(env,), daemon=True).start()
         return serve([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"], env)
+
+
+SUMMARIZE_EVERY_SECONDS = 60
+
+
+def _summarize_usage_every(env: dict[str, str]) -> None:
+    while True:
+        time.sleep(SUMMARIZE_EVERY_SECONDS)
+        subprocess.run(
+            [sys.executable, "manage.py", "summarize_usage"],
+            env=env,
+            cwd=PROJECT,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C stops the server; this ends with it
+        )
 
 
 def serve(command: list[str], env: dict[str, str]) -> int:

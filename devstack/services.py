@@ -54,6 +54,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_free(port: int) -> bool:
+    """Whether a server could listen on this loopback port now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def _port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -112,14 +122,30 @@ def moto_server(port: int | None = None) -> Iterator[str]:
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
+        # Its own process group: a terminal's Ctrl-C reaches gunicorn's master and worker
+        # at once and could leave the worker holding the port; we stop the group instead.
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until(lambda: process.poll() is None and _http_ok(url), "moto server")
         yield url
     finally:
-        _stop(process)
+        _stop_group(process)
         log.close()
+
+
+def _stop_group(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """Stop a process started in its own session and every process of its group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout)
+    # A worker the master left behind (it ignored the master's SIGTERM) goes too.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout)
 
 
 def _http_ok(url: str) -> bool:

@@ -134,8 +134,9 @@ def api_key_update(
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey, actor: Actor = None) -> ApiKey:
-    """Revoke a key for good; every instance refuses it from its next request.
+def api_key_revoke(*, api_key: ApiKey, actor: Actor = None, reason: str = "") -> ApiKey:
+    """Revoke a key for good; every instance refuses it from its next request. `reason`
+    (why, as the staff member says it) is kept in the lifecycle record.
 
     Revoking a revoked key changes nothing (and records nothing).
     """
@@ -153,6 +154,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: Actor = None) -> ApiKey:
             actor=actor,
             before={"revoked": False},
             after={"revoked": True},
+            reason=reason.strip(),
         )
         announce_on_commit({locked.prefix: locked.version})
     return locked

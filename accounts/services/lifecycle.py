@@ -40,10 +40,12 @@ def lifecycle_record(
     api_key: ApiKey | None = None,
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
+    reason: str = "",
 ) -> KeyLifecycleEvent:
     """Record a change, in the caller's transaction (it is committed with the change).
 
-    `before` and `after` keep only what changed when both are given.
+    `before` and `after` keep only what changed when both are given; `reason` is why, as
+    the staff member gave it (a revocation's).
     """
     before, after = dict(before or {}), dict(after or {})
     if before and after:
@@ -60,6 +62,7 @@ def lifecycle_record(
         actor_name=actor.get_username() if isinstance(actor, User) else (actor or ""),
         before=before,
         after=after,
+        reason=reason,
     )
 
 

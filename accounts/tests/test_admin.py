@@ -19,6 +19,7 @@ from accounts.constants import KeyStatus, LifecycleAction
 from accounts.exceptions import ApiKeyExpired, ApiKeyRevoked, OrganizationInactive
 from accounts.models import ApiKey, KeyHandoff, KeyLifecycleEvent, Organization
 from accounts.services import api_key_authenticate, api_key_revoke, api_key_rotate
+from accounts.staff import StaffRole
 from scores.constants import Endpoint
 from scores.models import Consultation
 
@@ -238,6 +239,32 @@ def test_if_allowed_networks_are_not_cidrs_then_no_key_is_issued(
     assert not ApiKey.objects.exists()
 
 
+def test_if_an_address_is_given_with_a_prefix_then_the_network_it_means_is_offered(
+    admin_client, organization
+):
+    page, posted = issue_in_admin(admin_client, organization, allowed_networks="192.168.1.5/24")
+
+    assert posted is None
+    assert (
+        "192.168.1.5/24 tem bits de host: a rede com esse prefixo é 192.168.1.0/24. Escreva "
+        "192.168.1.0/24 para a rede, ou 192.168.1.5/32 para esse único endereço."
+    ) in page.content.decode()
+
+
+def test_if_a_superuser_lists_staff_and_roles_then_roles_are_named_in_portuguese(
+    admin_client, staff_member
+):
+    staff_member("bia", role=StaffRole.AUDITORS)
+
+    users = admin_client.get(reverse("admin:auth_user_changelist")).content.decode()
+    groups = admin_client.get(reverse("admin:auth_group_changelist")).content.decode()
+
+    assert "Auditores" in users
+    assert ">Auditors<" not in users
+    assert "Operadores de dados de crédito" in groups
+    assert ">Credit data operators<" not in groups
+
+
 def test_if_allowed_networks_are_given_one_per_line_then_the_key_keeps_them(
     admin_client, organization
 ):
@@ -268,7 +295,12 @@ def test_if_staff_revoke_keys_in_bulk_then_a_confirmation_comes_first(
 
     done = admin_client.post(
         CHANGELIST_URL,
-        {"action": "revoke_keys", "_selected_action": [first.pk], "confirmed": "yes"},
+        {
+            "action": "revoke_keys",
+            "_selected_action": [first.pk],
+            "confirmed": "yes",
+            "reason": "chamado 4711",
+        },
         follow=True,
     )
 
@@ -276,8 +308,21 @@ def test_if_staff_revoke_keys_in_bulk_then_a_confirmation_comes_first(
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.revoked, first.revoked_by, second.revoked) == (True, admin_user, False)
+    assert KeyLifecycleEvent.objects.get(action="key_revoked").reason == "chamado 4711"
     with pytest.raises(ApiKeyRevoked):
         api_key_authenticate(first_plaintext)
+
+
+def test_if_staff_confirm_a_revocation_without_a_reason_then_it_is_asked_for(admin_client, api_key):
+    key, _plaintext = api_key
+    url = reverse("admin:accounts_apikey_revoke", args=[quote(key.pk)])
+
+    response = admin_client.post(url, {"confirmed": "yes", "reason": "  "})
+
+    assert response.status_code == 200
+    assert "Este campo é obrigatório" in response.content.decode()
+    key.refresh_from_db()
+    assert not key.revoked
 
 
 def test_if_staff_revoke_a_key_from_its_page_then_it_stops_at_once(
@@ -289,7 +334,7 @@ def test_if_staff_revoke_a_key_from_its_page_then_it_stops_at_once(
 
     assert 'id="revoke-form"' in admin_client.get(url).content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(url, {"confirmed": "yes"})
+        response = admin_client.post(url, {"confirmed": "yes", "reason": "vazamento"})
 
     assert response["Location"] == reverse("admin:accounts_apikey_change", args=[quote(key.pk)])
     with pytest.raises(ApiKeyRevoked):
@@ -339,7 +384,8 @@ def test_if_staff_rotate_a_key_then_both_work_during_the_grace_and_the_old_then_
         777,
         "collection",
     )
-    assert ApiKey.objects.get(pk=old.pk).status is KeyStatus.EXPIRING
+    # Replaced at once (the list's "Substituída" finds it), working through its grace.
+    assert ApiKey.objects.get(pk=old.pk).status is KeyStatus.ROTATED_OUT
     with time_machine.travel(timezone.now() + timedelta(hours=24, minutes=1)):
         with pytest.raises(ApiKeyExpired):
             api_key_authenticate(old_plaintext)
@@ -441,6 +487,20 @@ def test_if_the_list_is_filtered_by_status_then_only_keys_of_that_status_show(
 # ---------------------------------------------------------------------------------------
 # Organizations
 # ---------------------------------------------------------------------------------------
+def test_if_staff_untick_active_without_confirming_then_the_organization_stays_active(
+    admin_client, api_key, organization
+):
+    response = admin_client.post(
+        reverse("admin:accounts_organization_change", args=[organization.pk]),
+        organization_form(organization, is_active=""),
+    )
+
+    assert response.status_code == 200
+    assert "recusa a 1 chave utilizável dela imediatamente" in response.content.decode()
+    organization.refresh_from_db()
+    assert organization.is_active
+
+
 def test_if_staff_deactivate_an_organization_then_its_keys_are_refused_and_it_is_recorded(
     admin_client, admin_user, api_key, organization, django_capture_on_commit_callbacks
 ):
@@ -450,7 +510,7 @@ def test_if_staff_deactivate_an_organization_then_its_keys_are_refused_and_it_is
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             reverse("admin:accounts_organization_change", args=[organization.pk]),
-            organization_form(organization, is_active=""),
+            organization_form(organization, is_active="", confirm_deactivation="on"),
         )
 
     assert response.status_code == 302

@@ -98,8 +98,8 @@ def test_if_a_key_manager_issues_rotates_and_revokes_keys_then_each_key_works_ex
     )
     browser.get(f"{admin}accounts/apikey/{old.pk}/change/")
     assert new.prefix in wait_for(browser, "#key-status-banner").text  # "replaced by …"
-    browser.get(f"{admin}accounts/apikey/")  # every column on a 1400 px screen
-    assert wait_for(browser, "#result_list .key-status-expiring")  # the widest badge
+    browser.get(f"{admin}accounts/apikey/")  # every column on a 1366 px screen
+    assert wait_for(browser, "#result_list .key-status-rotated_out")  # in its grace period
     screenshot(browser, "key-list-pt-br")
     assert browser.execute_script(
         "const table = document.querySelector('#result_list');"
@@ -115,6 +115,7 @@ def test_if_a_key_manager_issues_rotates_and_revokes_keys_then_each_key_works_ex
     browser.get(f"{admin}accounts/apikey/{new.pk}/change/")
     follow(browser, wait_for(browser, "a.revokelink"))
     assert new.prefix in wait_for(browser, "#revoke-form").find_element("xpath", "..").text
+    browser.find_element("css selector", "#id_reason").send_keys("Chave exposta num log")
     follow(browser, "#revoke-form [type=submit]")
     wait_for(browser, ".messagelist")
     assert score(live_server.url, second) == (401, "api_key_revoked")

@@ -212,7 +212,8 @@ def test_if_a_role_opens_the_key_lifecycle_actions_then_only_key_managers_may(da
         client.get(reverse("admin:accounts_apikey_revoke", args=[quote(key.pk)])),
     ]
     revoked = client.post(
-        reverse("admin:accounts_apikey_revoke", args=[quote(key.pk)]), {"confirmed": "yes"}
+        reverse("admin:accounts_apikey_revoke", args=[quote(key.pk)]),
+        {"confirmed": "yes", "reason": "fim do contrato"},
     )
 
     key.refresh_from_db()

@@ -7,13 +7,20 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils import formats
+from django.utils.dateparse import parse_date
+from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from audit.admin.changelist import CURSOR_VAR, OccurredBetweenFilter
 from audit.models import AuditExport, CpfReportRun
 from scoreportal.admin_bases import ReadOnlyAdminMixin
 from scores.admin.cpf_search import CpfSearchMixin
+from scores.models import Consultation
 
 
 @admin.register(AuditExport)
@@ -40,7 +47,39 @@ class AuditExportAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Any]
         kept = parse_qsl(export.filters, keep_blank_values=True)
         if export.cpf_hash:
             kept = [(name, value) for name, value in kept if name != "q"]
-        return format_html('<a href="{}?{}">{}</a>', url, urlencode(kept), export.filters)
+        return format_html(
+            '<a href="{}?{}"><ul class="export-filters">{}</ul></a>',
+            url,
+            urlencode(kept),
+            format_html_join("", "<li>{}: {}</li>", filters_readable(export.filters)),
+        )
+
+
+def filters_readable(filters: str) -> list[tuple[str, str]]:
+    """The audit trail's filters as its page names them: (label, value) in the reader's
+    language, a choice by its label and a day in the local format; the rest as kept."""
+    readable = []
+    for name, value in parse_qsl(filters, keep_blank_values=True):
+        if name == CURSOR_VAR:
+            continue  # a page of the trail, not a filter
+        if name in (OccurredBetweenFilter.parameter_since, OccurredBetweenFilter.parameter_until):
+            since = name == OccurredBetweenFilter.parameter_since
+            label = gettext("From") if since else gettext("Until")
+            day = parse_date(value) if len(value) == 10 else None
+            readable.append((label, formats.date_format(day) if day else value))
+            continue
+        if name == "q":
+            readable.append((gettext("Search"), value))
+            continue
+        try:
+            field = Consultation._meta.get_field(name.split("__")[0])
+        except FieldDoesNotExist:
+            readable.append((name, value))
+            continue
+        choices = dict(getattr(field, "flatchoices", None) or ())
+        label = capfirst(str(getattr(field, "verbose_name", name)))
+        readable.append((label, str(choices.get(value, value))))
+    return readable
 
 
 @admin.register(CpfReportRun)
@@ -71,5 +110,6 @@ class CpfReportRunAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Any
         "period_end",
         "output",
         "row_count",
+        "reason",
     )
     readonly_fields = fields

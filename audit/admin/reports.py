@@ -13,12 +13,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib import admin
-from django.http import HttpRequest, HttpResponseBase
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
-from django.utils import formats
-from django.utils.translation import gettext
+from django.urls import URLPattern, path, reverse
+from django.utils import formats, timezone
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from audit.constants import OutcomeClass
 from audit.csv_download import (
@@ -45,6 +49,7 @@ from audit.selectors import (
     usage_report,
 )
 from audit.services import cpf_report_record
+from audit.services.usage import SETTLE_TIME, usage_summarize
 from scoreportal.admin_bases import ReportAdmin
 from scores.constants import BAND_LABELS
 from scores.core.scorecard import Band
@@ -203,9 +208,54 @@ def _cpf_report_csv(consultations: list[Consultation]) -> HttpResponseBase:
     )
 
 
+# Bringing the summary up to date from the page stops between days after this long: a
+# long backlog takes a few presses (each says how far it got), never a request that times out.
+REFRESH_SECONDS = 20
+
+
 @admin.register(UsageReport)
 class UsageReportAdmin(ReportAdmin):
     """The usage report (Auditors, Credit data operators)."""
+
+    def get_urls(self) -> list[URLPattern]:
+        refresh = self.admin_site.admin_view(self.refresh_view)
+        return [
+            path("refresh/", refresh, name="audit_usagereport_refresh"),
+            *super().get_urls(),
+        ]
+
+    @method_decorator(require_POST)
+    def refresh_view(self, request: HttpRequest) -> HttpResponseBase:
+        """Summarize the days not summarized yet, now, in the name of who asked (recorded
+        on each day's summary); back to the report as it was."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        now = timezone.now()
+        days = usage_summarize(now=now, max_seconds=REFRESH_SECONDS, by=request.user.get_username())
+        if days and days[-1] < timezone.localdate(now - SETTLE_TIME):
+            self.message_user(
+                request,
+                ngettext(
+                    "%(done)s day summarized, up to %(day)s; bring it up to date again for "
+                    "the rest.",
+                    "%(done)s days summarized, up to %(day)s; bring it up to date again for "
+                    "the rest.",
+                    len(days),
+                )
+                % {"done": len(days), "day": formats.date_format(days[-1], "SHORT_DATE_FORMAT")},
+                messages.WARNING,
+            )
+        else:
+            self.message_user(
+                request,
+                gettext("The usage summary is up to date (%(done)s days summarized).")
+                % {"done": len(days)},
+                messages.SUCCESS,
+            )
+        # The report's own filters, re-encoded: only a query string of our page goes back.
+        back = QueryDict(request.POST.get("query", "")).urlencode()
+        url = reverse("admin:audit_usagereport_changelist")
+        return HttpResponseRedirect(f"{url}?{back}" if back else url)
 
     def report(self, request: HttpRequest) -> HttpResponseBase:
         """Per organization and key, per day, over a range of days (default the last 30):
@@ -229,7 +279,6 @@ class UsageReportAdmin(ReportAdmin):
             "charts": _usage_charts(report) if report else None,
             "csv_query": _usage_csv_query(form) if report else "",
             "outcome_classes": list(OutcomeClass),
-            "bands": [BAND_LABELS[band] for band in Band],
         }
         return TemplateResponse(request, "admin/audit/usagereport/report.html", context)
 
@@ -272,6 +321,7 @@ class CpfReportAdmin(ReportAdmin):
                 period_end=until,
                 output=output,
                 row_count=len(consultations),
+                reason=form.cleaned_data["reason"],
             )
             if output == CpfReportRun.Output.CSV:
                 return _cpf_report_csv(consultations)

@@ -81,8 +81,10 @@ def cpf_report_record(
     period_end: date,
     output: CpfReportRun.Output,
     row_count: int,
+    reason: str = "",
 ) -> CpfReportRun:
-    """Record a run of the consultation report for `cpf` before it is shown or sent."""
+    """Record a run of the consultation report for `cpf` before it is shown or sent, with
+    why it is run (`reason`, as the auditor gave it)."""
     run = CpfReportRun(
         actor=actor,
         actor_name=actor.get_username(),
@@ -92,6 +94,7 @@ def cpf_report_record(
         period_end=period_end,
         output=output,
         row_count=row_count,
+        reason=reason.strip(),
     )
     run.full_clean()
     run.save()

@@ -41,10 +41,12 @@ def usage_summarize(
     now: datetime | None = None,
     max_seconds: float | None = None,
     clock: Callable[[], float] = time.monotonic,
+    by: str = "",
 ) -> list[date]:
     """Summarize every day from the first one not complete up to today; returns the days
     summarized. With `max_seconds` it stops between days once that time is spent (a
-    Lambda invocation has a hard limit); the next run goes on."""
+    Lambda invocation has a hard limit); the next run goes on. `by` names the staff
+    member who asked for it from the usage report (empty: the schedule)."""
     now = now or timezone.now()
     covered_until = now - SETTLE_TIME
     first = _first_day_to_summarize()
@@ -55,7 +57,7 @@ def usage_summarize(
     summarized: list[date] = []
     day = first
     while day <= last and (deadline is None or clock() < deadline):
-        usage_summarize_day(day=day, covered_until=covered_until, now=now)
+        usage_summarize_day(day=day, covered_until=covered_until, now=now, by=by)
         summarized.append(day)
         day += timedelta(days=1)
     return summarized
@@ -73,7 +75,9 @@ def _first_day_to_summarize() -> date | None:
 
 
 @transaction.atomic
-def usage_summarize_day(*, day: date, covered_until: datetime, now: datetime) -> DailyUsageStatus:
+def usage_summarize_day(
+    *, day: date, covered_until: datetime, now: datetime, by: str = ""
+) -> DailyUsageStatus:
     """Rewrite `day`'s DailyUsage rows from its consultations before `covered_until`,
     unless the day is already complete."""
     status, _created = DailyUsageStatus.objects.select_for_update().get_or_create(
@@ -95,6 +99,7 @@ def usage_summarize_day(*, day: date, covered_until: datetime, now: datetime) ->
     status.covered_until = until
     status.complete = until >= end
     status.summarized_at = now
+    status.summarized_by = by
     status.save()
     return status
 

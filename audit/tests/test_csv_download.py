@@ -115,7 +115,13 @@ def test_if_an_organization_is_named_with_a_formula_then_the_cpf_report_csv_writ
 ):
     response = auditor_client.post(
         reverse("admin:audit_cpfreport_changelist"),
-        {"cpf": EXAMPLE_CPF, "since": "2026-11-01", "until": "2026-11-22", "output": "csv"},
+        {
+            "cpf": EXAMPLE_CPF,
+            "since": "2026-11-01",
+            "until": "2026-11-22",
+            "output": "csv",
+            "reason": "protocolo 2026-118",
+        },
     )
 
     assert response.status_code == 200

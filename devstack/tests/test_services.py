@@ -21,6 +21,7 @@ import pytest
 from botocore.config import Config
 
 from devstack.__main__ import DOT_ENV, write_dot_env
+from devstack.__main__ import run as devstack_run
 from devstack.lambda_package import PROJECT
 from devstack.services import (
     DATABASE_NAME,
@@ -108,6 +109,37 @@ def test_if_a_moto_server_is_started_then_it_answers_and_stops_afterwards():
     assert status == 200
     with pytest.raises(urllib.error.URLError, match="refused"):
         _get_status(f"{url}/moto-api/data.json")
+
+
+def test_if_a_moto_server_stops_then_none_of_its_processes_is_left():
+    with moto_server() as url:
+        bind = url.removeprefix("http://")
+        assert _processes_with(bind)  # gunicorn's master and its worker
+
+    assert _processes_with(bind) == []
+
+
+def _processes_with(argument):
+    """The processes whose command line has `argument` (Linux's /proc)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if argument.encode() in cmdline.read_bytes().split(b"\0"):
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue  # ended while we looked
+    return found
+
+
+def test_if_the_port_is_taken_then_make_run_says_so_before_seeding_anything(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        assert devstack_run(port) == 1
+
+    assert f"make run PORT={port + 1}" in capsys.readouterr().err
 
 
 def _get_status(url):

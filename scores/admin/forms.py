@@ -17,7 +17,8 @@ class ProfileImportForm(forms.Form):
     file = forms.FileField(
         label=_("CSV file"),
         help_text=_(
-            "UTF-8, comma-separated, with the header row (cpf and one column per characteristic)."
+            "UTF-8, separated by commas or semicolons, with the header row (cpf and one "
+            "column per characteristic)."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )

@@ -7,6 +7,7 @@ URLs, so the admin's sign-in policy and the roles' permissions apply.
 
 from __future__ import annotations
 
+import csv
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +24,7 @@ from django.http import (
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -33,7 +35,7 @@ from scores.exceptions import (
     ImportNotResumable,
     UploadNotRecognised,
 )
-from scores.imports.profile_file import COLUMNS
+from scores.imports.profile_file import COLUMNS, column_dictionary
 from scores.models import ProfileImport
 from scores.services import (
     profile_import_confirm,
@@ -48,6 +50,8 @@ IMPORT_PERMISSION = "scores.import_creditprofile"
 # While a check or an import runs, its page reloads itself this often (a <meta> refresh:
 # no script needed under the CSP).
 _PROGRESS_REFRESH_SECONDS = 2
+# The template's example row: the published example CPF with a strong profile.
+TEMPLATE_EXAMPLE_ROW = ("529.982.247-25", "0.98", 0, 0, 0, 0, "0.25", 1, 96, 3)
 
 
 @admin.register(ProfileImport)
@@ -55,26 +59,42 @@ class ProfileImportAdmin(admin.ModelAdmin[ProfileImport]):
     """Import a CSV file of profiles (upload, preview, confirm) and the record of every
     import, from the admin or the command line."""
 
+    # At 1366 px beside the filters; the source, strictness and the rest are on the
+    # import's page.
     list_display = [
         "created_at",
         "file_name",
         "actor_name",
-        "source",
-        "status",
-        "strict",
-        "checked_rows",
+        "status_shown",
         "bad_rows",
-        "created",
-        "updated",
-        "unchanged",
+        "profiles_created",
+        "profiles_updated",
     ]
     list_filter = ["status", "source", "strict"]
     search_fields = ["file_name", "actor_name", "file_sha256"]
     actions = None
     show_full_result_count = False
 
+    class Media:
+        css = {"all": ["scores/credit_data.css"]}
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(IMPORT_PERMISSION)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_shown(self, record: ProfileImport) -> str:
+        return format_html(
+            '<span class="import-status-{}">{}</span>', record.status, record.get_status_display()
+        )
+
+    # Counts, named as such: the model's "created" is also the word for a record's date.
+    @admin.display(description=_("profiles created"), ordering="created")
+    def profiles_created(self, record: ProfileImport) -> int:
+        return record.created
+
+    @admin.display(description=_("profiles updated"), ordering="updated")
+    def profiles_updated(self, record: ProfileImport) -> int:
+        return record.updated
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -86,6 +106,7 @@ class ProfileImportAdmin(admin.ModelAdmin[ProfileImport]):
         view = self.admin_site.admin_view
         return [
             path("uploaded/", view(self.uploaded_view), name="scores_profileimport_uploaded"),
+            path("template/", view(self.template_view), name="scores_profileimport_template"),
             path(
                 "<path:object_id>/resume/",
                 view(self.resume_view),
@@ -154,7 +175,8 @@ class ProfileImportAdmin(admin.ModelAdmin[ProfileImport]):
             "direct": direct,
             "filename_field": FILENAME_FIELD,
             "strict_field": STRICT_FIELD,
-            "columns": ",".join(COLUMNS),
+            "columns": ", ".join(COLUMNS),
+            "dictionary": column_dictionary(),
             "max_size": settings.PROFILE_IMPORT_MAX_UPLOAD_BYTES,
         }
         response = TemplateResponse(request, "admin/scores/profileimport/upload.html", context)
@@ -162,6 +184,18 @@ class ProfileImportAdmin(admin.ModelAdmin[ProfileImport]):
             # The form is sent to the bucket: the CSP's form-action admits its origin here.
             target = urlsplit(direct.url)
             response._csp_update = {"form-action": [f"{target.scheme}://{target.netloc}"]}  # type: ignore[attr-defined]
+        return response
+
+    def template_view(self, request: HttpRequest) -> HttpResponseBase:
+        """A profile file to fill in: the header and one example row (the published example
+        CPF's profile), as the import reads it."""
+        if not request.user.has_perm(IMPORT_PERMISSION):
+            raise PermissionDenied
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="modelo-perfis.csv"'
+        writer = csv.writer(response, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        writer.writerow(TEMPLATE_EXAMPLE_ROW)
         return response
 
     def uploaded_view(self, request: HttpRequest) -> HttpResponseBase:

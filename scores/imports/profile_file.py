@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache, partial
@@ -24,11 +25,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import translation
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from scoreportal.logging import redact
 from scores.constants import PROFILE_CHARACTERISTICS
-from scores.core.cpf import Cpf, InvalidCpf
+from scores.core.cpf import Cpf, CpfError, InvalidCpf
 from scores.core.scorecard import ProfileValue
 from scores.models import CreditProfile
 
@@ -44,12 +45,21 @@ class ProfileFileError(ValueError):
     """The file as a whole cannot be imported (bad header, not CSV, a line too long).
 
     `str()` is the English message (the command line, the import's record); `message`
-    (marked for translation) and `params` let the admin say it in its reader's language."""
+    (marked for translation; several, said one after the other) and `params` let the
+    admin say it in its reader's language."""
 
-    def __init__(self, message: str, **params: Any) -> None:
-        super().__init__(message % params if params else message)
+    def __init__(self, message: str | list[str], **params: Any) -> None:
+        super().__init__(failure_text(message, params, translate=False))
         self.message = message
         self.params = params
+
+
+def failure_text(message: str | list[str], params: dict[str, Any], *, translate: bool) -> str:
+    """A file's failure as one text: each message in the active language or in English,
+    with its values, joined by "; "."""
+    messages = [message] if isinstance(message, str) else message
+    texts = [gettext(m) if translate else m for m in messages]
+    return "; ".join(text % params if params else text for text in texts)
 
 
 def line_too_long(line: int) -> ProfileFileError:
@@ -69,19 +79,62 @@ class ProfileRow:
     values: dict[str, ProfileValue]
 
 
+# One reason a row is refused: the column it concerns ("" for the whole row), a message
+# marked for translation, and its values.
+Reason = tuple[str, str, dict[str, Any]]
+
+
 @dataclass(frozen=True, slots=True)
 class RowError:
+    """A refused row. `message` is English (the command line, the record); `reasons` let
+    the admin say it in its reader's language (`reasons_text`)."""
+
     line: int
     message: str
+    reasons: tuple[Reason, ...] = ()
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
 
+    @classmethod
+    def of(cls, line: int, *reasons: Reason) -> RowError:
+        return cls(line, reasons_text(reasons, translate=False), tuple(reasons))
+
+
+def reasons_text(reasons: Iterable[Sequence[Any]], *, translate: bool = True) -> str:
+    """Reasons as one line ("column: reason; …"), in the active language or in English."""
+    parts = []
+    for column, message, params in reasons:
+        text = gettext(message) if translate else message
+        text = text % params if params else text
+        parts.append(f"{column}: {text}" if column else text)
+    return "; ".join(parts)
+
+
+# The CPF's reasons, as the API gives them in English, marked for the admin's catalog.
+CPF_REASONS = {
+    CpfError.NOT_A_STRING: gettext_noop("CPF must be a string."),
+    CpfError.EMPTY: gettext_noop("CPF is empty."),
+    CpfError.BAD_FORMAT: gettext_noop(
+        "CPF must be 11 digits, bare (00000000000) or formatted (000.000.000-00)."
+    ),
+    CpfError.REPEATED_DIGITS: gettext_noop("CPF cannot be a single digit repeated."),
+    CpfError.BAD_CHECK_DIGITS: gettext_noop("CPF check digits do not match."),
+}
+
 
 def read_profiles(file: Iterable[str]) -> Iterator[ProfileRow | RowError]:
     """Yield each data row of `file` (a text file, or its lines) as a ProfileRow or a
-    RowError, in file order. ProfileFileError if the file as a whole cannot be read."""
-    reader = csv.reader(_bounded_lines(file))
+    RowError, in file order. ProfileFileError if the file as a whole cannot be read.
+
+    Fields are separated by commas, or by semicolons when the header has more of those
+    (Excel's CSV in Brazil, where the comma is the decimal separator)."""
+    lines = _bounded_lines(file)
+    first = next(lines, None)
+    delimiter = ";" if first is not None and first.count(";") > first.count(",") else ","
+    reader = csv.reader(
+        itertools.chain([first] if first is not None else [], lines), delimiter=delimiter
+    )
     try:
         header = next(reader)
     except StopIteration:
@@ -97,13 +150,23 @@ def read_profiles(file: Iterable[str]) -> Iterator[ProfileRow | RowError]:
         except StopIteration:
             return
         except csv.Error:
-            yield RowError(reader.line_num, "malformed CSV (unbalanced quotes or a NUL byte)")
+            yield RowError.of(
+                reader.line_num,
+                ("", gettext_noop("malformed CSV (unbalanced quotes or a NUL byte)"), {}),
+            )
             continue
         line = reader.line_num
         if not any(field.strip() for field in fields):
             continue  # blank line
         if len(fields) != len(names):
-            yield RowError(line, f"expected {len(names)} columns, found {len(fields)}")
+            yield RowError.of(
+                line,
+                (
+                    "",
+                    gettext_noop("expected %(expected)s columns, found %(found)s"),
+                    {"expected": len(names), "found": len(fields)},
+                ),
+            )
             continue
         yield _parse_row(line, [fields[position] for position in positions])
 
@@ -142,36 +205,51 @@ def _checked_header(header: list[str]) -> list[str]:
     missing = [column for column in COLUMNS if column not in counts]
     unknown = [name for name in names if name not in COLUMNS]
     duplicated = sorted(name for name, count in counts.items() if count > 1)
-    problems = []
+    problems: list[str] = []
     if missing:
-        problems.append(f"missing column(s): {', '.join(missing)}")
+        problems.append(gettext_noop("missing columns: %(missing)s"))
     if unknown:
-        # Redacted: in a file without a header, a CPF stands where a name should be.
-        problems.append(f"unknown column(s): {', '.join(redact(name[:40]) for name in unknown)}")
+        problems.append(gettext_noop("unknown columns: %(unknown)s"))
     if duplicated:
-        problems.append(f"repeated column(s): {', '.join(duplicated)}")
+        problems.append(gettext_noop("repeated columns: %(repeated)s"))
     if problems:
-        raise ProfileFileError(f"bad header: {'; '.join(problems)}. Expected: {','.join(COLUMNS)}")
+        problems.append(gettext_noop("a profile file's columns are: %(expected)s"))
+        raise ProfileFileError(
+            problems,
+            missing=", ".join(missing),
+            # Redacted: in a file without a header, a CPF stands where a name should be.
+            unknown=", ".join(redact(name[:40]) for name in unknown),
+            repeated=", ".join(duplicated),
+            expected=", ".join(COLUMNS),
+        )
     return names
 
 
 def _parse_row(line: int, fields: list[str]) -> ProfileRow | RowError:
-    problems: list[str] = []
+    reasons: list[Reason] = []
     cpf: Cpf | None = None
     try:
         cpf = Cpf.parse(fields[0])
     except InvalidCpf as exc:
-        problems.append(f"{CPF_COLUMN}: {exc}")
+        reasons.append((CPF_COLUMN, CPF_REASONS[exc.reason], {}))
     values: dict[str, ProfileValue] = {}
     for column, raw in zip(_columns(), fields[1:], strict=True):
         try:
             values[column.name] = column.clean(raw.strip())
-        except ValidationError as exc:
-            with translation.override("en"):  # the import speaks English, as the API does
-                problems.append(f"{column.name}: {' '.join(exc.messages)}")
-    if problems or cpf is None:
-        return RowError(line, "; ".join(problems))
+        except ValueRefused as exc:
+            reasons.append((column.name, exc.message, exc.params))
+    if reasons or cpf is None:
+        return RowError.of(line, *reasons)
     return ProfileRow(line=line, cpf=cpf, values=values)
+
+
+class ValueRefused(ValueError):
+    """A characteristic's value refused: a message marked for translation, its values."""
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message % params if params else message)
+        self.message = message
+        self.params = params
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,27 +266,34 @@ class _Column:
     other_validators: tuple[Callable[[Any], None], ...]
 
     def clean(self, raw: str) -> ProfileValue:
-        """Type a raw value with our own messages, then apply the model field's rules."""
+        """Type a raw value and check it against the model field's range, with our own
+        messages (ValueRefused); then the field's other rules."""
         if not raw:
-            raise ValidationError("is required.")
+            raise ValueRefused(gettext_noop("is required."))
         value: ProfileValue
         if self.decimal:
+            if "," in raw and "." not in raw:
+                raw = raw.replace(",", ".")  # a decimal comma, as Brazilian files write it
             try:
                 value = Decimal(raw)
             except InvalidOperation:
-                raise ValidationError("must be a decimal number, like 0.75.") from None
+                raise ValueRefused(gettext_noop("must be a decimal number, like 0.75.")) from None
             if not value.is_finite():
-                raise ValidationError("must be a finite number.")
+                raise ValueRefused(gettext_noop("must be a finite number."))
         else:
             if not raw.isascii() or not raw.isdigit():
-                raise ValidationError("must be a whole number (0 or more), like 3.")
+                raise ValueRefused(gettext_noop("must be a whole number (0 or more), like 3."))
             value = int(raw)
-        if (self.low is not None and value < self.low) or (
-            self.high is not None and value > self.high
-        ):
-            self.field.run_validators(value)  # raises, with the field's own message
+        if self.low is not None and value < self.low:
+            raise ValueRefused(gettext_noop("must be at least %(limit)s."), limit=str(self.low))
+        if self.high is not None and value > self.high:
+            raise ValueRefused(gettext_noop("must be at most %(limit)s."), limit=str(self.high))
         for validator in self.other_validators:
-            validator(value)
+            try:
+                validator(value)
+            except ValidationError as exc:
+                with translation.override("en"):
+                    raise ValueRefused(" ".join(exc.messages)) from None
         return value
 
 
@@ -243,3 +328,30 @@ def _columns() -> tuple[_Column, ...]:
 def _limit(validator: MinValueValidator | MaxValueValidator) -> Any:
     limit = validator.limit_value
     return limit() if callable(limit) else limit
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnEntry:
+    """A profile file's column, for its data dictionary: name, label, meaning, values."""
+
+    name: str
+    label: str
+    help_text: str
+    decimal: bool
+    low: ProfileValue | None
+    high: ProfileValue | None
+
+
+def column_dictionary() -> list[ColumnEntry]:
+    """Every characteristic column as the model defines it (labels in the active language)."""
+    return [
+        ColumnEntry(
+            name=column.name,
+            label=str(getattr(column.field, "verbose_name", column.name)),
+            help_text=str(column.field.help_text or ""),
+            decimal=column.decimal,
+            low=column.low if column.low is not None else (None if column.decimal else 0),
+            high=column.high,
+        )
+        for column in _columns()
+    ]

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 
 from django.db import IntegrityError, connection, transaction
+from django.utils.translation import gettext_noop
 
 from scores.imports.bulk_copy import rows_copy
 from scores.imports.profile_file import ProfileRow, RowError
@@ -78,7 +79,12 @@ def _first_readings(
     for cpf_hash, row in chunk:
         first_line = first_lines[cpf_hash]
         if first_line != row.line:
-            errors.append(RowError(row.line, f"cpf: same CPF as line {first_line}"))
+            errors.append(
+                RowError.of(
+                    row.line,
+                    ("cpf", gettext_noop("same CPF as line %(line)s"), {"line": first_line}),
+                )
+            )
         else:
             fresh.append((cpf_hash, row))
     return fresh

@@ -149,8 +149,24 @@ class ProfileImport(models.Model):
         reason = self.failure_reason
         if not reason:
             return self.failure
-        text = gettext(reason["message"])
-        return text % reason["params"] if reason["params"] else text
+        messages = reason["message"]
+        messages = [messages] if isinstance(messages, str) else messages
+        params = reason["params"]
+        return "; ".join(gettext(m) % params if params else gettext(m) for m in messages)
+
+    @property
+    def row_errors_shown(self) -> list[tuple[int, str]]:
+        """The kept bad rows (line, reason), each in the active language when it kept its
+        reasons (rows recorded before they were kept stay in English)."""
+        shown = []
+        for line, message, *rest in self.row_errors:
+            reasons = rest[0] if rest else []
+            parts = []
+            for column, text, params in reasons:
+                said = gettext(text) % params if params else gettext(text)
+                parts.append(f"{column}: {said}" if column else said)
+            shown.append((line, "; ".join(parts) if parts else message))
+        return shown
 
     @property
     def stalled(self) -> bool:

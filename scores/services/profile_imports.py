@@ -32,7 +32,13 @@ from django.utils.translation import gettext_noop
 
 from scoreportal import aws_clients
 from scores.exceptions import ImportNotConfirmable, ImportNotResumable, UploadNotRecognised
-from scores.imports.profile_file import MAX_LINE_BYTES, ProfileFileError, line_too_long
+from scores.imports.profile_file import (
+    MAX_LINE_BYTES,
+    ProfileFileError,
+    RowError,
+    failure_text,
+    line_too_long,
+)
 from scores.imports.seen_cpfs import seen_cpfs_forget
 from scores.models import ProfileImport
 from scores.services.profiles import ProfileImportReport, credit_profiles_import
@@ -437,7 +443,7 @@ def _after_step(
             locked.to_leave += report.unchanged
             locked.bad_rows += len(report.errors)
             room = settings.PROFILE_IMPORT_MAX_ERRORS_KEPT - len(locked.row_errors)
-            locked.row_errors += [[e.line, e.message] for e in report.errors[: max(room, 0)]]
+            locked.row_errors += [_kept(e) for e in report.errors[: max(room, 0)]]
         else:
             locked.rows += report.rows
             locked.created += report.created
@@ -463,14 +469,20 @@ def _after_step(
     return not feed.finished
 
 
-def _failure(message: str, params: dict[str, Any]) -> dict[str, Any]:
+def _kept(error: RowError) -> list[Any]:
+    """A bad row as the record keeps it: line, English text, and the reasons the import's
+    page says in its reader's language."""
+    return [error.line, error.message, [list(reason) for reason in error.reasons]]
+
+
+def _failure(message: str | list[str], params: dict[str, Any]) -> dict[str, Any]:
     """The record's fields of a failure: its English text and its reason (the message,
     marked for translation, and its values), which the import's page translates."""
-    text = message % params if params else message
+    text = failure_text(message, params, translate=False)
     return {"failure": text[:500], "failure_reason": {"message": message, "params": params}}
 
 
-def _failed(profile_import: ProfileImport, message: str, **params: Any) -> bool:
+def _failed(profile_import: ProfileImport, message: str | list[str], **params: Any) -> bool:
     failure = _failure(message, params)
     ProfileImport.objects.filter(pk=profile_import.pk).update(
         status=ProfileImport.Status.FAILED, finished_at=timezone.now(), **failure
@@ -514,7 +526,7 @@ def profile_import_command_end(
     *,
     profile_import: ProfileImport,
     report: ProfileImportReport | None,
-    failure: str = "",
+    failure: str | list[str] = "",
     failure_params: dict[str, Any] | None = None,
 ) -> ProfileImport:
     """Record how a command-line run ended: its counts, or why it failed (`failure`, a
@@ -527,9 +539,7 @@ def profile_import_command_end(
             setattr(profile_import, name, value)
         profile_import.finished_at = now
     else:
-        kept = [
-            [e.line, e.message] for e in report.errors[: settings.PROFILE_IMPORT_MAX_ERRORS_KEPT]
-        ]
+        kept = [_kept(e) for e in report.errors[: settings.PROFILE_IMPORT_MAX_ERRORS_KEPT]]
         profile_import.row_errors = kept
         if not report.written:  # a dry run, or a strict run refused
             _count_check(profile_import, report)

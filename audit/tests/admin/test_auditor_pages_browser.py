@@ -81,6 +81,7 @@ def test_if_an_auditor_runs_the_report_for_a_cpf_then_the_organizations_show_and
     browser.get(admin_url(live_server, "audit/cpfreport/"))
 
     wait_for(browser, "#id_cpf").send_keys("529.982.247-25")
+    browser.find_element("css selector", "#id_reason").send_keys("Protocolo 2026-118")
     follow(browser, "#cpf-report-form button[value=page]")
 
     report = wait_for(browser, "#cpf-report")
@@ -100,6 +101,7 @@ def test_if_an_auditor_types_a_wrong_cpf_then_the_report_says_so(
     browser.get(admin_url(live_server, "audit/cpfreport/"))
 
     wait_for(browser, "#id_cpf").send_keys("529.982.247-26")
+    browser.find_element("css selector", "#id_reason").send_keys("Protocolo 2026-118")
     follow(browser, "#cpf-report-form button[value=page]")
 
     assert "Informe um CPF válido" in wait_for(browser, ".errorlist").text

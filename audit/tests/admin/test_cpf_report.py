@@ -53,8 +53,9 @@ def consulted(record, issue_key, organization):
     }
 
 
-def ask(client, cpf, since="", until="", output="page"):
-    return client.post(REPORT, {"cpf": cpf, "since": since, "until": until, "output": output})
+def ask(client, cpf, since="", until="", output="page", reason="protocolo 2026-118"):
+    data = {"cpf": cpf, "since": since, "until": until, "output": output, "reason": reason}
+    return client.post(REPORT, data)
 
 
 def test_if_an_auditor_opens_the_report_then_a_post_form_asks_for_a_cpf_and_six_months(
@@ -109,6 +110,7 @@ def test_if_a_report_is_run_then_who_when_and_which_cpf_are_recorded_before_it_s
 
     run = CpfReportRun.objects.get()
     assert (run.actor, run.actor_name, run.cpf_masked) == (auditor, "ana", "***.982.247-**")
+    assert run.reason == "protocolo 2026-118"
     assert run.cpf_hash == consulted["bank"].cpf_hash
     assert (run.period_start, run.period_end) == (date(2026, 5, 22), date(2026, 11, 22))
     assert (run.output, run.row_count, run.occurred_at) == ("page", 3, TODAY)
@@ -243,3 +245,11 @@ def test_if_an_auditor_searches_report_runs_by_cpf_then_that_cpfs_runs_show(
     )
 
     assert [run.cpf_masked for run in response.context["cl"].result_list] == ["***.982.247-**"]
+
+
+def test_if_no_reason_is_given_then_the_report_is_not_run_nor_recorded(auditor_client, consulted):
+    response = ask(auditor_client, EXAMPLE_CPF, reason="")
+
+    assert response.context["report"] is None
+    assert "reason" in response.context["form"].errors
+    assert not CpfReportRun.objects.exists()

@@ -154,11 +154,25 @@ def test_if_the_report_says_how_complete_it_is_then_it_names_the_moment(
 def test_if_days_of_the_period_were_never_summarized_then_the_report_warns(
     auditor_client, usage, frozen_now
 ):
+    from audit.models import DailyUsageStatus
+
+    DailyUsageStatus.objects.filter(day__in=[date(2026, 11, 1), date(2026, 11, 2)]).delete()
+
     page = auditor_client.get(
         REPORT, {"since": "2026-01-01", "until": "2026-11-22"}
     ).content.decode()
 
-    assert "ainda não estão resumidos" in page
+    assert "2 dias deste período, a partir de 01/11/2026, ainda não estão resumidos" in page
+
+
+def test_if_the_period_starts_before_the_first_consultation_then_those_days_are_not_missing(
+    auditor_client, usage, frozen_now
+):
+    page = auditor_client.get(
+        REPORT, {"since": "2026-01-01", "until": "2026-11-22"}
+    ).content.decode()
+
+    assert "usage-unsummarized" not in page
 
 
 @pytest.mark.parametrize(
@@ -194,3 +208,45 @@ def test_if_staff_open_the_usage_report_then_only_auditors_and_credit_data_opera
     role_client, usage, frozen_now, role, status
 ):
     assert role_client(role).get(REPORT).status_code == status
+
+
+def test_if_an_auditor_brings_the_summary_up_to_date_then_the_day_is_counted_and_recorded(
+    auditor_client, record, api_key, frozen_now
+):
+    from audit.models import DailyUsageStatus
+
+    record(EXAMPLE_CPF, at=NOW - timedelta(hours=1), api_key=api_key[0])
+    before = auditor_client.get(REPORT).context["report"]
+    assert before.total.consultations == 0
+    assert before.unsummarized_days == [date(2026, 11, 22)]  # not the 29 days before it
+
+    response = auditor_client.post(
+        reverse("admin:audit_usagereport_refresh"), {"query": "since=2026-11-20&until=2026-11-22"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{REPORT}?since=2026-11-20&until=2026-11-22"
+    after = auditor_client.get(response["Location"])
+    assert after.context["report"].total.consultations == 1
+    assert after.context["report"].unsummarized_days == []
+    assert "O resumo de uso está atualizado" in after.content.decode()
+    assert "Atualizado por último por ana" in after.content.decode()
+    assert DailyUsageStatus.objects.get(day=date(2026, 11, 22)).summarized_by == "ana"
+
+
+def test_if_the_summary_is_brought_up_to_date_with_a_get_then_nothing_is_summarized(
+    auditor_client, record, api_key, frozen_now
+):
+    record(EXAMPLE_CPF, at=NOW - timedelta(hours=1), api_key=api_key[0])
+
+    response = auditor_client.get(reverse("admin:audit_usagereport_refresh"))
+
+    assert response.status_code == 405
+    assert auditor_client.get(REPORT).context["report"].total.consultations == 0
+
+
+def test_if_there_are_no_consultations_yet_then_no_day_is_missing(auditor_client, frozen_now):
+    report = auditor_client.get(REPORT).context["report"]
+
+    assert report.unsummarized_days == []
+    assert "usage-unsummarized" not in auditor_client.get(REPORT).content.decode()

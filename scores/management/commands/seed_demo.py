@@ -21,6 +21,7 @@ from accounts.models import ApiKey, Organization
 from accounts.services import api_key_issue, api_key_revoke
 from scores.core.cpf import Cpf
 from scores.imports.profile_file import COLUMNS
+from scores.models import CreditProfile
 from scores.services import (
     ProfileImportReport,
     credit_profiles_import,
@@ -42,7 +43,8 @@ class Command(BaseCommand):
     help = (
         "Seed a laptop with demo data: an organization, a fresh API key (printed once; "
         "the previous demo key is revoked), a staff superuser with an authenticator "
-        "(printed as a QR code) and credit profiles, including the published example CPFs. "
+        "(printed as a QR code) and, into an empty database, credit profiles including the "
+        "published example CPFs. "
         "Safe to run again. Refuses to run with DJANGO_DEBUG off unless --force: it "
         "prints secrets."
     )
@@ -65,11 +67,19 @@ class Command(BaseCommand):
                 "for a laptop and refuses to run with DJANGO_DEBUG off. Use --force to run it "
                 "anyway on a disposable database."
             )
-        report = demo_profiles_import(demo_profiles_csv(options["profiles"]))
-        self.stdout.write(
-            f"Credit profiles: {report.created:,} created, {report.updated:,} updated, "
-            f"{report.unchanged:,} unchanged."
-        )
+        existing = CreditProfile.objects.count()
+        if existing:
+            # Imported once: importing again would revert what an operator changed since.
+            self.stdout.write(
+                f"Credit profiles: {existing:,} already here; the demo profiles are not "
+                "imported again (changes made since are kept)."
+            )
+        else:
+            report = demo_profiles_import(demo_profiles_csv(options["profiles"]))
+            self.stdout.write(
+                f"Credit profiles: {report.created:,} created, {report.updated:,} updated, "
+                f"{report.unchanged:,} unchanged."
+            )
         password = self._ensure_superuser()
         device = self._ensure_authenticator()
         plaintext = self._fresh_demo_key()

@@ -84,7 +84,7 @@ def report_run(client, cpf):
     today = timezone.localdate()
     response = client.post(
         reverse("admin:audit_cpfreport_changelist"),
-        {"cpf": cpf, "since": today - timedelta(days=30), "until": today},
+        {"cpf": cpf, "since": today - timedelta(days=30), "until": today, "reason": "protocolo 1"},
     )
     assert response.context["report"], response.context["form"].errors
 

@@ -152,8 +152,11 @@ def test_if_an_operator_uploads_good_and_bad_rows_then_the_preview_shows_them_an
         profile_import.to_leave,
         profile_import.bad_rows,
     ) == (6, 2, 1, 0, 3)
-    assert [line for line, _reason in profile_import.row_errors] == [4, 5, 6]
-    assert "cpf: same CPF as line 3" in page
+    assert [line for line, *_reason in profile_import.row_errors] == [4, 5, 6]
+    assert "cpf: mesmo CPF da linha 3" in page
+    assert "cpf: os dígitos verificadores do CPF não conferem." in page
+    assert "on_time_payment_ratio: deve ser no máximo 1." in page
+    assert "check digits" not in page  # the reasons in the reader's language
     assert "on_time_payment_ratio" in page
     assert "delinquencies_30d_12m" in page
     assert 'id="import-confirm"' in page
@@ -238,7 +241,7 @@ def test_if_a_step_runs_out_of_time_then_the_next_one_goes_on_and_lines_keep_the
     profile_import, _preview = upload()
 
     assert profile_import.steps == 6
-    assert profile_import.row_errors == [
+    assert [error[:2] for error in profile_import.row_errors] == [
         [4, "cpf: CPF check digits do not match."],
         [5, ANY],
         [6, "cpf: same CPF as line 3"],  # read three steps later
@@ -261,7 +264,12 @@ def test_if_a_step_runs_out_of_time_then_the_next_one_goes_on_and_lines_keep_the
 @pytest.mark.parametrize(
     ("content", "failure", "shown"),
     [
-        pytest.param(b"cpf,score\n52998224725,1\n", "bad header", "bad header", id="header"),
+        pytest.param(
+            b"cpf,score\n52998224725,1\n",
+            "missing columns",
+            "faltam as colunas: on_time_payment_ratio, delinquencies_30d_12m",
+            id="header",
+        ),
         pytest.param(
             HEADER.encode() + b"\n\xff\xfe,1\n", "not UTF-8", "não é texto UTF-8", id="not-utf8"
         ),
@@ -276,6 +284,26 @@ def test_if_the_file_cannot_be_read_as_profiles_then_the_import_fails_and_says_w
     assert failure in profile_import.failure
     assert shown in page.content.decode()
     assert "52998224725" not in profile_import.failure
+
+
+def test_if_a_file_is_saved_by_excel_in_pt_br_then_semicolons_and_decimal_commas_are_read(
+    upload, confirm
+):
+    content = "\n".join(
+        [
+            ";".join(COLUMNS),
+            f"{EXAMPLE_CPF};0,98;0;0;0;0;0,25;1;96;3",
+            f"{OTHER_EXAMPLE_CPF};0,72;2;45;1;0;0,85;4;20;7",
+        ]
+    ).encode()
+
+    profile_import, _page = upload(content)
+    confirm(profile_import)
+
+    assert (profile_import.created, profile_import.bad_rows) == (2, 0)
+    assert str(CreditProfile.objects.get(cpf_masked="***.982.247-**").on_time_payment_ratio) == (
+        "0.9800"
+    )
 
 
 # A header of 40,000 columns (bytes enough to pass the line's limit), one of a few
@@ -419,7 +447,7 @@ def test_if_there_is_an_operations_bucket_then_the_file_goes_to_s3_and_the_task_
     )
     assert profile_import.file_sha256 == hashlib.sha256(MIXED_FILE).hexdigest()
     assert (profile_import.checked_rows, profile_import.steps) == (6, 6)
-    assert [line for line, _reason in profile_import.row_errors] == [4, 5, 6]
+    assert [line for line, *_reason in profile_import.row_errors] == [4, 5, 6]
     assert 'id="import-confirm"' in preview.content.decode()
     confirm(profile_import)
     assert profile_import.status == ProfileImport.Status.IMPORTED
@@ -681,3 +709,28 @@ def test_if_a_step_s_time_is_up_then_it_stops_at_the_next_record_as_csv_reads_it
 
     assert len(list(feed)) == read
     assert feed.finished is False
+
+
+def test_if_an_operator_downloads_the_template_then_it_imports_as_it_is(
+    operator_client, upload, confirm
+):
+    page = operator_client.get(UPLOAD).content.decode()
+    assert 'id="import-dictionary"' in page
+    assert "Dicionário de dados" in page
+
+    template = operator_client.get(reverse("admin:scores_profileimport_template"))
+
+    assert template["Content-Disposition"] == 'attachment; filename="modelo-perfis.csv"'
+    header, _example = template.content.decode().splitlines()
+    assert header == HEADER
+    profile_import, _page = upload(template.content)
+    confirm(profile_import)
+    assert (profile_import.created, profile_import.bad_rows) == (1, 0)
+
+
+def test_if_an_import_failed_then_its_page_offers_to_upload_another_file(upload):
+    profile_import, page = upload(b"cpf,score\n52998224725,1\n")
+
+    assert profile_import.status == ProfileImport.Status.FAILED
+    assert 'id="import-again"' in page.content.decode()
+    assert "Enviar outro arquivo" in page.content.decode()

@@ -118,7 +118,8 @@ def test_if_keys_are_issued_rotated_and_revoked_in_the_admin_then_no_dump_or_log
     )
     second = shown(admin_client.get(rotated["Location"]))
     admin_client.post(
-        reverse("admin:accounts_apikey_revoke", args=[quote(key.pk)]), {"confirmed": "yes"}
+        reverse("admin:accounts_apikey_revoke", args=[quote(key.pk)]),
+        {"confirmed": "yes", "reason": "vazamento"},
     )
 
     dump, logs = pg_dump(), json.dumps(log_output())

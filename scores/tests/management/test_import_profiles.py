@@ -75,7 +75,7 @@ def test_if_rows_are_bad_then_each_is_reported_by_line_and_the_good_ones_importe
     out, err = run_import(path)
 
     assert "line 3: cpf: CPF check digits do not match." in err
-    assert "line 4: on_time_payment_ratio: Ensure this value is less than or equal to 1." in err
+    assert "line 4: on_time_payment_ratio: must be at most 1." in err
     assert "line 5: expected 10 columns, found 9" in err
     assert "line 6: delinquencies_30d_12m: must be a whole number" in err
     assert "; credit_utilization: must be a decimal number" in err
@@ -170,8 +170,8 @@ def test_if_the_cache_is_unreachable_then_the_import_lands_but_fails_loudly(
     ("lines", "message"),
     [
         pytest.param([], "the file is empty", id="empty"),
-        pytest.param(["cpf,score"], "missing column(s)", id="missing-columns"),
-        pytest.param([HEADER + ",extra"], "unknown column(s): extra", id="unknown-column"),
+        pytest.param(["cpf,score"], "missing columns", id="missing-columns"),
+        pytest.param([HEADER + ",extra"], "unknown columns: extra", id="unknown-column"),
         pytest.param([f"{EXAMPLE_CPF},{GOOD_ROW}"], "[REDACTED-CPF]", id="no-header-row"),
     ],
 )

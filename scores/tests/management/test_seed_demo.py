@@ -78,12 +78,14 @@ def test_if_debug_is_off_then_seed_demo_refuses_without_force(settings):
 
 def test_if_seeded_twice_then_data_is_not_duplicated_and_only_the_new_key_works():
     first = printed_key(seed())
+    edited = CreditProfile.objects.order_by("pk")[0]
+    CreditProfile.objects.filter(pk=edited.pk).update(protests=9)  # an operator's correction
     second_output = seed()
     second = printed_key(second_output)
 
     assert CreditProfile.objects.count() == 52
-    assert "0 created" in second_output
-    assert "52 unchanged" in second_output
+    assert "52 already here; the demo profiles are not imported again" in second_output
+    assert CreditProfile.objects.get(pk=edited.pk).protests == 9
     assert "password unchanged" in second_output
     assert ApiKey.objects.filter(revoked=False).count() == 1
     client = APIClient()
