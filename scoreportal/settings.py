@@ -159,6 +159,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
+    # Django's Postgres backend with django-postgres-extra's schema editor and
+    # introspection, which its partitioning manager needs (the audit trail's monthly
+    # partitions, docs/audit.md); queries compile as Django's do.
+    DATABASES["default"]["ENGINE"] = "psqlextra.backend"
+# It would CREATE EXTENSION hstore on every migrate: no model uses hstore, and neither
+# role may create extensions.
+POSTGRES_EXTRA_AUTO_EXTENSION_SET_UP = False
 
 # ==============================================================================
 # AUTHENTICATION AND SECURITY
