@@ -45,8 +45,20 @@ def _manager(*, retention_days: int | None) -> Any:
     from django.apps.registry import Apps
     from django.db import models
     from psqlextra.models import PostgresPartitionedModel
-    from psqlextra.partitioning import PostgresPartitioningManager, partition_by_current_time
+    from psqlextra.partitioning import (
+        PostgresCurrentTimePartitioningStrategy,
+        PostgresPartitioningConfig,
+        PostgresPartitioningManager,
+        PostgresTimePartitionSize,
+    )
     from psqlextra.types import PostgresPartitioningMethod
+
+    class FromMidnight(PostgresCurrentTimePartitioningStrategy):
+        """The library's months begin at the hour it runs (3.0.1 keeps the hour when it
+        takes the first of the month): counted from midnight UTC, every run agrees."""
+
+        def get_start_datetime(self) -> datetime:
+            return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
     class ConsultationMonths(PostgresPartitionedModel):
         """The trail's table as the manager sees it (the columns it partitions by); kept
@@ -67,17 +79,13 @@ def _manager(*, retention_days: int | None) -> Any:
     # The manager drops a month once its *start* is older than max_age: a month more than
     # the retention, so that its end is too.
     max_age = None if retention_days is None else relativedelta(days=retention_days, months=1)
-    return PostgresPartitioningManager(
-        [
-            partition_by_current_time(
-                ConsultationMonths,
-                months=1,
-                count=MONTHS_AHEAD,
-                max_age=max_age,
-                name_format=NAME_FORMAT,
-            )
-        ]
+    strategy = FromMidnight(
+        size=PostgresTimePartitionSize(months=1),
+        count=MONTHS_AHEAD,
+        max_age=max_age,
+        name_format=NAME_FORMAT,
     )
+    return PostgresPartitioningManager([PostgresPartitioningConfig(ConsultationMonths, strategy)])
 
 
 def consultation_partitions_create(*, since: datetime | None = None) -> list[str]:
@@ -178,7 +186,7 @@ def _guard_partitions() -> None:
 
 
 def consultation_trail_convert(
-    *, batch_size: int = 10_000, max_seconds: float | None = None
+    *, batch_size: int = 10_000, max_seconds: float | None = None, max_batches: int | None = None
 ) -> ConversionProgress:
     """Copy the rows the partitioning migration left in the unpartitioned table into the
     partitioned trail, newest first (the auditors see the recent months back first), one
@@ -201,7 +209,11 @@ def consultation_trail_convert(
         if below is None:
             cursor.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {UNPARTITIONED_TABLE}")  # noqa: S608
             below = cursor.fetchone()[0]  # type: ignore[index]
-    while deadline is None or time.monotonic() < deadline:
+    batches = 0
+    while (deadline is None or time.monotonic() < deadline) and (
+        max_batches is None or batches < max_batches
+    ):
+        batches += 1
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"WITH moved AS (INSERT INTO {table} SELECT * FROM {UNPARTITIONED_TABLE}"  # noqa: S608

@@ -55,8 +55,8 @@ def _rename_away(table: str, suffix: str) -> list[str]:
 
 
 def _create(source: str, *, partitioned: bool) -> list[str]:
-    """The audit table as `source` is, partitioned by month or not, with its indexes,
-    foreign keys and append-only triggers."""
+    """The audit table as `source` is, partitioned by month or not, with its indexes and
+    append-only triggers."""
     key = "(id, occurred_at)" if partitioned else "(id)"
     partition_by = " PARTITION BY RANGE (occurred_at)" if partitioned else ""
     return [
@@ -64,12 +64,6 @@ def _create(source: str, *, partitioned: bool) -> list[str]:
         f"{source} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS"
         f" INCLUDING STORAGE){partition_by}",
         f"ALTER TABLE scores_consultation ADD CONSTRAINT scores_consultation_pkey PRIMARY KEY {key}",
-        "ALTER TABLE scores_consultation ADD CONSTRAINT scores_consultation_organization_fk"
-        " FOREIGN KEY (organization_id) REFERENCES accounts_organization (id)"
-        " DEFERRABLE INITIALLY DEFERRED",
-        "ALTER TABLE scores_consultation ADD CONSTRAINT scores_consultation_api_key_fk"
-        " FOREIGN KEY (api_key_id) REFERENCES accounts_apikey (prefix)"
-        " DEFERRABLE INITIALLY DEFERRED",
         *(f"CREATE INDEX {name} ON scores_consultation {how}" for name, how in INDEXES),
         "CREATE TRIGGER scores_consultation_append_only_rows"
         " BEFORE UPDATE OR DELETE ON scores_consultation"
@@ -86,12 +80,27 @@ def _rows(schema_editor: Any, sql: str) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
 
 
+def _move_foreign_keys(schema_editor: Any, source: str) -> None:
+    """The foreign keys go to the new table under their names (later migrations, and
+    reversing earlier ones, find them by name); the old table, on its way out, needs none."""
+    for name, definition in _rows(
+        schema_editor,
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        f" WHERE conrelid = '{source}'::regclass AND contype = 'f' ORDER BY conname",
+    ):
+        schema_editor.execute(f"ALTER TABLE {source} DROP CONSTRAINT {name}", params=None)
+        schema_editor.execute(
+            f"ALTER TABLE scores_consultation ADD CONSTRAINT {name} {definition}", params=None
+        )
+
+
 def partition(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     old = "scores_consultation_unpartitioned"
     for statement in [*_rename_away(old, "unpartitioned"), *_create(old, partitioned=True)]:
         schema_editor.execute(statement, params=None)
+    _move_foreign_keys(schema_editor, old)
     # Every month from the oldest row's to two ahead, in UTC (as the manager counts them).
     [(months,)] = _rows(
         schema_editor,
@@ -150,6 +159,7 @@ def unpartition(apps: Any, schema_editor: Any) -> None:
     new = "scores_consultation_partitioned"
     for statement in [*_rename_away(new, "partitioned"), *_create(new, partitioned=False)]:
         schema_editor.execute(statement, params=None)
+    _move_foreign_keys(schema_editor, new)
     sources = [new]
     if _rows(schema_editor, "SELECT to_regclass('scores_consultation_unpartitioned')")[0][0]:
         sources.append("scores_consultation_unpartitioned")  # a conversion left unfinished
