@@ -138,7 +138,7 @@ def _flush_as_the_owner() -> Iterator[None]:
         # The append-only tables and their partitions (each has its own TRUNCATE trigger).
         tables = ", ".join(f"'{quoted(table)}'" for table in append_only_tables())
         return (
-            "DO $$ DECLARE t regclass; BEGIN FOR t IN SELECT c.oid FROM pg_class c"
+            "DO $$ DECLARE t regclass; BEGIN FOR t IN SELECT c.oid FROM pg_class c"  # noqa: S608
             f" WHERE c.oid = ANY(ARRAY[{tables}]::regclass[]) OR (c.relispartition AND"
             f" pg_partition_root(c.oid) = ANY(ARRAY[{tables}]::regclass[])) LOOP"
             f" EXECUTE format('ALTER TABLE %s {switch} TRIGGER USER', t); END LOOP; END $$"

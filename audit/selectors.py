@@ -19,7 +19,6 @@ from audit.models import AuditExport, CpfReportRun, DailyUsage, DailyUsageStatus
 from audit.order import NEWEST_FIRST, Cursor
 from scores.models import Consultation
 
-
 # A conversion in progress (convert_audit_trail) keeps the old rows here until copied.
 UNPARTITIONED_TABLE = "scores_consultation_unpartitioned"
 
@@ -56,8 +55,9 @@ def consultations_prunable_count(*, retention_days: int) -> int:
         if is_partitioned()
         else cutoff
     )
+    records = (AuditExport, CpfReportRun)
     return Consultation.objects.filter(occurred_at__lt=trail_cutoff).count() + sum(
-        model.objects.filter(occurred_at__lt=cutoff).count() for model in (AuditExport, CpfReportRun)
+        model.objects.filter(occurred_at__lt=cutoff).count() for model in records
     )
 
 

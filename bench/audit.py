@@ -41,6 +41,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # The generated rows end here, so every run measures the same data.
 DATA_END = "2026-11-22T12:00:00-03:00"
 DATA_LAST_DAY = date(2026, 11, 22)
+# Twelve monthly partitions' worth (the first and last months partly).
+DATA_SPAN = timedelta(days=335)
 BUDGET_MS = 300.0
 HOT_CPF = "529.982.247-25"  # one of the CPFs generate_audit_rows consults most
 EXPORT_ROWS = 1_000_000
@@ -65,6 +67,7 @@ def load(rows: int) -> dict[str, Any]:
     from django.core.management import call_command
     from django.db import connection
 
+    from audit.services.partitions import consultation_partitions_create
     from scores.models import Consultation
 
     call_command("migrate", verbosity=0)
@@ -77,8 +80,18 @@ def load(rows: int) -> dict[str, Any]:
             f"bench.audit: loading {rows - present:,} rows (COPY; ~20 min for 10 M) …", flush=True
         )
         started = time.monotonic()
+        # Twelve months of rows, each in its month's partition (made first: rows of no
+        # month would land in the default partition).
+        consultation_partitions_create(since=datetime.fromisoformat(DATA_END) - DATA_SPAN)
         call_command(
-            "generate_audit_rows", str(rows - present), "--end", DATA_END, "--force", verbosity=1
+            "generate_audit_rows",
+            str(rows - present),
+            "--end",
+            DATA_END,
+            "--days",
+            str(DATA_SPAN.days),
+            "--force",
+            verbosity=1,
         )
         loaded["load_seconds"] = round(time.monotonic() - started, 1)
     print("bench.audit: usage summary …", flush=True)
@@ -100,23 +113,29 @@ def sizes() -> dict[str, Any]:
     from django.db import connection
 
     with connection.cursor() as cursor:
+        # Summed over the partitions (a partitioned table or index has no storage itself).
         cursor.execute(
             """
-            SELECT c.relname, pg_relation_size(c.oid)
+            SELECT c.relname, (SELECT sum(pg_relation_size(t.relid))
+                               FROM pg_partition_tree(c.oid) t)
             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
             WHERE i.indrelid = 'scores_consultation'::regclass ORDER BY 2 DESC
             """
         )
-        indexes = dict(cursor.fetchall())
+        indexes = {name: int(size or 0) for name, size in cursor.fetchall()}
         cursor.execute(
-            "SELECT pg_relation_size('scores_consultation'),"
-            " pg_table_size('scores_consultation'),"
-            " pg_total_relation_size('scores_consultation'),"
-            " (SELECT reltuples FROM pg_class WHERE relname = 'scores_consultation')"
+            "SELECT sum(pg_relation_size(relid)), sum(pg_table_size(relid)),"
+            " sum(pg_total_relation_size(relid)),"
+            " (SELECT sum(greatest(c.reltuples, 0)) FROM pg_partition_tree('scores_consultation') t"
+            "  JOIN pg_class c ON c.oid = t.relid),"
+            " count(*) FILTER (WHERE isleaf)"
+            " FROM pg_partition_tree('scores_consultation')"
         )
-        heap, table, total, tuples = cursor.fetchone()
+        heap, table, total, tuples, partitions = cursor.fetchone()
+        heap, table, total, tuples = int(heap), int(table), int(total), float(tuples)
     mb = 1024 * 1024
     return {
+        "partitions": int(partitions),
         "rows_estimate": int(tuples),
         "heap_mb": round(heap / mb),
         "heap_bytes_per_row": round(heap / max(tuples, 1), 1),

@@ -116,7 +116,12 @@ def consultation_partitions_create(*, since: datetime | None = None) -> list[str
         if past:
             with connection.schema_editor() as schema_editor:
                 for month in past:
-                    month.create(config.model, schema_editor, comment=AUTO_PARTITIONED_COMMENT)
+                    # The backend's editor is the library's (settings: psqlextra.backend).
+                    month.create(
+                        config.model,
+                        schema_editor,  # type: ignore[arg-type]
+                        comment=AUTO_PARTITIONED_COMMENT,
+                    )
         plan.apply()
         _guard_partitions()
     return names
@@ -208,7 +213,7 @@ def consultation_trail_convert(
         below = row[0] if row and row[0] is not None else None
         if below is None:
             cursor.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {UNPARTITIONED_TABLE}")  # noqa: S608
-            below = cursor.fetchone()[0]  # type: ignore[index]
+            below = cursor.fetchone()[0]
     batches = 0
     while (deadline is None or time.monotonic() < deadline) and (
         max_batches is None or batches < max_batches
@@ -221,7 +226,7 @@ def consultation_trail_convert(
                 " SELECT count(*), min(id) FROM moved",
                 [below, batch_size],
             )
-            count, lowest = cursor.fetchone()  # type: ignore[misc]
+            count, lowest = cursor.fetchone()
             if not count:
                 cursor.execute(f"DROP TABLE {UNPARTITIONED_TABLE}")
                 return ConversionProgress(copied=copied, done=True)

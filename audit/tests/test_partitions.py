@@ -199,10 +199,7 @@ def old_rows(count):
         " FROM generate_series(1, %s) AS n",
         [count],
     )
-    return {
-        latency: occurred
-        for latency, occurred in sql("SELECT latency_ms, occurred_at FROM scores_consultation")
-    }
+    return dict(sql("SELECT latency_ms, occurred_at FROM scores_consultation"))
 
 
 def trail():
@@ -279,3 +276,12 @@ def test_if_a_conversion_is_unfinished_then_prune_audit_drops_no_month(
     finally:
         migrate_to(None)
         consultation_trail_convert()
+
+
+def test_if_the_scheduled_lambda_task_runs_then_the_months_ahead_exist(future_months):
+    from scoreportal.lambda_tasks import audit_partitions
+
+    with time_machine.travel(at(2032, 5, 3), tick=False):
+        audit_partitions({"source": "aws.events"}, None)
+
+    assert {f"scores_consultation_2032_0{month}" for month in (5, 6, 7)} <= set(months())
