@@ -73,11 +73,8 @@ class AuditExportAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Any]
     ) -> HttpResponse:
         """The export's record, and its file: progress while the task writes it, then the
         download (a POST: each download is recorded)."""
-        file = (
-            AuditExportFile.objects.filter(pk=int(object_id)).first()
-            if object_id.isascii() and object_id.isdigit()
-            else None
-        )
+        export = self.get_object(request, object_id)  # None for an id that is no export's
+        file = AuditExportFile.objects.filter(export=export).first() if export else None
         exporter = request.user.has_perm(EXPORT_PERMISSION)
         context = {
             "export_file": file,
