@@ -80,33 +80,36 @@ class AuditExportFile(models.Model):
         DONE = "done", _("Ready")
         FAILED = "failed", _("Failed")
 
+    # No database constraint, as for the downloads: the export's record stays append-only
+    # to TRUNCATE too (a referenced table cannot be truncated, which would answer first).
     export = models.OneToOneField(
         AuditExport,
         on_delete=models.CASCADE,
         primary_key=True,
+        db_constraint=False,
         related_name="file",
         verbose_name=_("audit trail export"),
     )
     # The trail's filtered query, pickled and signed with the secret key (it is unpickled
     # only if the signature holds): the task rebuilds exactly the rows the auditor asked for.
-    query = models.TextField(editable=False)
-    language = models.CharField(max_length=16, editable=False)
+    query = models.TextField(_("query"), editable=False)
+    language = models.CharField(_("language"), max_length=16, editable=False)
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.RUNNING
     )
-    location = models.CharField(max_length=500, blank=True, editable=False)
+    location = models.CharField(_("location"), max_length=500, blank=True, editable=False)
     file_name = models.CharField(_("file"), max_length=200, editable=False)
-    upload_id = models.CharField(max_length=1024, blank=True, editable=False)
-    parts = models.JSONField(default=list, editable=False)
+    upload_id = models.CharField(_("upload id"), max_length=1024, blank=True, editable=False)
+    parts = models.JSONField(_("parts"), default=list, editable=False)
     rows_written = models.PositiveBigIntegerField(_("rows written"), default=0)
     bytes_written = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
     # Where the last finished step stopped: the newest-first order's (time, id) of its last row.
-    after_time = models.DateTimeField(null=True, editable=False)
-    after_id = models.BigIntegerField(null=True, editable=False)
-    steps = models.PositiveIntegerField(default=0)
-    progressed_at = models.DateTimeField(default=timezone.now)
+    after_time = models.DateTimeField(_("written up to (time)"), null=True, editable=False)
+    after_id = models.BigIntegerField(_("written up to (id)"), null=True, editable=False)
+    steps = models.PositiveIntegerField(_("steps"), default=0)
+    progressed_at = models.DateTimeField(_("last progress"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
-    failure = models.CharField(max_length=500, blank=True)
+    failure = models.CharField(_("failure"), max_length=500, blank=True)
 
     class Meta:
         verbose_name = _("export file")

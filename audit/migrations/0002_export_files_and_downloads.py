@@ -18,117 +18,54 @@ TABLE = "audit_auditexportdownload"
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("audit", "0001_initial"),
+        ('audit', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="AuditExportFile",
+            name='AuditExportFile',
             fields=[
-                (
-                    "export",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        primary_key=True,
-                        related_name="file",
-                        serialize=False,
-                        to="audit.auditexport",
-                        verbose_name="audit trail export",
-                    ),
-                ),
-                ("query", models.TextField(editable=False)),
-                ("language", models.CharField(editable=False, max_length=16)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("running", "Running"), ("done", "Ready"), ("failed", "Failed")],
-                        default="running",
-                        max_length=16,
-                        verbose_name="status",
-                    ),
-                ),
-                ("location", models.CharField(blank=True, editable=False, max_length=500)),
-                (
-                    "file_name",
-                    models.CharField(editable=False, max_length=200, verbose_name="file"),
-                ),
-                ("upload_id", models.CharField(blank=True, editable=False, max_length=1024)),
-                ("parts", models.JSONField(default=list, editable=False)),
-                (
-                    "rows_written",
-                    models.PositiveBigIntegerField(default=0, verbose_name="rows written"),
-                ),
-                (
-                    "bytes_written",
-                    models.PositiveBigIntegerField(default=0, verbose_name="size (bytes)"),
-                ),
-                ("after_time", models.DateTimeField(editable=False, null=True)),
-                ("after_id", models.BigIntegerField(editable=False, null=True)),
-                ("steps", models.PositiveIntegerField(default=0)),
-                ("progressed_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "finished_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="finished"),
-                ),
-                ("failure", models.CharField(blank=True, max_length=500)),
+                ('export', models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='file', serialize=False, to='audit.auditexport', verbose_name='audit trail export')),
+                ('query', models.TextField(editable=False, verbose_name='query')),
+                ('language', models.CharField(editable=False, max_length=16, verbose_name='language')),
+                ('status', models.CharField(choices=[('running', 'Running'), ('done', 'Ready'), ('failed', 'Failed')], default='running', max_length=16, verbose_name='status')),
+                ('location', models.CharField(blank=True, editable=False, max_length=500, verbose_name='location')),
+                ('file_name', models.CharField(editable=False, max_length=200, verbose_name='file')),
+                ('upload_id', models.CharField(blank=True, editable=False, max_length=1024, verbose_name='upload id')),
+                ('parts', models.JSONField(default=list, editable=False, verbose_name='parts')),
+                ('rows_written', models.PositiveBigIntegerField(default=0, verbose_name='rows written')),
+                ('bytes_written', models.PositiveBigIntegerField(default=0, verbose_name='size (bytes)')),
+                ('after_time', models.DateTimeField(editable=False, null=True, verbose_name='written up to (time)')),
+                ('after_id', models.BigIntegerField(editable=False, null=True, verbose_name='written up to (id)')),
+                ('steps', models.PositiveIntegerField(default=0, verbose_name='steps')),
+                ('progressed_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='last progress')),
+                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished')),
+                ('failure', models.CharField(blank=True, max_length=500, verbose_name='failure')),
             ],
             options={
-                "verbose_name": "export file",
-                "verbose_name_plural": "export files",
+                'verbose_name': 'export file',
+                'verbose_name_plural': 'export files',
             },
         ),
         migrations.CreateModel(
-            name="AuditExportDownload",
+            name='AuditExportDownload',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "occurred_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, editable=False, verbose_name="time"
-                    ),
-                ),
-                (
-                    "actor_name",
-                    models.CharField(
-                        editable=False, max_length=150, verbose_name="downloaded by (name)"
-                    ),
-                ),
-                (
-                    "actor",
-                    models.ForeignKey(
-                        editable=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="downloaded by",
-                    ),
-                ),
-                (
-                    "export",
-                    models.ForeignKey(
-                        db_constraint=False,
-                        editable=False,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        related_name="downloads",
-                        to="audit.auditexport",
-                        verbose_name="audit trail export",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('occurred_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='time')),
+                ('actor_name', models.CharField(editable=False, max_length=150, verbose_name='downloaded by (name)')),
+                ('actor', models.ForeignKey(editable=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='downloaded by')),
+                ('export', models.ForeignKey(db_constraint=False, editable=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='downloads', to='audit.auditexport', verbose_name='audit trail export')),
             ],
             options={
-                "verbose_name": "export download",
-                "verbose_name_plural": "export downloads",
-                "ordering": ["-occurred_at", "-id"],
+                'verbose_name': 'export download',
+                'verbose_name_plural': 'export downloads',
+                'ordering': ['-occurred_at', '-id'],
             },
         ),
-        # A download is audit data: append-only, as the export's record is (scores 0008).
+            # A download is audit data: append-only, as the export's record is (scores 0008).
         run_vendor_sql(
             {
                 "postgresql": [
