@@ -127,7 +127,7 @@ def sizes() -> dict[str, Any]:
             "SELECT sum(pg_relation_size(relid)), sum(pg_table_size(relid)),"
             " sum(pg_total_relation_size(relid)),"
             " (SELECT sum(greatest(c.reltuples, 0)) FROM pg_partition_tree('scores_consultation') t"
-            "  JOIN pg_class c ON c.oid = t.relid),"
+            "  JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf),"
             " count(*) FILTER (WHERE isleaf)"
             " FROM pg_partition_tree('scores_consultation')"
         )
