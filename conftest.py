@@ -134,13 +134,18 @@ def _flush_as_the_owner() -> Iterator[None]:
     from scoreportal.database_roles import quoted
     from scoreportal.models import append_only_tables
 
-    def execute_sql_flush(self: Any, sql_list: list[str]) -> None:
-        tables = [quoted(table) for table in append_only_tables()]
-        owner_sql(
-            *(f"ALTER TABLE {table} DISABLE TRIGGER USER" for table in tables),
-            *sql_list,
-            *(f"ALTER TABLE {table} ENABLE TRIGGER USER" for table in tables),
+    def triggers(switch: str) -> str:
+        # The append-only tables and their partitions (each has its own TRUNCATE trigger).
+        tables = ", ".join(f"'{quoted(table)}'" for table in append_only_tables())
+        return (
+            "DO $$ DECLARE t regclass; BEGIN FOR t IN SELECT c.oid FROM pg_class c"  # noqa: S608
+            f" WHERE c.oid = ANY(ARRAY[{tables}]::regclass[]) OR (c.relispartition AND"
+            f" pg_partition_root(c.oid) = ANY(ARRAY[{tables}]::regclass[])) LOOP"
+            f" EXECUTE format('ALTER TABLE %s {switch} TRIGGER USER', t); END LOOP; END $$"
         )
+
+    def execute_sql_flush(self: Any, sql_list: list[str]) -> None:
+        owner_sql(triggers("DISABLE"), *sql_list, triggers("ENABLE"))
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(DatabaseOperations, "execute_sql_flush", execute_sql_flush)

@@ -49,7 +49,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_stafflockout",
         ],
         "scores": ["view_consultation", "export_consultation"],
-        "audit": ["view_usagereport", "view_cpfreport", "view_auditexport", "view_cpfreportrun"],
+        "audit": [
+            "view_usagereport",
+            "view_cpfreport",
+            "view_auditexport",
+            "view_auditexportdownload",
+            "view_cpfreportrun",
+        ],
     },
     StaffRole.CREDIT_DATA_OPERATORS: {
         "scores": [

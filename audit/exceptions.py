@@ -23,3 +23,18 @@ class ExportFiltersTooLong(ApplicationError):
 
     code = ErrorCode.INVALID_REQUEST
     default_message = "These filters are too long to be recorded with an export; narrow them."
+
+
+class ExportNotResumable(ApplicationError):
+    """An export's task is resumed only when it is stalled (running, no progress for a
+    while): a finished export, or one still making progress, is left as it is."""
+
+    code = ErrorCode.INVALID_REQUEST
+    default_message = "This export is not stalled: it is finished or still making progress."
+
+
+class ExportNotReady(ApplicationError):
+    """Only a finished export's file can be downloaded."""
+
+    code = ErrorCode.INVALID_REQUEST
+    default_message = "This export's file is not ready."

@@ -7,6 +7,8 @@ moved, the data did not (migration 0001).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import formats, timezone
@@ -15,6 +17,10 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import ApiKey, Organization
 from scoreportal.models import AppendOnlyRecord
 from scores.models import Consultation
+
+# A step lasts AUDIT_EXPORT_STEP_SECONDS at most (under Lambda's timeout): past this with
+# no progress, an export's task was lost and its page offers to resume it.
+EXPORT_STALLED_AFTER = timedelta(minutes=2)
 
 
 class AuditExport(AppendOnlyRecord):
@@ -58,6 +64,102 @@ class AuditExport(AppendOnlyRecord):
         verbose_name = _("audit trail export")
         verbose_name_plural = _("audit trail exports")
         indexes = [models.Index(fields=["-occurred_at"], name="auditexport_occurred_idx")]
+
+    def __str__(self) -> str:
+        occurred = formats.date_format(timezone.localtime(self.occurred_at), "DATETIME_FORMAT")
+        return f"{occurred} {self.actor_name}"
+
+
+class AuditExportFile(models.Model):
+    """The CSV an export writes, in steps, to the operations bucket (a file under
+    MEDIA_ROOT on a laptop): how far it got, where it is. Not audit data itself (the
+    export's record is), so it changes as the steps advance (audit.services.exports)."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    # No database constraint, as for the downloads: the export's record stays append-only
+    # to TRUNCATE too (a referenced table cannot be truncated, which would answer first).
+    export = models.OneToOneField(
+        AuditExport,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        db_constraint=False,
+        related_name="file",
+        verbose_name=_("audit trail export"),
+    )
+    # The trail's filtered query, pickled and signed with the secret key (it is unpickled
+    # only if the signature holds): the task rebuilds exactly the rows the auditor asked for.
+    query = models.TextField(_("query"), editable=False)
+    language = models.CharField(_("language"), max_length=16, editable=False)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.RUNNING
+    )
+    location = models.CharField(_("location"), max_length=500, blank=True, editable=False)
+    file_name = models.CharField(_("file"), max_length=200, editable=False)
+    upload_id = models.CharField(_("upload id"), max_length=1024, blank=True, editable=False)
+    parts = models.JSONField(_("parts"), default=list, editable=False)
+    rows_written = models.PositiveBigIntegerField(_("rows written"), default=0)
+    bytes_written = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
+    # Where the last finished step stopped: the newest-first order's (time, id) of its last row.
+    after_time = models.DateTimeField(_("written up to (time)"), null=True, editable=False)
+    after_id = models.BigIntegerField(_("written up to (id)"), null=True, editable=False)
+    steps = models.PositiveIntegerField(_("steps"), default=0)
+    progressed_at = models.DateTimeField(_("last progress"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    failure = models.CharField(_("failure"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("export file")
+        verbose_name_plural = _("export files")
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def running(self) -> bool:
+        return self.status == self.Status.RUNNING
+
+    @property
+    def stalled(self) -> bool:
+        """Running with no step started or ended for longer than a step can last: its task
+        was lost (an invocation that could not be made, or that died)."""
+        return self.running and timezone.now() - self.progressed_at > EXPORT_STALLED_AFTER
+
+    @property
+    def percent_done(self) -> int:
+        total = self.export.row_count
+        return 100 if not total else min(100, self.rows_written * 100 // total)
+
+
+class AuditExportDownload(AppendOnlyRecord):
+    """One download of an export's CSV: who, when. Audit data, append-only."""
+
+    occurred_at = models.DateTimeField(_("time"), default=timezone.now, editable=False)
+    # No database constraint: the export's record may be pruned before its downloads'.
+    export = models.ForeignKey(
+        AuditExport,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        editable=False,
+        related_name="downloads",
+        verbose_name=_("audit trail export"),
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        editable=False,
+        related_name="+",
+        verbose_name=_("downloaded by"),
+    )
+    actor_name = models.CharField(_("downloaded by (name)"), max_length=150, editable=False)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("export download")
+        verbose_name_plural = _("export downloads")
 
     def __str__(self) -> str:
         occurred = formats.date_format(timezone.localtime(self.occurred_at), "DATETIME_FORMAT")

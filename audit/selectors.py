@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.db import connections
+from django.db import connection, connections
 from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
@@ -19,14 +19,45 @@ from audit.models import AuditExport, CpfReportRun, DailyUsage, DailyUsageStatus
 from audit.order import NEWEST_FIRST, Cursor
 from scores.models import Consultation
 
+# A conversion in progress (convert_audit_trail) keeps the old rows here until copied.
+UNPARTITIONED_TABLE = "scores_consultation_unpartitioned"
+
+
+def is_partitioned() -> bool:
+    """Whether this database keeps the trail in monthly partitions (Postgres does)."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_partitioned_table WHERE partrelid = to_regclass(%s)",
+            [Consultation._meta.db_table],
+        )
+        return cursor.fetchone() is not None
+
+
+def conversion_pending() -> bool:
+    """Whether rows of the trail are still in the unpartitioned table (convert_audit_trail)."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [UNPARTITIONED_TABLE])
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
 
 def consultations_prunable_count(*, retention_days: int) -> int:
     """How many audit rows (consultations, records of exports and of per-CPF reports) are
     older than `retention_days`: what prune_audit would remove."""
     cutoff = timezone.now() - timedelta(days=retention_days)
-    return sum(
-        model.objects.filter(occurred_at__lt=cutoff).count()
-        for model in (Consultation, AuditExport, CpfReportRun)
+    # A partitioned trail loses whole months: those that ended before the cutoff.
+    trail_cutoff = (
+        cutoff.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        if is_partitioned()
+        else cutoff
+    )
+    records = (AuditExport, CpfReportRun)
+    return Consultation.objects.filter(occurred_at__lt=trail_cutoff).count() + sum(
+        model.objects.filter(occurred_at__lt=cutoff).count() for model in records
     )
 
 

@@ -270,6 +270,20 @@ def grant_serving_role(
     missing = sorted(name for names in kinds.values() for name in names if name not in tables)
     if missing:
         raise DatabaseRoleError(f"no table {', '.join(missing)} (run migrate first)")
+    # A partition gets its partitioned table's rights (rows reached through the parent are
+    # checked against the parent's; these are for the partition named directly).
+    partitions = set()
+    for name, root in _rows(
+        cursor,
+        "SELECT c.relname, r.relname FROM pg_class c JOIN pg_namespace n"
+        " ON n.oid = c.relnamespace JOIN pg_class r ON r.oid = pg_partition_root(c.oid)"
+        " WHERE n.nspname = %s AND c.relispartition",
+        [schema],
+    ):
+        for names in kinds.values():
+            if root in names and name not in names:
+                names.append(name)
+                partitions.add(name)
     listed = {name for names in kinds.values() for name in names}
     kinds[READ_WRITE] = sorted(name for name in tables if name not in listed)
     grantee, in_schema = quoted(role), f"IN SCHEMA {quoted(schema)}"
@@ -309,8 +323,8 @@ def grant_serving_role(
     )
     return ServingGrants(
         role=role,
-        append_only=len(kinds[APPEND_ONLY]),
-        read_only=len(kinds[READ_ONLY]),
+        append_only=len(set(kinds[APPEND_ONLY]) - partitions),
+        read_only=len(set(kinds[READ_ONLY]) - partitions),
         read_write=len(kinds[READ_WRITE]),
         sequences=int(sequences),
     )

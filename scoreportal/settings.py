@@ -159,6 +159,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
+    # Django's Postgres backend with django-postgres-extra's schema editor and
+    # introspection, which its partitioning manager needs (the audit trail's monthly
+    # partitions, docs/audit.md); queries compile as Django's do.
+    DATABASES["default"]["ENGINE"] = "psqlextra.backend"
+# It would CREATE EXTENSION hstore on every migrate: no model uses hstore, and neither
+# role may create extensions.
+POSTGRES_EXTRA_AUTO_EXTENSION_SET_UP = False
 
 # ==============================================================================
 # AUTHENTICATION AND SECURITY
@@ -381,11 +388,13 @@ DYNAMODB_FAILURE_COOLDOWN_SECONDS = env.float("DYNAMODB_FAILURE_COOLDOWN_SECONDS
 # (audit.apps), and the database enforces that floor too.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=5 * 365)
 
-# The most rows one CSV export of the audit trail may have; unset means no limit. On
-# Lambda a response is buffered and capped at 6 MB (about 30,000 rows), so the deployed
-# stages set it (zappa_settings.json) and a larger export is refused with a message
-# instead of failing at API Gateway (docs/audit.md).
-AUDIT_EXPORT_MAX_ROWS: int | None = env.int("AUDIT_EXPORT_MAX_ROWS", default=0) or None
+# An export of the audit trail is written by a task in steps (docs/audit.md): a step
+# stops after this long (under the function's 29-second timeout) or once it has written
+# this many bytes (one part of the bucket's multipart upload: at least 5 MiB, S3's floor
+# for every part but the last); the download link lasts this long.
+AUDIT_EXPORT_STEP_SECONDS = env.float("AUDIT_EXPORT_STEP_SECONDS", default=18.0)
+AUDIT_EXPORT_STEP_BYTES = env.int("AUDIT_EXPORT_STEP_BYTES", default=16 * 1024 * 1024)
+AUDIT_EXPORT_LINK_SECONDS = env.int("AUDIT_EXPORT_LINK_SECONDS", default=300)
 
 # ==============================================================================
 # LOGGING: one JSON object per line on stdout (CloudWatch), CPFs and keys redacted

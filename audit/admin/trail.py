@@ -6,11 +6,9 @@ The model is the scores app's (the score path writes it); its pages are the audi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG
@@ -21,7 +19,6 @@ from django.urls import URLPattern, path, reverse
 from django.utils import formats, timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
-from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -33,17 +30,8 @@ from audit.admin.changelist import (
     OccurredBetweenFilter,
     OrganizationListFilter,
 )
-from audit.csv_download import (
-    csv_response,
-    csv_time,
-    download_name,
-    field_label,
-    local_now_stamp,
-    model_field,
-)
 from audit.exceptions import ExportFiltersTooLong
-from audit.selectors import consultations_in_order
-from audit.services import audit_export_record
+from audit.services.exports import audit_export_start
 from scoreportal.admin_bases import ReadOnlyAdminMixin
 from scores.admin.cpf_search import CpfSearchMixin, cpf_search_recall
 from scores.models import Consultation
@@ -131,9 +119,11 @@ class ConsultationAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Con
 
     @method_decorator(require_POST)
     def export_view(self, request: HttpRequest) -> HttpResponseBase:
-        """The audit trail as filtered and searched on its page, as CSV: every matching row
-        up to the moment the export starts, newest first, masked CPFs only. The export is
-        recorded (who, when, filters, rows) before its first row is sent.
+        """Start an export of the audit trail as filtered and searched on its page: every
+        matching row up to the moment the export starts, newest first, masked CPFs only,
+        written to a file by a task in steps (audit.services.exports). The export is
+        recorded (who, when, filters, rows) first; its page shows the progress, then the
+        download.
 
         A POST from the page's button (its filters in the address, as on the page; the
         CSRF token in the body): a link followed from another site is a GET, and must not
@@ -147,28 +137,12 @@ class ConsultationAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Con
             return HttpResponseRedirect(
                 f"{reverse('admin:scores_consultation_changelist')}?{ERROR_FLAG}=1"
             )
-        started = timezone.now()
-        rows = changelist.queryset.filter(occurred_at__lte=started)
-        count = rows.count()
-        limit = settings.AUDIT_EXPORT_MAX_ROWS
-        if limit is not None and count > limit:
-            self.message_user(
-                request,
-                gettext(
-                    "This export would have %(count)s rows; here exports are limited to "
-                    "%(limit)s. Narrow the filters (a shorter range of days, an organization)."
-                )
-                % {"count": formats.localize(count), "limit": formats.localize(limit)},
-                messages.ERROR,
-            )
-            return HttpResponseRedirect(
-                reverse("admin:scores_consultation_changelist") + changelist.get_query_string()
-            )
+        rows = changelist.queryset.filter(occurred_at__lte=timezone.now())
         try:
-            audit_export_record(
+            export = audit_export_start(
                 actor=request.user,  # type: ignore[arg-type]  # the admin's users are signed in
+                rows=rows,
                 filters={k: v for k, v in changelist.filter_params.items() if k != CURSOR_VAR},
-                row_count=count,
                 searched=cpf_search_recall(request, changelist.query),
             )
         except ExportFiltersTooLong:
@@ -178,29 +152,16 @@ class ConsultationAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Con
                 messages.ERROR,
             )
             return HttpResponseRedirect(reverse("admin:scores_consultation_changelist"))
-        header = [
-            f"{field_label(Consultation, 'occurred_at')} ({settings.TIME_ZONE})",
-            field_label(Consultation, "request_id"),
-            field_label(Consultation, "organization"),
-            field_label(Consultation, "api_key"),
-            str(capfirst(_("presented key prefix"))),
-            field_label(Consultation, "client_ip"),
-            field_label(Consultation, "endpoint"),
-            field_label(Consultation, "purpose"),
-            field_label(Consultation, "cpf_masked"),
-            field_label(Consultation, "outcome"),
-            field_label(Consultation, "http_status"),
-            field_label(Consultation, "score"),
-            field_label(Consultation, "band"),
-            field_label(Consultation, "model_version"),
-            field_label(Consultation, "source"),
-            field_label(Consultation, "latency_ms"),
-        ]
-        return csv_response(
-            filename=download_name(gettext("score-consultations"), local_now_stamp()),
-            header=header,
-            rows=_export_rows(rows),
+        self.message_user(
+            request,
+            gettext(
+                "The export is being written (%(count)s rows). Its file can be downloaded "
+                "here when it is ready."
+            )
+            % {"count": formats.localize(export.row_count)},
+            messages.SUCCESS,
         )
+        return HttpResponseRedirect(reverse("admin:audit_auditexport_change", args=[export.pk]))
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -239,66 +200,3 @@ class ConsultationAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Con
         if row.api_key_id is not None or not row.api_key_prefix:
             return self.get_empty_value_display()
         return row.api_key_prefix
-
-
-_EXPORT_FIELDS = (
-    "occurred_at",
-    "request_id",
-    "organization__name",
-    "api_key_id",
-    "api_key_prefix",
-    "client_ip",
-    "endpoint",
-    "purpose",
-    "cpf_masked",
-    "outcome",
-    "http_status",
-    "score",
-    "band",
-    "model_version",
-    "source",
-    "latency_ms",
-)
-
-
-def _export_rows(queryset: Any) -> Iterator[list[Any]]:
-    labels = {
-        name: {value: str(label) for value, label in model_field(Consultation, name).flatchoices}
-        for name in ("endpoint", "purpose", "outcome", "band", "source")
-    }
-    for (
-        occurred_at,
-        request_id,
-        organization,
-        api_key,
-        prefix,
-        client_ip,
-        endpoint,
-        purpose,
-        cpf_masked,
-        outcome,
-        http_status,
-        score,
-        band,
-        model_version,
-        source,
-        latency_ms,
-    ) in consultations_in_order(queryset, fields=_EXPORT_FIELDS):
-        yield [
-            csv_time(occurred_at),
-            request_id,
-            organization or "",
-            api_key or "",
-            "" if api_key else prefix,
-            client_ip or "",
-            labels["endpoint"].get(endpoint, endpoint),
-            labels["purpose"].get(purpose, purpose),
-            cpf_masked,
-            labels["outcome"].get(outcome, outcome),
-            http_status,
-            "" if score is None else score,
-            labels["band"].get(band, band),
-            model_version,
-            labels["source"].get(source, source),
-            latency_ms,
-        ]

@@ -9,13 +9,18 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.exceptions import AuditPruneNotPermitted
-from audit.models import AuditExport, CpfReportRun
+from audit.models import AuditExport, AuditExportDownload, CpfReportRun
 from audit.retention import AUDIT_RETENTION_MIN_DAYS
+from audit.selectors import is_partitioned
+from audit.services.partitions import consultation_partitions_drop, oldest_month_start
 from scores.models import Consultation
 
 # The append-only tables prune_audit may remove old rows from.
-AUDIT_MODELS: tuple[type[Consultation] | type[AuditExport] | type[CpfReportRun], ...] = (
+AUDIT_MODELS: tuple[
+    type[Consultation] | type[AuditExportDownload] | type[AuditExport] | type[CpfReportRun], ...
+] = (
     Consultation,
+    AuditExportDownload,
     AuditExport,
     CpfReportRun,
 )
@@ -26,6 +31,12 @@ def consultations_prune(
 ) -> int:
     """Delete audit rows older than `retention_days`: the one sanctioned deletion. Audit
     rows are consultations and the records of who read them (exports, per-CPF reports).
+
+    Where the trail is partitioned by month (Postgres), its rows go a month at a time: each
+    month whose every row is past retention is dropped whole (`consultation_partitions_drop`;
+    a row may so stay up to a month past retention, never less than the retention); row by
+    row go only the small tables of exports and reports, and the default partition's rows
+    (of no month: none while the months ahead exist).
 
     Batches keep each transaction short; with `max_seconds` it stops between batches once
     that time is spent (a Lambda invocation has a hard limit), and the next run goes on.
@@ -40,6 +51,14 @@ def consultations_prune(
     cutoff = timezone.now() - timedelta(days=retention_days)
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     deleted = 0
+    cutoffs = dict.fromkeys(AUDIT_MODELS, cutoff)
+    if is_partitioned():
+        consultation_partitions_drop(retention_days=retention_days)
+        # What is left to delete row by row is in the default partition only: older than
+        # every month (the planner then reads no month).
+        oldest = oldest_month_start()
+        if oldest is not None:
+            cutoffs[Consultation] = min(cutoff, oldest)
     for model in AUDIT_MODELS:
         while True:
             if deadline is not None and time.monotonic() >= deadline:
@@ -49,7 +68,7 @@ def consultations_prune(
                     with connection.cursor() as cursor:
                         cursor.execute("SET LOCAL scoreportal.audit_prune = 'on'")
                 batch = list(
-                    model.objects.filter(occurred_at__lt=cutoff)
+                    model.objects.filter(occurred_at__lt=cutoffs[model])
                     .order_by("occurred_at")
                     .values_list("pk", flat=True)[:batch_size]
                 )

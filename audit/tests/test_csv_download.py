@@ -88,9 +88,12 @@ def hostile(record, issue_key):
 
 
 def test_if_an_organization_is_named_with_a_formula_then_the_audit_export_writes_it_as_text(
-    auditor_client, hostile
+    auditor_client, hostile, django_capture_on_commit_callbacks
 ):
-    response = auditor_client.post(reverse("admin:scores_consultation_export"))
+    with django_capture_on_commit_callbacks(execute=True):  # the export's task, in-process
+        started = auditor_client.post(reverse("admin:scores_consultation_export"))
+    export_id = started["Location"].rstrip("/").split("/")[-2]
+    response = auditor_client.post(reverse("admin:audit_auditexport_download", args=[export_id]))
 
     assert response.status_code == 200
     rows = _rows(response)

@@ -86,6 +86,11 @@ EXPECTED_FUNCTION_GRANTS = {
         for action in ("GetObject", "PutObject", "DeleteObject")
     ),
     ("s3:PutObject", node({"Fn::Sub": "${OperationsBucket.Arn}/handoff/*"})),
+    # Audit trail exports: written in parts by their task, read through a presigned link.
+    *(
+        (f"s3:{action}", node({"Fn::Sub": "${OperationsBucket.Arn}/exports/*"}))
+        for action in ("GetObject", "PutObject", "AbortMultipartUpload")
+    ),
     # API Gateway's integrations and Zappa's asynchronous tasks invoke this function.
     ("lambda:InvokeFunction", node({"Fn::Sub": FUNCTION_ARN})),
     ("lambda:InvokeFunction", node({"Fn::Sub": FUNCTION_ARN + ":*"})),
@@ -248,6 +253,7 @@ def test_if_zappa_settings_are_read_then_each_ops_stage_is_its_stage_s_without_a
     settings = json.loads((PROJECT / "zappa_settings.json").read_text())
     ops_role = RESOURCES["OpsFunctionRole"]["Properties"]["RoleName"]["Fn::Sub"]
     prune = "scoreportal.lambda_tasks.prune_audit"
+    partitions = "scoreportal.lambda_tasks.audit_partitions"
 
     for stage in STAGES:
         own = settings[stack_settings.ops_stage(stage)]
@@ -263,8 +269,10 @@ def test_if_zappa_settings_are_read_then_each_ops_stage_is_its_stage_s_without_a
             environment["AUDIT_RETENTION_DAYS"]
             == (settings[stage]["aws_environment_variables"]["AUDIT_RETENTION_DAYS"])
         )
-        # prune_audit runs only here, as the owner; the serving stage no longer has it.
-        assert [event["function"] for event in own["events"]] == [prune]
+        # prune_audit and the partitions ahead run only here, as the owner; the serving
+        # stage no longer has them.
+        assert [event["function"] for event in own["events"]] == [partitions, prune]
+        assert partitions not in [event["function"] for event in settings[stage]["events"]]
         assert prune not in [event["function"] for event in settings[stage]["events"]]
     updated = stack_settings.apply_outputs(
         settings["dev_ops"],

@@ -117,13 +117,14 @@ class LambdaBrowser:
     def post(self, url: str, data: list[tuple[str, str]], *, follow: bool = True) -> Page:
         return self._navigate("POST", url, urlencode(data), follow=follow)
 
-    def submit(self, page: Page, form_id: str, **values: str) -> Page:
-        """Submit a form of `page` as a browser does, with `values` typed into it."""
+    def submit(self, page: Page, form_id: str, *, follow: bool = True, **values: str) -> Page:
+        """Submit a form of `page` as a browser does, with `values` typed into it (without
+        following a redirect that leaves the function: `follow=False`)."""
         form = page.form(form_id)
         target = _without_stage(urljoin(f"{ORIGIN}{STAGE}{page.url}", form.action))
         data = form.with_values(**values)
         if form.method == "post":
-            return self.post(target, data)
+            return self.post(target, data, follow=follow)
         return self.get(urlsplit(target).path + "?" + urlencode(data))
 
     def _navigate(self, method: str, url: str, body: str | None, *, follow: bool) -> Page:

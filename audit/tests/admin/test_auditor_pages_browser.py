@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.utils import formats, timezone, translation
 
 from accounts.staff import StaffRole
-from audit.models import AuditExport, CpfReportRun
+from audit.models import AuditExport, AuditExportDownload, CpfReportRun
 from audit.services.usage import usage_summarize
 from conftest import STAFF_PASSWORD, browser_sign_in, follow, screenshot, wait_for
 from scores.models import Consultation
@@ -147,8 +147,9 @@ def test_if_an_auditor_narrows_the_audit_trail_to_days_then_pages_older_and_open
 def test_if_an_auditor_exports_the_filtered_trail_then_the_button_posts_and_a_csv_downloads(
     signed_in_auditor, live_server, month_of_traffic, tmp_path
 ):
-    """The export is a POST from the page's button (with its CSRF token): the browser
-    downloads the CSV of the filters shown, and the export is recorded."""
+    """The export is a POST from the page's button (with its CSRF token): the export's page
+    then offers its file, and the browser downloads the CSV of the filters shown; the
+    export and the download are recorded."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser = signed_in_auditor
@@ -161,6 +162,12 @@ def test_if_an_auditor_exports_the_filtered_trail_then_the_button_posts_and_a_cs
     screenshot(browser, "audit-trail-export-button-pt-br")
 
     button.click()
+    # The export's page: its task wrote the file (in the request, off Lambda); downloading
+    # it is a POST too, and is recorded.
+    download = wait_for(browser, "#export-download")
+    assert wait_for(browser, "#export-status").text.startswith("Pronta")
+    screenshot(browser, "audit-export-page-pt-br")
+    download.click()
 
     WebDriverWait(browser, 20).until(lambda _: list(tmp_path.glob("consultas-de-score-*.csv")))
     (downloaded,) = tmp_path.glob("consultas-de-score-*.csv")
@@ -169,6 +176,7 @@ def test_if_an_auditor_exports_the_filtered_trail_then_the_button_posts_and_a_cs
     assert export.filters == "outcome__exact=rate_limited"
     assert len(rows) == 1 + export.row_count > 1
     assert all(";Limite de requisições excedido;" in row for row in rows[1:])
+    assert AuditExportDownload.objects.get().export == export
 
 
 def test_if_the_usage_report_is_read_in_english_then_charts_and_tables_are_english(

@@ -1,4 +1,6 @@
-"""The audit trail's CSV export: what the changelist shows, streamed, masked, recorded."""
+"""The audit trail's CSV export: what the changelist shows, written by a task to a file,
+masked, recorded, downloaded from the export's page (each download recorded). The task's
+steps, the bucket and resuming: test_export_task.py."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.staff import StaffRole
-from audit.models import AuditExport
+from audit.models import AuditExport, AuditExportDownload
 from audit.selectors import consultations_in_order
 from conftest import admin_search, sign_in
 from scoreportal.error_codes import ErrorCode
@@ -22,6 +24,22 @@ from scores.tests.fixtures import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
 EXPORT = reverse("admin:scores_consultation_export")
 CONSULTATIONS = reverse("admin:scores_consultation_changelist")
 NOON = datetime(2026, 11, 20, 18, 25, 7, tzinfo=UTC)  # 15:25:07 in São Paulo, in the past
+
+
+@pytest.fixture
+def export(auditor_client, django_capture_on_commit_callbacks):
+    """Post the export as the trail's button does (its task runs, in-process, as on a
+    laptop); the download's response."""
+
+    def exported(query=""):
+        with django_capture_on_commit_callbacks(execute=True):
+            started = auditor_client.post(f"{EXPORT}{query}")
+        assert started.status_code == 302
+        made = AuditExport.objects.latest("pk")
+        assert started["Location"] == reverse("admin:audit_auditexport_change", args=[made.pk])
+        return auditor_client.post(reverse("admin:audit_auditexport_download", args=[made.pk]))
+
+    return exported
 
 
 def read_csv(response):
@@ -44,9 +62,9 @@ def trail(record, api_key):
 
 
 def test_if_an_auditor_exports_a_filtered_trail_then_the_csv_has_its_rows_in_portuguese(
-    auditor_client, trail, settings
+    export, trail
 ):
-    response = auditor_client.post(f"{EXPORT}?outcome__exact=scored")
+    response = export("?outcome__exact=scored")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
@@ -76,23 +94,25 @@ def test_if_an_auditor_exports_a_filtered_trail_then_the_csv_has_its_rows_in_por
 
 
 def test_if_an_english_speaking_auditor_exports_then_headers_are_english_and_commas_separate(
-    auditor_client, trail
+    auditor_client, export, trail
 ):
     auditor_client.post(reverse("admin:language"), {"language": "en", "next": CONSULTATIONS})
 
-    header, *rows = read_csv(auditor_client.post(EXPORT))
+    header, *rows = read_csv(export())
 
     assert header[:3] == ["Time (America/Sao_Paulo)", "Request id", "Organization"]
     assert len(rows) == 4
 
 
-def test_if_an_export_runs_then_it_is_recorded_before_its_first_row_leaves(
-    auditor_client, auditor, trail
+def test_if_an_export_runs_then_it_and_its_download_are_recorded(
+    auditor_client, auditor, trail, export
 ):
     searched = admin_search(auditor_client, CONSULTATIONS, EXAMPLE_CPF, outcome__exact="scored")
-    response = auditor_client.post(f"{EXPORT}?{searched.request['QUERY_STRING']}")
+    response = export(f"?{searched.request['QUERY_STRING']}")
 
-    export = AuditExport.objects.get()  # recorded before the body is read
+    export = AuditExport.objects.get()
+    [download] = AuditExportDownload.objects.all()
+    assert (download.export, download.actor, download.actor_name) == (export, auditor, "ana")
     assert (export.actor, export.actor_name, export.row_count) == (auditor, "ana", 2)
     assert export.cpf_masked == "***.982.247-**"
     assert export.cpf_hash == trail["first"].cpf_hash
@@ -186,18 +206,6 @@ def test_if_rows_share_a_time_across_chunks_then_the_export_has_each_once_newest
     ]
 
 
-def test_if_an_export_is_larger_than_allowed_then_it_is_refused_with_a_message(
-    auditor_client, trail, settings
-):
-    settings.AUDIT_EXPORT_MAX_ROWS = 3
-
-    response = auditor_client.post(EXPORT, follow=True)
-
-    assert response.redirect_chain[-1][0].startswith(CONSULTATIONS)
-    assert "teria 4 linhas" in response.content.decode()
-    assert not AuditExport.objects.exists()
-
-
 @pytest.mark.parametrize(
     "role",
     [StaffRole.KEY_MANAGERS, StaffRole.CREDIT_DATA_OPERATORS, None],
@@ -210,8 +218,10 @@ def test_if_staff_who_are_not_auditors_export_then_they_are_refused(role_client,
     assert not AuditExport.objects.exists()
 
 
-def test_if_an_auditor_opens_the_export_records_then_they_are_read_only(auditor_client, trail):
-    auditor_client.post(f"{EXPORT}?outcome__exact=scored")
+def test_if_an_auditor_opens_the_export_records_then_they_are_read_only(
+    auditor_client, trail, export
+):
+    export("?outcome__exact=scored")
     export = AuditExport.objects.get()
 
     listing = auditor_client.get(reverse("admin:audit_auditexport_changelist"))
@@ -222,3 +232,46 @@ def test_if_an_auditor_opens_the_export_records_then_they_are_read_only(auditor_
     assert f"{CONSULTATIONS}?outcome__exact=scored" in listing.content.decode()
     assert detail.status_code == 200
     assert delete.status_code == 403
+
+
+def test_if_an_export_is_started_then_its_page_shows_the_file_and_the_download_button(
+    auditor_client, trail, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        started = auditor_client.post(f"{EXPORT}?outcome__exact=scored")
+    page = auditor_client.get(started["Location"])
+
+    body = page.content.decode()
+    assert "A exportação está sendo escrita (3 linhas)" in body
+    assert 'id="export-status"><strong>Pronta</strong>' in body
+    assert 'value="Baixar CSV"' in body
+    assert "529" not in started["Location"]
+
+
+def test_if_a_download_is_asked_with_a_get_then_it_is_refused_and_nothing_is_recorded(
+    auditor_client, trail, export
+):
+    export()
+    made = AuditExport.objects.get()
+
+    response = auditor_client.get(reverse("admin:audit_auditexport_download", args=[made.pk]))
+
+    assert response.status_code == 405
+    assert AuditExportDownload.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "role",
+    [StaffRole.KEY_MANAGERS, StaffRole.CREDIT_DATA_OPERATORS],
+    ids=["key-manager", "credit-data-operator"],
+)
+def test_if_staff_who_are_not_auditors_download_an_export_then_they_are_refused(
+    role_client, trail, export, role
+):
+    export()
+    made = AuditExport.objects.get()
+
+    response = role_client(role).post(reverse("admin:audit_auditexport_download", args=[made.pk]))
+
+    assert response.status_code == 403
+    assert AuditExportDownload.objects.count() == 1
