@@ -7,24 +7,105 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from scores.constants import PROFILE_CHARACTERISTICS
 from scores.core.scorecard import (
+    InvalidScorecard,
     Reason,
     Scorecard,
     ScoreResult,
     available_versions,
+    decode_scorecard,
     load_scorecard,
+    parse_scorecard,
 )
-from scores.models import CreditProfile
+from scores.models import CreditProfile, ScorecardEvent, ScorecardProposal, StoredScorecard
+
+# Uploaded versions parsed by this process, by version: a stored version never changes.
+_stored_scorecards: dict[str, Scorecard] = {}
+ACTIVATIONS = (ScorecardEvent.Action.ACTIVATED, ScorecardEvent.Action.ROLLED_BACK)
+
+
+def default_scorecard_version() -> str:
+    """The version served before any activation in the portal: SCORECARD_VERSION, or the
+    oldest one shipped (the first boot's default)."""
+    return str(settings.SCORECARD_VERSION) or available_versions()[0]
+
+
+def scorecard_active_version() -> str:
+    """The version the portal's record says is active (the last activation or rollback),
+    else the first boot's default. One query: for staff pages and operators' tasks; the
+    score path reads it from the cache's generation item (scores.cache.score_cache)."""
+    latest = (
+        ScorecardEvent.objects.filter(action__in=ACTIVATIONS)
+        .order_by("-occurred_at", "-id")
+        .values_list("version", flat=True)
+        .first()
+    )
+    return latest or default_scorecard_version()
+
+
+def scorecard_activations() -> list[ScorecardEvent]:
+    """Every activation and rollback, newest first."""
+    return list(
+        ScorecardEvent.objects.filter(action__in=ACTIVATIONS).order_by("-occurred_at", "-id")
+    )
+
+
+def scorecard_get(version: str) -> Scorecard:
+    """A shipped or uploaded version, parsed; raises InvalidScorecard for an unknown one.
+    An uploaded version is read from the database once per process (it never changes)."""
+    if version in available_versions():
+        return load_scorecard(version)
+    scorecard = _stored_scorecards.get(version)
+    if scorecard is None:
+        stored = StoredScorecard.objects.filter(version=version).first()
+        if stored is None:
+            raise InvalidScorecard(f"no scorecard {version!r}")
+        scorecard = parse_scorecard(
+            decode_scorecard(stored.document), characteristics=PROFILE_CHARACTERISTICS
+        )
+        _stored_scorecards[version] = scorecard
+    return scorecard
+
+
+def scorecard_exists(version: str) -> bool:
+    return (
+        version in available_versions() or StoredScorecard.objects.filter(version=version).exists()
+    )
 
 
 def active_scorecard() -> Scorecard:
-    """The scorecard the API serves: SCORECARD_VERSION, or the newest one shipped."""
-    return load_scorecard(settings.SCORECARD_VERSION or available_versions()[-1])
+    """The scorecard the portal's record says is active (see scorecard_active_version)."""
+    return scorecard_get(scorecard_active_version())
 
 
 def shipped_scorecards() -> list[Scorecard]:
     """Every scorecard shipped in scores/scorecards/, newest first."""
     return [load_scorecard(version) for version in reversed(available_versions())]
+
+
+def all_scorecards() -> list[tuple[Scorecard, StoredScorecard | None]]:
+    """Every version, shipped (None) and uploaded (its record), newest first."""
+    uploaded = [
+        (scorecard_get(stored.version), stored)
+        for stored in StoredScorecard.objects.select_related("uploaded_by").order_by("-uploaded_at")
+    ]
+    shipped: list[tuple[Scorecard, StoredScorecard | None]] = [
+        (scorecard, None) for scorecard in shipped_scorecards()
+    ]
+    return uploaded + shipped
+
+
+def scorecard_proposals() -> list[ScorecardProposal]:
+    return list(ScorecardProposal.objects.select_related("proposed_by", "decided_by")[:50])
+
+
+def scorecard_proposal_get(proposal_id: int) -> ScorecardProposal | None:
+    return (
+        ScorecardProposal.objects.select_related("proposed_by", "decided_by")
+        .filter(pk=proposal_id)
+        .first()
+    )
 
 
 @dataclass(frozen=True, slots=True)

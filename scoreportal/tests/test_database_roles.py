@@ -36,6 +36,8 @@ APPEND_ONLY_TABLES = [
     "scores_auditexport",
     "scores_consultation",
     "scores_cpfreportrun",
+    "scores_scorecardevent",
+    "scores_storedscorecard",
 ]
 
 

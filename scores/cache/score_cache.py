@@ -44,6 +44,9 @@ _HEALTH_CHECK_KEY = "__health_check__"
 # The current generation's item (not a CPF hash: those are 64 hex digits), and its attribute.
 GENERATION_KEY = "__generation__"
 GENERATION_ATTRIBUTE = "generation"
+# The scorecard version the portal activated, in the generation's item: every request
+# already reads that item, so it learns the active version without another round trip.
+SCORECARD_VERSION_ATTRIBUTE = "scorecard_version"
 # Scores asked in one BatchGetItem: its limit, less the generation's item.
 _SCORES_PER_READ = _BATCH_GET_LIMIT - 1
 _TABLE_READY_TIMEOUT_SECONDS = 60.0
@@ -105,21 +108,35 @@ class CacheRead:
 
     scores: dict[str, CachedScore | None]
     generation: int | None
+    # The version the generation's item names as active; "" when it names none (no
+    # version was ever activated in the portal), None when the read failed or was skipped.
+    scorecard_version: str | None = None
 
 
-def read(cpf_hashes: Sequence[str], *, model_version: str) -> CacheRead:
-    """The cached score of each of `cpf_hashes` (distinct) and the current generation.
+def read(
+    cpf_hashes: Sequence[str],
+    *,
+    model_version: str | None = None,
+    default_version: str = "",
+) -> CacheRead:
+    """The cached score of each of `cpf_hashes` (distinct), the current generation and the
+    active scorecard version.
 
     A miss: no item, a tombstone, an expired item, another scorecard's, another
     generation's, or any failure. One BatchGetItem per 99 hashes, each with the generation.
+    Fresh means of `model_version`; None: of the version the generation's item names, or
+    `default_version` when it names none.
     """
     found: Mapping[str, Item] = {}
     generation: int | None = None
+    active: str | None = None
     if cpf_hashes and not cool_down.active():
         try:
-            found, generation = _read_with_generation(cpf_hashes)
+            found, generation, active = _read_with_generation(cpf_hashes)
         except DynamoDBCallFailed as exc:
             _failed("read", exc)
+    if model_version is None:
+        model_version = active or default_version
     return CacheRead(
         scores={
             cpf_hash: _decoded(found[cpf_hash], model_version=model_version, generation=generation)
@@ -128,6 +145,7 @@ def read(cpf_hashes: Sequence[str], *, model_version: str) -> CacheRead:
             for cpf_hash in cpf_hashes
         },
         generation=generation,
+        scorecard_version=active,
     )
 
 
@@ -141,13 +159,16 @@ def get_many(cpf_hashes: Sequence[str], *, model_version: str) -> dict[str, Cach
     return read(cpf_hashes, model_version=model_version).scores
 
 
-def _read_with_generation(cpf_hashes: Sequence[str]) -> tuple[dict[str, Item], int | None]:
-    """The items of `cpf_hashes` and the current generation, GENERATION_KEY asked beside
-    every 99 hashes. The newest generation seen wins (a later call of the same read can see
-    an increment the first did not: its items are then checked against the newer one).
+def _read_with_generation(
+    cpf_hashes: Sequence[str],
+) -> tuple[dict[str, Item], int | None, str | None]:
+    """The items of `cpf_hashes`, the current generation and the active scorecard version
+    ("" when the item names none), GENERATION_KEY asked beside every 99 hashes. The newest
+    generation seen wins, with its version (a later call of the same read can see an
+    increment the first did not: its items are then checked against the newer one).
     None when a call left the generation's item unprocessed: the read is then a miss."""
     items: dict[str, Item] = {}
-    generations: list[int | None] = []
+    generations: list[tuple[int, str] | None] = []
     for chunk in _chunks(list(cpf_hashes), _SCORES_PER_READ):
         found, unprocessed = _read_items([*chunk, GENERATION_KEY])
         generation_item = found.pop(GENERATION_KEY, None)
@@ -157,18 +178,25 @@ def _read_with_generation(cpf_hashes: Sequence[str]) -> tuple[dict[str, Item], i
             generations.append(_generation_of(generation_item))
         items.update(found)
     if None in generations:
-        return {}, None
-    return items, max(g for g in generations if g is not None)
+        return {}, None, None
+    generation, version = max(g for g in generations if g is not None)
+    return items, generation, version
 
 
-def _generation_of(item: Item | None) -> int | None:
+def _generation_of(item: Item | None) -> tuple[int, str] | None:
     if item is None:
-        return 0
+        return 0, ""
     try:
-        return int(item[GENERATION_ATTRIBUTE]["N"])
+        generation = int(item[GENERATION_ATTRIBUTE]["N"]) if GENERATION_ATTRIBUTE in item else 0
+        version = (
+            str(item[SCORECARD_VERSION_ATTRIBUTE]["S"])
+            if SCORECARD_VERSION_ATTRIBUTE in item
+            else ""
+        )
     except _DECODE_FAILURES:
         logger.warning("score cache generation item of an unexpected shape; reading misses")
         return None
+    return generation, version
 
 
 def invalidate_all(*, patient: bool = True) -> int:
@@ -184,6 +212,27 @@ def invalidate_all(*, patient: bool = True) -> int:
         UpdateExpression="ADD #generation :one",
         ExpressionAttributeNames={"#generation": GENERATION_ATTRIBUTE},
         ExpressionAttributeValues={":one": {"N": "1"}},
+        ReturnValues="UPDATED_NEW",
+    )
+    return int(response["Attributes"][GENERATION_ATTRIBUTE]["N"])
+
+
+def scorecard_activate(version: str, *, patient: bool = True) -> int:
+    """Name `version` as the active scorecard in the generation's item, and start a new
+    generation (every cached score a miss), in one UpdateItem; returns the new generation.
+    Every instance serves `version` from its next cache read. Raises DynamoDBCallFailed (an
+    operator's action: a failure must be seen); ignores the cool-down."""
+    client = aws_clients.dynamodb_bulk() if patient else aws_clients.dynamodb()
+    response = dynamodb_call(
+        client.update_item,
+        TableName=_table(),
+        Key={KEY_ATTRIBUTE: {"S": GENERATION_KEY}},
+        UpdateExpression="SET #version = :version ADD #generation :one",
+        ExpressionAttributeNames={
+            "#generation": GENERATION_ATTRIBUTE,
+            "#version": SCORECARD_VERSION_ATTRIBUTE,
+        },
+        ExpressionAttributeValues={":one": {"N": "1"}, ":version": {"S": version}},
         ReturnValues="UPDATED_NEW",
     )
     return int(response["Attributes"][GENERATION_ATTRIBUTE]["N"])

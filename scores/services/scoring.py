@@ -8,6 +8,7 @@ before `admit` has returned: a refused request costs no profile read and no scor
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,9 +21,17 @@ from django.utils import timezone
 from scores.cache import score_cache
 from scores.constants import ScoreSource
 from scores.core.cpf import Cpf
-from scores.core.scorecard import Reason, Scorecard
+from scores.core.scorecard import InvalidScorecard, Reason, Scorecard
 from scores.exceptions import NoCreditData
-from scores.selectors import active_scorecard, credit_profile_versions, credit_profiles_get
+from scores.selectors import (
+    credit_profile_versions,
+    credit_profiles_get,
+    default_scorecard_version,
+    scorecard_active_version,
+    scorecard_get,
+)
+
+logger = logging.getLogger(__name__)
 
 # Reads the score cache while the request thread does its own DynamoDB call; boto3 clients
 # are thread-safe, and the workers never touch the database (Django's connections are per
@@ -62,18 +71,23 @@ def scores_get(
     that changed meanwhile has its new score's item invalidated).
     """
     hashes = {cpf: cpf.lookup_hash(settings.CPF_HASH_KEY) for cpf in cpfs}
-    scorecard = active_scorecard()
     distinct = list(dict.fromkeys(hashes.values()))
     # Decided once: if the cache is cooling down now, this call does not write to it either.
     # A cool-down that ends while `admit` waits on DynamoDB (and times out) must not add the
     # write's own timeout to the same request.
     cache_in_use = score_cache.available()
-    reading = _cache_reader.submit(score_cache.read, distinct, model_version=scorecard.version)
+    reading = _cache_reader.submit(
+        score_cache.read, distinct, default_version=default_scorecard_version()
+    )
     try:
         admit()
     finally:
         cache_read = reading.result()
-    cached = cache_read.scores
+    scorecard = _serving_scorecard(cache_read.scorecard_version)
+    cached = {
+        cpf_hash: hit if hit is not None and hit.model_version == scorecard.version else None
+        for cpf_hash, hit in cache_read.scores.items()
+    }
     misses = [cpf_hash for cpf_hash in distinct if cached[cpf_hash] is None]
     # Computed scores are written under the generation this read saw; none if it failed.
     generation = cache_read.generation if cache_in_use else None
@@ -88,6 +102,19 @@ def scores_get(
         else:
             served[cpf] = None
     return served
+
+
+def _serving_scorecard(named: str | None) -> Scorecard:
+    """The scorecard to serve: the one the cache's generation item names (read with the
+    scores: no round trip of its own), the first boot's default when it names none, and the
+    portal's record (one query) when the cache could not be read."""
+    version = scorecard_active_version() if named is None else named or default_scorecard_version()
+    try:
+        return scorecard_get(version)
+    except InvalidScorecard:
+        # The item names a version this database does not hold: serve the record's.
+        logger.error("the score cache names an unknown scorecard; serving the recorded one")
+        return scorecard_get(scorecard_active_version())
 
 
 def score_get(*, cpf: Cpf, admit: Callable[[], None] = _admit_everything) -> ServedScore:
