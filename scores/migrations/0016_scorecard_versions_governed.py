@@ -78,8 +78,8 @@ class Migration(migrations.Migration):
                 ('decision_reason', models.TextField(blank=True, editable=False, verbose_name='reason for the decision')),
                 ('impact_status', models.CharField(choices=[('computing', 'Computing'), ('computed', 'Computed'), ('failed', 'Failed')], default='computing', editable=False, max_length=16, verbose_name='impact')),
                 ('impact', models.JSONField(default=dict, editable=False, verbose_name='impact')),
-                ('impact_cursor', models.CharField(blank=True, editable=False, max_length=64)),
-                ('impact_progressed_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('impact_cursor', models.CharField(blank=True, editable=False, max_length=64, verbose_name='impact computed up to (CPF hash)')),
+                ('impact_progressed_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name="impact's last progress")),
                 ('decided_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='decided by')),
                 ('proposed_by', models.ForeignKey(editable=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='proposed by')),
             ],
@@ -112,7 +112,8 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='StoredScorecard',
             fields=[
-                ('version', models.CharField(editable=False, max_length=16, primary_key=True, serialize=False, verbose_name='version')),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('version', models.CharField(editable=False, max_length=16, unique=True, verbose_name='version')),
                 ('document', models.TextField(editable=False, verbose_name='document (JSON)')),
                 ('file_name', models.CharField(editable=False, max_length=255, verbose_name='file name')),
                 ('file_sha256', models.CharField(editable=False, max_length=64, verbose_name='file SHA-256')),

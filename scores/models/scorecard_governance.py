@@ -17,7 +17,7 @@ class StoredScorecard(AppendOnlyRecord):
     the engine's rules before it was stored. Append-only: a stored version never changes
     (a correction is a new version)."""
 
-    version = models.CharField(_("version"), max_length=16, primary_key=True, editable=False)
+    version = models.CharField(_("version"), max_length=16, unique=True, editable=False)
     document = models.TextField(_("document (JSON)"), editable=False)
     file_name = models.CharField(_("file name"), max_length=255, editable=False)
     file_sha256 = models.CharField(_("file SHA-256"), max_length=64, editable=False)
@@ -91,8 +91,12 @@ class ScorecardProposal(models.Model):
     # The running tallies while the impact is computed in steps, then its result
     # (scores.impact.Impact.to_json).
     impact = models.JSONField(_("impact"), default=dict, editable=False)
-    impact_cursor = models.CharField(max_length=64, blank=True, editable=False)
-    impact_progressed_at = models.DateTimeField(default=timezone.now, editable=False)
+    impact_cursor = models.CharField(
+        _("impact computed up to (CPF hash)"), max_length=64, blank=True, editable=False
+    )
+    impact_progressed_at = models.DateTimeField(
+        _("impact's last progress"), default=timezone.now, editable=False
+    )
 
     class Meta:
         ordering = ["-proposed_at", "-id"]
