@@ -110,7 +110,7 @@ def test_if_an_operator_uploads_a_good_file_then_it_is_listed_and_can_be_propose
     assert 'id="propose-2027.1"' in page
 
 
-def test_if_a_version_is_proposed_then_the_impact_page_shows_the_figures_and_the_proposer_cannot_approve(
+def test_if_a_version_is_proposed_then_its_impact_page_shows_the_figures_and_no_approval(
     operator_client, proposed
 ):
     page = operator_client.get(proposal_url(proposed.pk)).content.decode()
