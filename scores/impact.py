@@ -47,36 +47,41 @@ def empty_tallies() -> Tallies:
     }
 
 
-def _scored_sql(scorecard: Scorecard) -> tuple[str, list[Any], str, list[Any]]:
-    """(score expression, its params, first-reason rank expression, its params) for `scorecard`, on
-    the profile table's columns: each characteristic's bins a CASE."""
-    cases: list[tuple[str, list[Any]]] = []
-    for characteristic in scorecard.characteristics:
+def _points_sql(scorecard: Scorecard, prefix: str) -> tuple[list[str], list[Any]]:
+    """Each characteristic's points as a CASE on the profile's column (`<prefix><i>`), and
+    the bounds as params. Points and names are the validated scorecard's integers and
+    identifiers; bounds (decimals) are parameters."""
+    columns: list[str] = []
+    params: list[Any] = []
+    for index, characteristic in enumerate(scorecard.characteristics):
         column = connection.ops.quote_name(characteristic.name)
-        whens = " ".join(f"WHEN {column} < %s THEN %s" for _ in characteristic.bins[:-1])
-        case_params: list[Any] = []
+        whens = []
         for bin_ in characteristic.bins[:-1]:
-            case_params.extend([bin_.upper, bin_.points])
-        case_params.append(characteristic.bins[-1].points)
-        cases.append((f"(CASE {whens} ELSE %s END)::integer", case_params))
+            whens.append(f"WHEN {column} < %s THEN {int(bin_.points)}")
+            params.append(bin_.upper)
+        last = int(characteristic.bins[-1].points)
+        case = f"CASE {' '.join(whens)} ELSE {last} END" if whens else str(last)
+        columns.append(f"({case}) AS {prefix}{index}")
+    return columns, params
+
+
+def _score_and_reason_sql(scorecard: Scorecard, prefix: str) -> tuple[str, str]:
+    """The score (clamped as the engine clamps it) and the first reason's rank (0: none)
+    from the points columns `<prefix><i>`."""
+    points = [f"{prefix}{index}" for index in range(len(scorecard.characteristics))]
     score = (
-        f"LEAST(GREATEST(%s + {' + '.join(case for case, _ in cases)}, {MIN_SCORE}), {MAX_SCORE})"
+        f"LEAST(GREATEST({int(scorecard.base_points)} + {' + '.join(points)}, {MIN_SCORE}),"
+        f" {MAX_SCORE})"
     )
-    score_params: list[Any] = [scorecard.base_points]
-    for _, case_params in cases:
-        score_params.extend(case_params)
     # Points lost times 1000 plus a rank that is higher for the smaller code: the greatest
     # term is the engine's first reason (most points lost, ties to the smaller code).
     codes = sorted(c.reason_code for c in scorecard.characteristics)
-    rank_parts: list[str] = []
-    rank_params: list[Any] = []
-    for characteristic, (case, case_params) in zip(scorecard.characteristics, cases, strict=True):
+    terms = []
+    for characteristic, column in zip(scorecard.characteristics, points, strict=True):
         rank = len(codes) - codes.index(characteristic.reason_code)
-        lost = f"(%s - {case})"
-        rank_parts.append(f"CASE WHEN {lost} > 0 THEN {lost} * 1000 + {rank} ELSE 0 END")
-        rank_params.extend([characteristic.max_points, *case_params] * 2)
-    first_reason = f"(GREATEST({', '.join(rank_parts)}) %% 1000)"
-    return score, score_params, first_reason, rank_params
+        lost = f"({int(characteristic.max_points)} - {column})"
+        terms.append(f"CASE WHEN {lost} > 0 THEN {lost} * 1000 + {rank} ELSE 0 END")
+    return score, f"(GREATEST({', '.join(terms)}) %% 1000)"
 
 
 def _reason_code_sql(scorecard: Scorecard, rank_column: str) -> str:
@@ -103,23 +108,26 @@ def tally_range(
 ) -> tuple[Tallies, str | None, int]:
     """Score the next `limit` profiles (by CPF hash, after `after`) with both scorecards:
     their tallies, the last hash read (None when there was none) and how many were read."""
-    current_score, current_score_params, current_reason, current_reason_params = _scored_sql(
-        current
-    )
-    proposed_score, proposed_score_params, proposed_reason, proposed_reason_params = _scored_sql(
-        proposed
-    )
+    current_points, current_params = _points_sql(current, "pa")
+    proposed_points, proposed_params = _points_sql(proposed, "pb")
+    current_score, current_reason = _score_and_reason_sql(current, "pa")
+    proposed_score, proposed_reason = _score_and_reason_sql(proposed, "pb")
     profiles = connection.ops.quote_name(CreditProfile._meta.db_table)
     consultations = connection.ops.quote_name(Consultation._meta.db_table)
     # Reason codes are validated texts (the engine's rules), compared as the API shows them.
     changed = (
         f"({_reason_code_sql(current, 'ra')} IS DISTINCT FROM {_reason_code_sql(proposed, 'rb')})"
     )
-    # Identifiers are the models' and the validated characteristics' names; every value
-    # (bounds, points, the cursor, the date) is a parameter.
+    # Identifiers are the models' and the validated characteristics' names, points the
+    # validated integers; the bounds, the cursor and the date are parameters. Each bin's
+    # CASE is evaluated once per profile (chunk), the score and reason read its columns.
     sql = f"""
         WITH chunk AS (
-            SELECT p.*
+            SELECT p.cpf_hash, {", ".join([*current_points, *proposed_points])},
+                EXISTS (
+                    SELECT 1 FROM {consultations} c
+                    WHERE c.cpf_hash = p.cpf_hash AND c.occurred_at >= %s
+                ) AS recent
             FROM {profiles} p
             WHERE p.cpf_hash > %s
             ORDER BY p.cpf_hash
@@ -130,10 +138,7 @@ def tally_range(
                 {proposed_score} AS b,
                 {current_reason} AS ra,
                 {proposed_reason} AS rb,
-                EXISTS (
-                    SELECT 1 FROM {consultations} c
-                    WHERE c.cpf_hash = chunk.cpf_hash AND c.occurred_at >= %s
-                ) AS recent
+                recent
             FROM chunk
         ), marked AS (
             SELECT a, b, recent, {_band_sql("a")} AS band_a, {_band_sql("b")} AS band_b,
@@ -158,18 +163,7 @@ def tally_range(
     tallies = empty_tallies()
     read = 0
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [
-                after,
-                limit,
-                *current_score_params,
-                *proposed_score_params,
-                *current_reason_params,
-                *proposed_reason_params,
-                recent_since,
-            ],
-        )
+        cursor.execute(sql, [*current_params, *proposed_params, recent_since, after, limit])
         for kind, recent, first, second, count in cursor.fetchall():
             populations = ["all", "recent"] if recent else ["all"]
             for population in populations:

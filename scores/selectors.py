@@ -18,7 +18,13 @@ from scores.core.scorecard import (
     load_scorecard,
     parse_scorecard,
 )
-from scores.models import CreditProfile, ScorecardEvent, ScorecardProposal, StoredScorecard
+from scores.models import (
+    CreditProfile,
+    ScorecardEvent,
+    ScorecardProposal,
+    ShadowScore,
+    StoredScorecard,
+)
 
 # Uploaded versions parsed by this process, by version: a stored version never changes.
 _stored_scorecards: dict[str, Scorecard] = {}
@@ -148,4 +154,85 @@ def credit_profile_versions(*, cpf_hashes: Sequence[str]) -> dict[str, int]:
         CreditProfile.objects.filter(cpf_hash__in=list(cpf_hashes)).values_list(
             "cpf_hash", "version"
         )
+    )
+
+
+def scorecard_challenger() -> ScorecardEvent | None:
+    """The last challenger set (None: none, or removed since)."""
+    latest = (
+        ScorecardEvent.objects.filter(
+            action__in=[
+                ScorecardEvent.Action.CHALLENGER_SET,
+                ScorecardEvent.Action.CHALLENGER_REMOVED,
+            ]
+        )
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
+    if latest is None or latest.action == ScorecardEvent.Action.CHALLENGER_REMOVED:
+        return None
+    return latest
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengerComparison:
+    """The challenger against the active scorecard on the same requests."""
+
+    champion_version: str
+    challenger_version: str
+    requests: int
+    same_band: int
+    mean_difference: float | None  # challenger's score less the active one's
+    matrix: list[list[int]]  # active band (rows) -> challenger band (columns)
+    organizations: list[tuple[str, int, int, float | None]]  # name, requests, same band, mean
+
+
+def challenger_comparison(
+    *, champion_version: str, challenger_version: str
+) -> ChallengerComparison:
+    """Band agreement, mean score difference, migration matrix, per organization: the shadow
+    scores of this pair of versions, summed in Postgres (a few grouped queries)."""
+    from django.db.models import Avg, Count, F, Q
+
+    from scores.core.scorecard import Band
+
+    rows = ShadowScore.objects.filter(
+        champion_version=champion_version, challenger_version=challenger_version
+    )
+    totals = rows.aggregate(
+        requests=Count("id"),
+        same=Count("id", filter=Q(champion_band=F("challenger_band"))),
+        difference=Avg(F("challenger_score") - F("champion_score")),
+    )
+    bands = [band.value for band in Band]
+    matrix = [[0] * len(bands) for _ in bands]
+    for champion, challenger, count in (
+        rows.values_list("champion_band", "challenger_band").annotate(count=Count("id")).order_by()
+    ):
+        matrix[bands.index(champion)][bands.index(challenger)] = count
+    organizations = [
+        (
+            name or "-",
+            count,
+            same,
+            None if difference is None else float(difference),
+        )
+        for name, count, same, difference in rows.values_list("organization__name")
+        .annotate(
+            count=Count("id"),
+            same=Count("id", filter=Q(champion_band=F("challenger_band"))),
+            difference=Avg(F("challenger_score") - F("champion_score")),
+        )
+        .order_by("-count")
+        .values_list("organization__name", "count", "same", "difference")[:100]
+    ]
+    difference = totals["difference"]
+    return ChallengerComparison(
+        champion_version=champion_version,
+        challenger_version=challenger_version,
+        requests=totals["requests"],
+        same_band=totals["same"],
+        mean_difference=None if difference is None else float(difference),
+        matrix=matrix,
+        organizations=organizations,
     )

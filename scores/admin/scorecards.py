@@ -41,9 +41,11 @@ from scores.impact import BANDS, POPULATIONS, empty_tallies, histogram_labels, i
 from scores.models import ScorecardEvent, ScorecardProposal, ScorecardVersion
 from scores.selectors import (
     all_scorecards,
+    challenger_comparison,
     default_scorecard_version,
     scorecard_activations,
     scorecard_active_version,
+    scorecard_challenger,
     scorecard_get,
     scorecard_proposal_get,
     scorecard_proposals,
@@ -52,6 +54,7 @@ from scores.services.scorecards import (
     APPROVE_PERMISSION,
     PROPOSE_PERMISSION,
     scorecard_approve,
+    scorecard_challenger_set,
     scorecard_propose,
     scorecard_refuse,
     scorecard_rollback,
@@ -106,6 +109,8 @@ _REFUSALS = {
     "credit data operator": _("Only a credit data operator may propose a scorecard."),
     "roll back.": _("Only a model approver may roll back."),
     "no earlier": _("There is no earlier scorecard version to roll back to."),
+    "set a challenger": _("Only a model approver may set a challenger."),
+    "percentage": _("The share is a percentage, 0 to 100."),
 }
 
 
@@ -156,6 +161,19 @@ class ProposeForm(ReasonForm):
     version = forms.CharField(max_length=16, widget=forms.HiddenInput)
 
 
+class ChallengerForm(ReasonForm):
+    version = forms.ChoiceField(label=_("Challenger"), required=False)
+    share = forms.IntegerField(
+        label=_("Share of computed scores (%)"), min_value=0, max_value=100, initial=10
+    )
+
+    def __init__(self, *args: Any, versions: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["version"].choices = [("", _("None (stop the shadow scoring)"))] + [  # type: ignore[attr-defined]
+            (version, version) for version in versions
+        ]
+
+
 class DecisionForm(ReasonForm):
     decision = forms.ChoiceField(
         choices=[("approve", _("Approve")), ("refuse", _("Refuse"))], widget=forms.HiddenInput
@@ -173,6 +191,9 @@ class ScorecardVersionAdmin(ReportAdmin):
             path("upload/", view(self.upload_view), name="scores_scorecardversion_upload"),
             path("propose/", view(self.propose_view), name="scores_scorecardversion_propose"),
             path("rollback/", view(self.rollback_view), name="scores_scorecardversion_rollback"),
+            path(
+                "challenger/", view(self.challenger_view), name="scores_scorecardversion_challenger"
+            ),
             path(
                 "proposals/<int:proposal_id>/",
                 view(self.proposal_view),
@@ -444,6 +465,12 @@ class ScorecardVersionAdmin(ReportAdmin):
         )
         return response
 
+    def challenger_view(self, request: HttpRequest) -> HttpResponseBase:
+        """The challenger in shadow and its comparison with the active scorecard."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return _challenger_page(self, request)
+
     def rollback_view(self, request: HttpRequest) -> HttpResponseBase:
         """Back to the version active before the current one: a confirmation page, then the
         rollback with its reason (Model approvers)."""
@@ -476,6 +503,64 @@ class ScorecardVersionAdmin(ReportAdmin):
             "active_version": scorecard_active_version(),
         }
         return TemplateResponse(request, "admin/scores/scorecardversion/rollback.html", context)
+
+
+def _challenger_page(admin_: ScorecardVersionAdmin, request: HttpRequest) -> HttpResponseBase:
+    """The challenger in shadow: which, on what share, set by whom; the comparison with the
+    active scorecard on the same requests; the form to change it (model approvers)."""
+    active = scorecard_active_version()
+    current = scorecard_challenger()
+    versions = [scorecard.version for scorecard, _stored in all_scorecards()]
+    can_set = request.user.has_perm(APPROVE_PERMISSION)
+    form = ChallengerForm(
+        request.POST if request.method == "POST" else None,
+        versions=[version for version in versions if version != active],
+        initial={"version": current.version if current else "", "share": 10},
+    )
+    if request.method == "POST":
+        if not can_set:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                scorecard_challenger_set(
+                    actor=request.user,  # type: ignore[arg-type]  # signed in
+                    version=form.cleaned_data["version"] or None,
+                    share=form.cleaned_data["share"],
+                    reason=form.cleaned_data["reason"],
+                    patient=False,
+                )
+            except (ScorecardDecisionRefused, ScoreCacheUnavailable) as exc:
+                admin_.message_user(request, refusal_text(exc), messages.ERROR)
+            else:
+                admin_.message_user(request, gettext("Challenger saved."), messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:scores_scorecardversion_challenger"))
+    comparison = (
+        challenger_comparison(champion_version=active, challenger_version=current.version)
+        if current
+        else None
+    )
+    band_labels = [str(BAND_LABELS[band]) for band in BANDS]
+    context = {
+        **admin_.report_context(request, _("Challenger in shadow")),
+        "active_version": active,
+        "current": current,
+        "comparison": comparison,
+        "agreement": (
+            None
+            if comparison is None or not comparison.requests
+            else 100 * comparison.same_band / comparison.requests
+        ),
+        "matrix_rows": (
+            list(zip(band_labels, comparison.matrix, strict=True)) if comparison else []
+        ),
+        "band_labels": band_labels,
+        "organizations": [
+            (name, count, 100 * same / count if count else None, difference)
+            for name, count, same, difference in (comparison.organizations if comparison else [])
+        ],
+        "form": form if can_set else None,
+    }
+    return TemplateResponse(request, "admin/scores/scorecardversion/challenger.html", context)
 
 
 @admin.register(ScorecardEvent)

@@ -47,6 +47,9 @@ GENERATION_ATTRIBUTE = "generation"
 # The scorecard version the portal activated, in the generation's item: every request
 # already reads that item, so it learns the active version without another round trip.
 SCORECARD_VERSION_ATTRIBUTE = "scorecard_version"
+# The challenger computed in shadow beside it, and on what share of requests (0-100).
+CHALLENGER_VERSION_ATTRIBUTE = "challenger_version"
+CHALLENGER_SHARE_ATTRIBUTE = "challenger_share"
 # Scores asked in one BatchGetItem: its limit, less the generation's item.
 _SCORES_PER_READ = _BATCH_GET_LIMIT - 1
 _TABLE_READY_TIMEOUT_SECONDS = 60.0
@@ -111,6 +114,15 @@ class CacheRead:
     # The version the generation's item names as active; "" when it names none (no
     # version was ever activated in the portal), None when the read failed or was skipped.
     scorecard_version: str | None = None
+    # The challenger the item names, with its share of requests (percent); None: none.
+    challenger: tuple[str, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _GenerationState:
+    generation: int
+    scorecard_version: str
+    challenger: tuple[str, int] | None
 
 
 def read(
@@ -128,13 +140,14 @@ def read(
     `default_version` when it names none.
     """
     found: Mapping[str, Item] = {}
-    generation: int | None = None
-    active: str | None = None
+    state: _GenerationState | None = None
     if cpf_hashes and not cool_down.active():
         try:
-            found, generation, active = _read_with_generation(cpf_hashes)
+            found, state = _read_with_generation(cpf_hashes)
         except DynamoDBCallFailed as exc:
             _failed("read", exc)
+    generation = None if state is None else state.generation
+    active = None if state is None else state.scorecard_version
     if model_version is None:
         model_version = active or default_version
     return CacheRead(
@@ -146,6 +159,7 @@ def read(
         },
         generation=generation,
         scorecard_version=active,
+        challenger=None if state is None else state.challenger,
     )
 
 
@@ -161,14 +175,15 @@ def get_many(cpf_hashes: Sequence[str], *, model_version: str) -> dict[str, Cach
 
 def _read_with_generation(
     cpf_hashes: Sequence[str],
-) -> tuple[dict[str, Item], int | None, str | None]:
-    """The items of `cpf_hashes`, the current generation and the active scorecard version
-    ("" when the item names none), GENERATION_KEY asked beside every 99 hashes. The newest
-    generation seen wins, with its version (a later call of the same read can see an
-    increment the first did not: its items are then checked against the newer one).
-    None when a call left the generation's item unprocessed: the read is then a miss."""
+) -> tuple[dict[str, Item], _GenerationState | None]:
+    """The items of `cpf_hashes` and the generation's item as read (the generation, the
+    active scorecard version, "" when it names none, and the challenger), GENERATION_KEY
+    asked beside every 99 hashes. The newest generation seen wins, with its versions (a
+    later call of the same read can see an increment the first did not: its items are then
+    checked against the newer one). None when a call left the generation's item
+    unprocessed: the read is then a miss."""
     items: dict[str, Item] = {}
-    generations: list[tuple[int, str] | None] = []
+    generations: list[_GenerationState | None] = []
     for chunk in _chunks(list(cpf_hashes), _SCORES_PER_READ):
         found, unprocessed = _read_items([*chunk, GENERATION_KEY])
         generation_item = found.pop(GENERATION_KEY, None)
@@ -178,14 +193,13 @@ def _read_with_generation(
             generations.append(_generation_of(generation_item))
         items.update(found)
     if None in generations:
-        return {}, None, None
-    generation, version = max(g for g in generations if g is not None)
-    return items, generation, version
+        return {}, None
+    return items, max((g for g in generations if g is not None), key=lambda state: state.generation)
 
 
-def _generation_of(item: Item | None) -> tuple[int, str] | None:
+def _generation_of(item: Item | None) -> _GenerationState | None:
     if item is None:
-        return 0, ""
+        return _GenerationState(0, "", None)
     try:
         generation = int(item[GENERATION_ATTRIBUTE]["N"]) if GENERATION_ATTRIBUTE in item else 0
         version = (
@@ -193,10 +207,18 @@ def _generation_of(item: Item | None) -> tuple[int, str] | None:
             if SCORECARD_VERSION_ATTRIBUTE in item
             else ""
         )
+        challenger = (
+            (
+                str(item[CHALLENGER_VERSION_ATTRIBUTE]["S"]),
+                int(item[CHALLENGER_SHARE_ATTRIBUTE]["N"]),
+            )
+            if CHALLENGER_VERSION_ATTRIBUTE in item
+            else None
+        )
     except _DECODE_FAILURES:
         logger.warning("score cache generation item of an unexpected shape; reading misses")
         return None
-    return generation, version
+    return _GenerationState(generation, version, challenger)
 
 
 def invalidate_all(*, patient: bool = True) -> int:
@@ -236,6 +258,31 @@ def scorecard_activate(version: str, *, patient: bool = True) -> int:
         ReturnValues="UPDATED_NEW",
     )
     return int(response["Attributes"][GENERATION_ATTRIBUTE]["N"])
+
+
+def scorecard_challenger_set(version: str | None, share: int, *, patient: bool = True) -> None:
+    """Name the challenger computed in shadow and its share of requests (percent) in the
+    generation's item, or remove it (None); the generation is unchanged: cached scores stay
+    valid. Raises DynamoDBCallFailed; ignores the cool-down."""
+    client = aws_clients.dynamodb_bulk() if patient else aws_clients.dynamodb()
+    names = {"#version": CHALLENGER_VERSION_ATTRIBUTE, "#share": CHALLENGER_SHARE_ATTRIBUTE}
+    if version is None:
+        dynamodb_call(
+            client.update_item,
+            TableName=_table(),
+            Key={KEY_ATTRIBUTE: {"S": GENERATION_KEY}},
+            UpdateExpression="REMOVE #version, #share",
+            ExpressionAttributeNames=names,
+        )
+        return
+    dynamodb_call(
+        client.update_item,
+        TableName=_table(),
+        Key={KEY_ATTRIBUTE: {"S": GENERATION_KEY}},
+        UpdateExpression="SET #version = :version, #share = :share",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={":version": {"S": version}, ":share": {"N": str(share)}},
+    )
 
 
 def read_items(keys: Sequence[str]) -> dict[str, Item]:

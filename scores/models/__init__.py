@@ -7,6 +7,7 @@ from scores.models.profile_import import STALLED_AFTER, ImportSeenCpf, ProfileIm
 from scores.models.scorecard_governance import (
     ScorecardEvent,
     ScorecardProposal,
+    ShadowScore,
     StoredScorecard,
 )
 
@@ -20,5 +21,6 @@ __all__ = [
     "ScorecardEvent",
     "ScorecardProposal",
     "ScorecardVersion",
+    "ShadowScore",
     "StoredScorecard",
 ]

@@ -131,9 +131,11 @@ class ScorecardEvent(AppendOnlyRecord):
         REFUSED = "refused", _("Refused")
         ACTIVATED = "activated", _("Activated")
         ROLLED_BACK = "rolled_back", _("Rolled back")
+        CHALLENGER_SET = "challenger_set", _("Challenger set")
+        CHALLENGER_REMOVED = "challenger_removed", _("Challenger removed")
 
     occurred_at = models.DateTimeField(_("time"), default=timezone.now, editable=False)
-    action = models.CharField(_("action"), max_length=16, choices=Action.choices, editable=False)
+    action = models.CharField(_("action"), max_length=32, choices=Action.choices, editable=False)
     version = models.CharField(_("version"), max_length=16, editable=False)
     previous_version = models.CharField(
         _("version active before"), max_length=16, blank=True, editable=False
@@ -158,6 +160,9 @@ class ScorecardEvent(AppendOnlyRecord):
     )
     actor_name = models.CharField(_("by (name)"), max_length=150, blank=True, editable=False)
     reason = models.TextField(_("reason"), blank=True, editable=False)
+    challenger_share = models.PositiveSmallIntegerField(
+        _("challenger's share of requests (%)"), null=True, blank=True, editable=False
+    )
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
@@ -169,3 +174,43 @@ class ScorecardEvent(AppendOnlyRecord):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.version}"
+
+
+class ShadowScore(models.Model):
+    """The challenger's answer beside the active scorecard's, on one request that computed a
+    score: for comparison only, never returned to the partner nor cached. No CPF is kept:
+    the comparison is of distributions, per organization."""
+
+    occurred_at = models.DateTimeField(_("time"), default=timezone.now, editable=False)
+    organization = models.ForeignKey(
+        "accounts.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("organization"),
+    )
+    champion_version = models.CharField(_("active version"), max_length=16, editable=False)
+    champion_score = models.PositiveSmallIntegerField(_("active score"), editable=False)
+    champion_band = models.CharField(_("active band"), max_length=16, editable=False)
+    challenger_version = models.CharField(_("challenger"), max_length=16, editable=False)
+    challenger_score = models.PositiveSmallIntegerField(_("challenger's score"), editable=False)
+    challenger_band = models.CharField(_("challenger's band"), max_length=16, editable=False)
+    challenger_reason_codes = models.JSONField(
+        _("challenger's reasons"), default=list, editable=False
+    )
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("shadow score")
+        verbose_name_plural = _("shadow scores")
+        indexes = [
+            models.Index(
+                fields=["challenger_version", "champion_version", "occurred_at"],
+                name="shadowscore_versions_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.champion_version}/{self.challenger_version} {self.occurred_at}"

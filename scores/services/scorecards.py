@@ -61,8 +61,10 @@ def _record(
     reason: str = "",
     proposal: ScorecardProposal | None = None,
     previous_version: str = "",
+    challenger_share: int | None = None,
 ) -> ScorecardEvent:
     return ScorecardEvent.objects.create(
+        challenger_share=challenger_share,
         action=action,
         version=version,
         previous_version=previous_version,
@@ -323,9 +325,39 @@ def _activate(
         ) from exc
 
 
+@transaction.atomic
+def scorecard_challenger_set(
+    *, actor: User, version: str | None, share: int, reason: str = "", patient: bool = True
+) -> None:
+    """Score `version` in shadow beside the active one on `share` percent (0-100) of the
+    computed scores, or stop (None); recorded. Only a model approver may."""
+    if not actor.has_perm(APPROVE_PERMISSION):
+        raise ScorecardDecisionRefused("Only a model approver may set a challenger.")
+    if version is not None:
+        if not 0 <= share <= 100:
+            raise ScorecardDecisionRefused("The share is a percentage, 0 to 100.")
+        scorecard_get(version)  # refuses an unknown version
+        if version == scorecard_active_version():
+            raise ScorecardDecisionRefused(f"Scorecard {version} is already active.")
+    _record(
+        Action.CHALLENGER_REMOVED if version is None else Action.CHALLENGER_SET,
+        version=version or "",
+        actor=actor,
+        reason=reason,
+        challenger_share=None if version is None else share,
+    )
+    try:
+        score_cache.scorecard_challenger_set(version, share, patient=patient)
+    except DynamoDBCallFailed as exc:
+        raise ScoreCacheUnavailable(
+            "The score cache could not be reached; nothing was changed. Retry."
+        ) from exc
+
+
 def scorecard_serving_restore(*, patient: bool = True) -> str:
     """Name the recorded active version in the cache's generation item again (a table
-    created anew has none: instances would serve the first boot's default); returns it."""
+    created anew has none: instances would serve the first boot's default); returns it.
+    Starts a new generation too (what activation does)."""
     version = scorecard_active_version()
     if scorecard_activations():
         score_cache.scorecard_activate(version, patient=patient)

@@ -29,6 +29,7 @@ Consulted in the last 30 days (WEAK and CROSSING; STRONG 40 days ago): mean scor
 
 from __future__ import annotations
 
+import io
 import json
 import random
 from datetime import timedelta
@@ -475,3 +476,18 @@ def test_if_the_cache_cannot_be_read_then_the_recorded_version_is_served(
     served = score_get(cpf=Cpf.parse(cpf_number(1)))
 
     assert (served.model_version, served.source) == ("2026.2", "computed")
+
+
+def test_if_the_table_is_created_anew_then_ensure_score_table_names_the_recorded_version(
+    propose, golden, operator, approver, dynamodb, settings
+):
+    from django.core.management import call_command
+
+    proposal = propose(version="2026.2", actor=operator)
+    scorecard_approve(proposal_id=proposal.pk, actor=approver)
+    dynamodb.delete_item(TableName=settings.SCORE_CACHE_TABLE, Key={"pk": {"S": "__generation__"}})
+    assert score_get(cpf=Cpf.parse(cpf_number(1))).model_version == "2026.1"  # the default
+
+    call_command("ensure_score_table", "--active-scorecard", stdout=io.StringIO())
+
+    assert score_get(cpf=Cpf.parse(cpf_number(1))).model_version == "2026.2"
