@@ -57,7 +57,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_scorecardproposal",
             "view_scorecardevent",
         ],
-        "audit": ["view_usagereport", "view_cpfreport", "view_auditexport", "view_cpfreportrun"],
+        "audit": [
+            "view_usagereport",
+            "view_cpfreport",
+            "view_auditexport",
+            "view_cpfreportrun",
+            "view_stabilityreport",
+        ],
     },
     StaffRole.CREDIT_DATA_OPERATORS: {
         "scores": [
@@ -76,8 +82,9 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "propose_scorecardproposal",
             "view_scorecardevent",
         ],
-        # The usage report's score mix shows them drift in what is served.
-        "audit": ["view_usagereport"],
+        # The usage report's score mix and the stability report show them drift in what
+        # is served.
+        "audit": ["view_usagereport", "view_stabilityreport"],
     },
     # The second pair of eyes on a scorecard: approve or refuse a proposal (never their
     # own), roll back.
@@ -89,7 +96,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "approve_scorecardproposal",
             "view_scorecardevent",
         ],
-        "audit": ["view_usagereport"],
+        "audit": ["view_usagereport", "view_stabilityreport"],
     },
 }
 

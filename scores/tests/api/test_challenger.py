@@ -111,7 +111,7 @@ def test_if_shadow_scores_are_compared_then_agreement_difference_and_matrix_are_
 
     assert (comparison.requests, comparison.same_band, comparison.mean_difference) == (2, 1, -45)
     assert comparison.matrix[3] == [0, 0, 1, 1]
-    [(name, count, same, difference)] = comparison.organizations
+    [(_name, count, same, difference)] = comparison.organizations
     assert (count, same, difference) == (2, 1, -45)
     page = sign_in(Client(), approver).get(CHALLENGER_PAGE).content.decode()
     assert "50,0 %" in page
