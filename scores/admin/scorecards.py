@@ -515,7 +515,10 @@ def _challenger_page(admin_: ScorecardVersionAdmin, request: HttpRequest) -> Htt
     form = ChallengerForm(
         request.POST if request.method == "POST" else None,
         versions=[version for version in versions if version != active],
-        initial={"version": current.version if current else "", "share": 10},
+        initial={
+            "version": current.version if current else "",
+            "share": current.challenger_share if current else 10,
+        },
     )
     if request.method == "POST":
         if not can_set:

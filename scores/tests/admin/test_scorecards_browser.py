@@ -124,3 +124,64 @@ def test_if_two_people_take_a_version_through_its_life_then_the_api_follows_each
     browser.get(f"{live_server.url}/{settings.ADMIN_URL}scores/scorecardevent/")
     wait_for(browser, "#result_list")
     screenshot(browser, "scorecard-record")
+
+
+def test_if_an_approver_sets_a_challenger_then_the_comparison_and_stability_pages_show_figures(
+    browser, live_server, staff_member, make_profile, client_with_key, admin_user
+):
+    from datetime import date, timedelta
+
+    from django.utils import timezone
+
+    from audit.models import DailyUsage
+    from scores.cache import score_cache
+    from scores.tests.fixtures import OTHER_EXAMPLE_CPF
+
+    staff_member("vera", role=StaffRole.MODEL_APPROVERS)
+    make_profile(EXAMPLE_CPF, delinquencies_30d_12m=1)
+    make_profile(OTHER_EXAMPLE_CPF, on_time_payment_ratio="0.85", delinquencies_30d_12m=1)
+    # 2026.2 active for 45 days, the served bands drifting from the fourth week on.
+    activated = timezone.now() - timedelta(days=45)
+    ScorecardEvent.objects.create(
+        action="activated",
+        version="2026.2",
+        previous_version="2026.1",
+        actor=admin_user,
+        occurred_at=activated,
+    )
+    score_cache.scorecard_activate("2026.2")
+    first = timezone.localdate(activated) + timedelta(days=1)
+    for offset in range(45):
+        drift = max(0, offset - 21)
+        DailyUsage.objects.create(
+            day=first + timedelta(days=offset),
+            band_low=40 + 2 * drift,
+            band_fair=120 + 3 * drift,
+            band_good=300 - 2 * drift,
+            band_excellent=240 - 3 * drift,
+        )
+    assert first + timedelta(days=44) <= date.today() + timedelta(days=1)
+
+    sign_in_as(browser, live_server, "vera")
+    browser.get(admin_url(live_server, "challenger/"))
+    wait_for(browser, "#id_version option[value='2026.1']").click()
+    share = browser.find_element("css selector", "#id_share")
+    share.clear()
+    share.send_keys("100")
+    browser.find_element("css selector", "#id_reason").send_keys("Comparar com o anterior")
+    follow(browser, "#challenger-form [type=submit]")
+    assert "Desafiante salvo." in wait_for(browser, ".messagelist").text
+    for cpf in (EXAMPLE_CPF, OTHER_EXAMPLE_CPF):
+        answer = client_with_key.post("/api/v1/scores", {"cpf": cpf}, format="json").json()
+        assert answer["model_version"] == "2026.2"
+    browser.refresh()
+    assert wait_for(browser, "#compared").text == "2"
+    assert browser.find_element("css selector", "#challenger-matrix").is_displayed()
+    screenshot(browser, "scorecard-challenger-comparison")
+
+    browser.get(f"{live_server.url}/{settings.ADMIN_URL}audit/stabilityreport/")
+    wait_for(browser, "#chart-psi[data-drawn=true]")
+    weeks = browser.find_element("css selector", "#stability-weeks").text
+    assert "estável" in weeks
+    assert "atenção" in weeks or "agir" in weeks
+    screenshot(browser, "stability-report")
