@@ -112,7 +112,7 @@ def test_if_an_operator_opens_the_report_then_it_is_in_portuguese_with_a_chart_a
 
     with time_machine.travel(datetime(2026, 12, 7, 12, 0, tzinfo=timezone.get_current_timezone())):
         page = client.get(PAGE).content.decode()
-        csv = b"".join(client.post(PAGE).streaming_content).decode("utf-8-sig")
+        csv = b"".join(client.post(PAGE).streaming_content).decode("utf-8-sig")  # type: ignore[attr-defined]
 
     assert "Scorecard 2026.2, ativado em" in page
     assert 'id="chart-psi"' in page
