@@ -9,7 +9,7 @@ STAGE ?= dev
 # make run PORT=8001 when 8000 is taken.
 PORT ?= 8000
 
-.PHONY: help install browsers run test bench bench-audit bench-import load lint format requirements package messages clean
+.PHONY: help install browsers run test bench bench-audit bench-import bench-impact load lint format requirements package messages clean
 
 help:
 	@echo "make run          install, migrate, start local DynamoDB, seed demo data, serve :8000"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench        measure the score path and cold start (bench/README.md)"
 	@echo "make bench-audit  the auditors' pages at 10 million audit rows (bench/README.md)"
 	@echo "make bench-import a CSV import of 1 million profiles, new then changed (bench/README.md)"
+	@echo "make bench-impact a scorecard's impact over 1 million profiles (bench/README.md)"
 	@echo "make load         a mixed load (30 s, 32 connections) reconciled with the audit trail"
 	@echo "make package      build the Lambda zip (STAGE=dev|production) into build/"
 	@echo "make lint         ruff (lint + format check), mypy, import contracts, migrations made,"
@@ -60,6 +61,9 @@ bench-audit: $(INSTALLED)
 
 bench-import: $(INSTALLED)
 	$(BIN)/python -m bench.imports $(ARGS)
+
+bench-impact: $(INSTALLED)
+	$(BIN)/python -m bench.impact $(ARGS)
 
 load: $(INSTALLED)
 	$(BIN)/python -m bench.ledger $(ARGS)

@@ -23,6 +23,7 @@ class StaffRole(models.TextChoices):
     KEY_MANAGERS = "Key managers", _("Key managers")
     AUDITORS = "Auditors", _("Auditors")
     CREDIT_DATA_OPERATORS = "Credit data operators", _("Credit data operators")
+    MODEL_APPROVERS = "Model approvers", _("Model approvers")
 
 
 # What each role may do, as app label -> permission codenames. Superusers keep the rest:
@@ -48,13 +49,21 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_staffsigninfailure",
             "view_stafflockout",
         ],
-        "scores": ["view_consultation", "export_consultation"],
+        "scores": [
+            "view_consultation",
+            "export_consultation",
+            # Scorecard versions: uploads, proposals and every step's record.
+            "view_storedscorecard",
+            "view_scorecardproposal",
+            "view_scorecardevent",
+        ],
         "audit": [
             "view_usagereport",
             "view_cpfreport",
             "view_auditexport",
             "view_auditexportdownload",
             "view_cpfreportrun",
+            "view_stabilityreport",
         ],
     },
     StaffRole.CREDIT_DATA_OPERATORS: {
@@ -66,11 +75,29 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_profileimport",
             # The cache control: selected profiles' cached scores, or all of them.
             "invalidate_cached_scores",
-            # The shipped scorecards, read-only, and which one is active.
+            # The scorecards and which one is active; upload a version, propose it (its
+            # impact computed), watch its stability. A second person approves.
             "view_scorecardversion",
+            "view_storedscorecard",
+            "view_scorecardproposal",
+            "propose_scorecardproposal",
+            "view_scorecardevent",
         ],
-        # The usage report's score mix shows them drift in what is served.
-        "audit": ["view_usagereport"],
+        # The usage report's score mix and the stability report show them drift in what
+        # is served.
+        "audit": ["view_usagereport", "view_stabilityreport"],
+    },
+    # The second pair of eyes on a scorecard: approve or refuse a proposal (never their
+    # own), roll back.
+    StaffRole.MODEL_APPROVERS: {
+        "scores": [
+            "view_scorecardversion",
+            "view_storedscorecard",
+            "view_scorecardproposal",
+            "approve_scorecardproposal",
+            "view_scorecardevent",
+        ],
+        "audit": ["view_usagereport", "view_stabilityreport"],
     },
 }
 

@@ -321,3 +321,13 @@ class UsageReport(DailyUsage):
         proxy = True
         verbose_name = _("usage report")
         verbose_name_plural = _("usage report")
+
+
+class StabilityReport(DailyUsage):
+    """The population stability report (PSI per week and month since the activation): an
+    entry of the admin and its permission; it reads DailyUsage."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("stability report")
+        verbose_name_plural = _("stability report")

@@ -350,7 +350,9 @@ CPF_HASH_KEY: bytes = _required(
 if not DEBUG and len(CPF_HASH_KEY) < 32:
     raise ImproperlyConfigured("CPF_HASH_KEY must be at least 32 characters long.")
 
-# Scorecard served by the API; empty means the newest file shipped in scores/scorecards/.
+# The scorecard served until a version is first activated in the portal (the first boot's
+# default); from then on the portal's record decides (docs/credit-data.md, "Scorecard
+# versions"). Empty means the oldest file shipped in scores/scorecards/.
 SCORECARD_VERSION = env.str("SCORECARD_VERSION", default="")
 
 SCORE_CACHE_TABLE = env.str("SCORE_CACHE_TABLE", default="scoreportal-scores")
@@ -382,6 +384,13 @@ DYNAMODB_READ_TIMEOUT_SECONDS = env.float("DYNAMODB_READ_TIMEOUT_SECONDS", defau
 DYNAMODB_MAX_ATTEMPTS = env.int("DYNAMODB_MAX_ATTEMPTS", default=2)
 # After a DynamoDB failure, skip the cache for this long instead of waiting on it again.
 DYNAMODB_FAILURE_COOLDOWN_SECONDS = env.float("DYNAMODB_FAILURE_COOLDOWN_SECONDS", default=5.0)
+
+# A scorecard proposal's impact is computed as a task in steps of this many seconds (under
+# the Lambda function's timeout), each scoring ranges of this many profiles in Postgres.
+SCORECARD_IMPACT_STEP_SECONDS = env.float("SCORECARD_IMPACT_STEP_SECONDS", default=18.0)
+SCORECARD_IMPACT_RANGE_PROFILES = env.int("SCORECARD_IMPACT_RANGE_PROFILES", default=100_000)
+# The largest scorecard file the admin accepts (a shipped one is about 5 KB).
+SCORECARD_MAX_UPLOAD_BYTES = 256 * 1024
 
 # Audit rows older than this may be removed by `manage.py prune_audit`. The law asks for at
 # least six months of consultation history (audit/retention.py): start-up refuses less

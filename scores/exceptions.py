@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from scoreportal.error_codes import ErrorCode
 from scoreportal.exceptions import ApplicationError
+from scores.core.scorecard import Violation
 
 
 class NoCreditData(ApplicationError):
@@ -50,3 +53,37 @@ class ScoreCacheUnavailable(ApplicationError):
 
     code = ErrorCode.SERVICE_UNAVAILABLE
     default_message = "The score cache could not be reached; nothing was invalidated. Retry."
+
+
+class ScorecardRefused(ApplicationError):
+    """An uploaded scorecard file breaks the engine's rules (or is not JSON, or names a
+    version that exists): nothing was stored. `violations` says where and why."""
+
+    code = ErrorCode.INVALID_REQUEST
+    default_message = "The scorecard file was refused; see the violations."
+
+    def __init__(self, violations: Sequence[Violation] = (), message: str | None = None) -> None:
+        super().__init__(message or "; ".join(str(v) for v in violations) or None)
+        self.violations = tuple(violations)
+
+
+class ScorecardNotProposable(ApplicationError):
+    """A version that does not exist, is already active, or already waits for approval."""
+
+    code = ErrorCode.INVALID_REQUEST
+    default_message = "This scorecard version cannot be proposed."
+
+
+class ScorecardDecisionRefused(ApplicationError):
+    """A decision this person may not take on this proposal: their own proposal, no
+    approver permission, a proposal already decided, or one whose impact is not known."""
+
+    code = ErrorCode.INVALID_REQUEST
+    default_message = "This decision cannot be taken on this proposal."
+
+
+class ScorecardRollbackRefused(ApplicationError):
+    """No earlier version to roll back to, or no approver permission."""
+
+    code = ErrorCode.INVALID_REQUEST
+    default_message = "There is no earlier scorecard version to roll back to."

@@ -7,24 +7,111 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from scores.constants import PROFILE_CHARACTERISTICS
 from scores.core.scorecard import (
+    InvalidScorecard,
     Reason,
     Scorecard,
     ScoreResult,
     available_versions,
+    decode_scorecard,
     load_scorecard,
+    parse_scorecard,
 )
-from scores.models import CreditProfile
+from scores.models import (
+    CreditProfile,
+    ScorecardEvent,
+    ScorecardProposal,
+    ShadowScore,
+    StoredScorecard,
+)
+
+# Uploaded versions parsed by this process, by version: a stored version never changes.
+_stored_scorecards: dict[str, Scorecard] = {}
+ACTIVATIONS = (ScorecardEvent.Action.ACTIVATED, ScorecardEvent.Action.ROLLED_BACK)
+
+
+def default_scorecard_version() -> str:
+    """The version served before any activation in the portal: SCORECARD_VERSION, or the
+    oldest one shipped (the first boot's default)."""
+    return str(settings.SCORECARD_VERSION) or available_versions()[0]
+
+
+def scorecard_active_version() -> str:
+    """The version the portal's record says is active (the last activation or rollback),
+    else the first boot's default. One query: for staff pages and operators' tasks; the
+    score path reads it from the cache's generation item (scores.cache.score_cache)."""
+    latest = (
+        ScorecardEvent.objects.filter(action__in=ACTIVATIONS)
+        .order_by("-occurred_at", "-id")
+        .values_list("version", flat=True)
+        .first()
+    )
+    return latest or default_scorecard_version()
+
+
+def scorecard_activations() -> list[ScorecardEvent]:
+    """Every activation and rollback, newest first."""
+    return list(
+        ScorecardEvent.objects.filter(action__in=ACTIVATIONS).order_by("-occurred_at", "-id")
+    )
+
+
+def scorecard_get(version: str) -> Scorecard:
+    """A shipped or uploaded version, parsed; raises InvalidScorecard for an unknown one.
+    An uploaded version is read from the database once per process (it never changes)."""
+    if version in available_versions():
+        return load_scorecard(version)
+    scorecard = _stored_scorecards.get(version)
+    if scorecard is None:
+        stored = StoredScorecard.objects.filter(version=version).first()
+        if stored is None:
+            raise InvalidScorecard(f"no scorecard {version!r}")
+        scorecard = parse_scorecard(
+            decode_scorecard(stored.document), characteristics=PROFILE_CHARACTERISTICS
+        )
+        _stored_scorecards[version] = scorecard
+    return scorecard
+
+
+def scorecard_exists(version: str) -> bool:
+    return (
+        version in available_versions() or StoredScorecard.objects.filter(version=version).exists()
+    )
 
 
 def active_scorecard() -> Scorecard:
-    """The scorecard the API serves: SCORECARD_VERSION, or the newest one shipped."""
-    return load_scorecard(settings.SCORECARD_VERSION or available_versions()[-1])
+    """The scorecard the portal's record says is active (see scorecard_active_version)."""
+    return scorecard_get(scorecard_active_version())
 
 
 def shipped_scorecards() -> list[Scorecard]:
     """Every scorecard shipped in scores/scorecards/, newest first."""
     return [load_scorecard(version) for version in reversed(available_versions())]
+
+
+def all_scorecards() -> list[tuple[Scorecard, StoredScorecard | None]]:
+    """Every version, shipped (None) and uploaded (its record), newest first."""
+    uploaded = [
+        (scorecard_get(stored.version), stored)
+        for stored in StoredScorecard.objects.select_related("uploaded_by").order_by("-uploaded_at")
+    ]
+    shipped: list[tuple[Scorecard, StoredScorecard | None]] = [
+        (scorecard, None) for scorecard in shipped_scorecards()
+    ]
+    return uploaded + shipped
+
+
+def scorecard_proposals() -> list[ScorecardProposal]:
+    return list(ScorecardProposal.objects.select_related("proposed_by", "decided_by")[:50])
+
+
+def scorecard_proposal_get(proposal_id: int) -> ScorecardProposal | None:
+    return (
+        ScorecardProposal.objects.select_related("proposed_by", "decided_by")
+        .filter(pk=proposal_id)
+        .first()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,4 +154,85 @@ def credit_profile_versions(*, cpf_hashes: Sequence[str]) -> dict[str, int]:
         CreditProfile.objects.filter(cpf_hash__in=list(cpf_hashes)).values_list(
             "cpf_hash", "version"
         )
+    )
+
+
+def scorecard_challenger() -> ScorecardEvent | None:
+    """The last challenger set (None: none, or removed since)."""
+    latest = (
+        ScorecardEvent.objects.filter(
+            action__in=[
+                ScorecardEvent.Action.CHALLENGER_SET,
+                ScorecardEvent.Action.CHALLENGER_REMOVED,
+            ]
+        )
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
+    if latest is None or latest.action == ScorecardEvent.Action.CHALLENGER_REMOVED:
+        return None
+    return latest
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengerComparison:
+    """The challenger against the active scorecard on the same requests."""
+
+    champion_version: str
+    challenger_version: str
+    requests: int
+    same_band: int
+    mean_difference: float | None  # challenger's score less the active one's
+    matrix: list[list[int]]  # active band (rows) -> challenger band (columns)
+    organizations: list[tuple[str, int, int, float | None]]  # name, requests, same band, mean
+
+
+def challenger_comparison(
+    *, champion_version: str, challenger_version: str
+) -> ChallengerComparison:
+    """Band agreement, mean score difference, migration matrix, per organization: the shadow
+    scores of this pair of versions, summed in Postgres (a few grouped queries)."""
+    from django.db.models import Avg, Count, F, Q
+
+    from scores.core.scorecard import Band
+
+    rows = ShadowScore.objects.filter(
+        champion_version=champion_version, challenger_version=challenger_version
+    )
+    totals = rows.aggregate(
+        requests=Count("id"),
+        same=Count("id", filter=Q(champion_band=F("challenger_band"))),
+        difference=Avg(F("challenger_score") - F("champion_score")),
+    )
+    bands = [band.value for band in Band]
+    matrix = [[0] * len(bands) for _ in bands]
+    for champion, challenger, count in (
+        rows.values_list("champion_band", "challenger_band").annotate(count=Count("id")).order_by()
+    ):
+        matrix[bands.index(champion)][bands.index(challenger)] = count
+    organizations = [
+        (
+            name or "-",
+            count,
+            same,
+            None if difference is None else float(difference),
+        )
+        for name, count, same, difference in rows.values_list("organization__name")
+        .annotate(
+            count=Count("id"),
+            same=Count("id", filter=Q(champion_band=F("challenger_band"))),
+            difference=Avg(F("challenger_score") - F("champion_score")),
+        )
+        .order_by("-count")
+        .values_list("organization__name", "count", "same", "difference")[:100]
+    ]
+    difference = totals["difference"]
+    return ChallengerComparison(
+        champion_version=champion_version,
+        challenger_version=challenger_version,
+        requests=totals["requests"],
+        same_band=totals["same"],
+        mean_difference=None if difference is None else float(difference),
+        matrix=matrix,
+        organizations=organizations,
     )

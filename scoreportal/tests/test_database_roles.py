@@ -28,7 +28,7 @@ from scoreportal.database_roles import grant_serving_role
 from scoreportal.models import append_only_tables
 from scores.constants import Endpoint
 from scores.core.cpf import Cpf
-from scores.models import Consultation
+from scores.models import Consultation, ScorecardEvent, StoredScorecard
 
 PROJECT = Path(__file__).resolve().parents[2]
 APPEND_ONLY_TABLES = [
@@ -37,6 +37,8 @@ APPEND_ONLY_TABLES = [
     "scores_auditexport",
     "scores_consultation",
     "scores_cpfreportrun",
+    "scores_scorecardevent",
+    "scores_storedscorecard",
 ]
 
 
@@ -74,7 +76,17 @@ def one_row_each(api_key, admin_user):
         row_count=0,
     )
     event = KeyLifecycleEvent.objects.get().pk  # the key's issue
+    stored = StoredScorecard.objects.create(
+        version="2099.1",
+        document="{}",
+        file_name="x.json",
+        file_sha256="0" * 64,
+        uploaded_by=admin_user,
+    )
+    step = ScorecardEvent.objects.create(action="uploaded", version="2099.1", actor=admin_user)
     return {
+        "scores_storedscorecard": stored.pk,
+        "scores_scorecardevent": step.pk,
         "scores_consultation": consultation.pk,
         "scores_auditexport": export.pk,
         "audit_auditexportdownload": download.pk,
@@ -261,7 +273,10 @@ def test_if_grant_serving_role_runs_again_then_every_grant_is_as_it_was(database
 
     assert access_control_lists() == before  # the suite's set-up ran it already
     assert first == second
-    assert f"{serving}: SELECT, INSERT on 5 append-only tables; SELECT on 1;" in first
+    assert (
+        f"{serving}: SELECT, INSERT on {len(APPEND_ONLY_TABLES)} append-only tables; SELECT on 1;"
+        in first
+    )
     for table in APPEND_ONLY_TABLES:
         assert serving_privileges(serving, table) == {"SELECT", "INSERT"}, table
     assert serving_privileges(serving, "django_migrations") == {"SELECT"}
@@ -434,7 +449,10 @@ def test_if_the_ops_steps_run_as_an_rds_master_then_the_owner_owns_and_the_servi
     assert f"{OWNER_ROLE}: created." in steps[0].stdout
     assert f"{SERVING_ROLE}: created." in steps[0].stdout
     assert "No migrations to apply." in steps[1].stdout
-    assert f"{SERVING_ROLE}: SELECT, INSERT on 5 append-only tables" in steps[2].stdout
+    assert (
+        f"{SERVING_ROLE}: SELECT, INSERT on {len(APPEND_ONLY_TABLES)} append-only tables"
+        in steps[2].stdout
+    )
     output = "".join(step.stdout + step.stderr for step in steps)
     assert not [password for password in PASSWORDS.values() if password in output]
     owners = as_role(

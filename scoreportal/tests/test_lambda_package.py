@@ -774,6 +774,68 @@ def test_if_lambda_runs_the_import_task_then_it_reads_the_file_from_s3_and_check
     assert "529.982.247-26" not in log
 
 
+@pytest.mark.django_db(transaction=True)
+def test_if_lambda_runs_the_impact_task_and_serves_after_approval_then_it_follows_the_portal(
+    package, lambda_environment, issue_key, make_profile, staff_member, tmp_path
+):
+    """The event Zappa's @task sends for a proposal's impact (scores.services.scorecards)
+    runs in the packaged function; after the approval the function serves the new version
+    (named in the cache's generation item) and scores the challenger in shadow."""
+    from scores.models import ScorecardProposal, ShadowScore
+    from scores.services.scorecards import (
+        scorecard_approve,
+        scorecard_challenger_set,
+        scorecard_propose,
+    )
+
+    _, unzipped = package
+    make_profile(EXAMPLE_CPF, delinquencies_30d_12m=1)
+    _, plaintext = issue_key()
+    operator = staff_member("otto", role=StaffRole.CREDIT_DATA_OPERATORS)
+    approver = staff_member("vera", role=StaffRole.MODEL_APPROVERS)
+    with pytest.MonkeyPatch.context() as patch:  # the task is the function's, not this one's
+        patch.setattr("scores.services.scorecards.scorecard_impact_step", lambda _id: None)
+        proposal = scorecard_propose(version="2026.2", actor=operator)
+    task_event = {
+        "command": "zappa.asynchronous.route_lambda_task",
+        "task_path": "scores.services.scorecards._scorecard_impact_steps",
+        "capture_response": False,
+        "response_id": None,
+        "args": [proposal.pk],
+        "kwargs": {},
+    }
+
+    (tmp_path / "task").mkdir()
+    (tmp_path / "score").mkdir()
+    _, log = invoke(unzipped, lambda_environment, [task_event], tmp_path / "task")
+
+    proposal.refresh_from_db()
+    assert proposal.impact_status == ScorecardProposal.ImpactStatus.COMPUTED, log[-3000:]
+    assert sum(proposal.impact["all"]["proposed"]) == 1
+    scorecard_approve(proposal_id=proposal.pk, actor=approver)
+    scorecard_challenger_set(actor=approver, version="2026.1", share=100)
+    auth = {"Content-Type": "application/json", "Authorization": f"Api-Key {plaintext}"}
+
+    responses, log = invoke(
+        unzipped,
+        lambda_environment,
+        [
+            rest_api_event(
+                "POST", "/api/v1/scores", headers=auth, body=json.dumps({"cpf": EXAMPLE_CPF})
+            )
+        ],
+        tmp_path / "score",
+    )
+
+    assert (body(responses[0])["model_version"], body(responses[0])["score"]) == ("2026.2", 875)
+    shadow = ShadowScore.objects.get()
+    assert (shadow.champion_score, shadow.challenger_version, shadow.challenger_score) == (
+        875,
+        "2026.1",
+        925,
+    )
+
+
 def test_if_a_build_directory_is_inside_the_project_then_packaging_refuses(tmp_path):
     with pytest.raises(ValueError, match="outside it"):
         build_package("dev", tmp_path / "x.zip", work_dir=PROJECT / "build")

@@ -313,7 +313,11 @@ class ScoreQueryApi(ConsultationApi):
         cpf: Cpf = serializer.validated_data["cpf"]
         purpose = _purpose(request, serializer.validated_data)
         try:
-            served = score_get(cpf=cpf, admission=self.admission(request, units=1))
+            served = score_get(
+                cpf=cpf,
+                admission=self.admission(request, units=1),
+                organization_id=_organization_id(request),
+            )
         except Exception as exc:  # recorded with the CPF, whatever it was
             return self.error_answer(request, exc, cpfs=[cpf], purpose=purpose)
         body = self.OutputSerializer(
@@ -391,7 +395,11 @@ class ScoreBatchApi(ConsultationApi):
         parsed = [_parsed(item) for item in items]
         cpfs = [item for item in parsed if isinstance(item, Cpf)]
         try:
-            served = scores_get(cpfs=cpfs, admission=self.admission(request, units=len(items)))
+            served = scores_get(
+                cpfs=cpfs,
+                admission=self.admission(request, units=len(items)),
+                organization_id=_organization_id(request),
+            )
         except Exception as exc:  # every item recorded with the failure
             known = [item if isinstance(item, Cpf) else None for item in parsed]
             return self.error_answer(request, exc, cpfs=known, purpose=purpose)
@@ -531,3 +539,8 @@ def _database_ok() -> bool:
         logger.warning("health check: database unavailable", exc_info=True)
         return False
     return True
+
+
+def _organization_id(request: Request) -> int | None:
+    """The organization of the request's key (for the challenger's shadow scores)."""
+    return getattr(request.auth, "organization_id", None)

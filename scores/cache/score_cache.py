@@ -44,6 +44,12 @@ _HEALTH_CHECK_KEY = "__health_check__"
 # The current generation's item (not a CPF hash: those are 64 hex digits), and its attribute.
 GENERATION_KEY = "__generation__"
 GENERATION_ATTRIBUTE = "generation"
+# The scorecard version the portal activated, in the generation's item: every request
+# already reads that item, so it learns the active version without another round trip.
+SCORECARD_VERSION_ATTRIBUTE = "scorecard_version"
+# The challenger computed in shadow beside it, and on what share of requests (0-100).
+CHALLENGER_VERSION_ATTRIBUTE = "challenger_version"
+CHALLENGER_SHARE_ATTRIBUTE = "challenger_share"
 # Scores asked in one BatchGetItem: its limit, less the generation's item.
 _SCORES_PER_READ = _BATCH_GET_LIMIT - 1
 _TABLE_READY_TIMEOUT_SECONDS = 60.0
@@ -109,24 +115,49 @@ class CacheRead:
     # The items read for `also` (a key absent: no item); None when the read failed or was
     # skipped.
     others: dict[str, Item] | None = None
+    # The version the generation's item names as active; "" when it names none (no
+    # version was ever activated in the portal), None when the read failed or was skipped.
+    scorecard_version: str | None = None
+    # The challenger the item names, with its share of requests (percent); None: none.
+    challenger: tuple[str, int] | None = None
 
 
-def read(cpf_hashes: Sequence[str], *, model_version: str, also: Sequence[str] = ()) -> CacheRead:
-    """The cached score of each of `cpf_hashes` (distinct) and the current generation.
+@dataclass(frozen=True, slots=True)
+class _GenerationState:
+    generation: int
+    scorecard_version: str
+    challenger: tuple[str, int] | None
+
+
+def read(
+    cpf_hashes: Sequence[str],
+    *,
+    model_version: str | None = None,
+    default_version: str = "",
+    also: Sequence[str] = (),
+) -> CacheRead:
+    """The cached score of each of `cpf_hashes` (distinct), the current generation and the
+    active scorecard version.
 
     A miss: no item, a tombstone, an expired item, another scorecard's, another
     generation's, or any failure. One BatchGetItem per 99 hashes, each with the generation.
-    `also`: other keys of the table to read in the first call (the per-key counters' item,
-    for the key's announced version), consistently: returned in `others`.
+    Fresh means of `model_version`; None: of the version the generation's item names, or
+    `default_version` when it names none. `also`: other keys of the table to read in the
+    first call (the per-key counters' item, for the key's announced version),
+    consistently: returned in `others`.
     """
     found: Mapping[str, Item] = {}
     others: dict[str, Item] | None = None
-    generation: int | None = None
+    state: _GenerationState | None = None
     if (cpf_hashes or also) and not cool_down.active():
         try:
-            found, generation, others = _read_with_generation(cpf_hashes, also)
+            found, state, others = _read_with_generation(cpf_hashes, also)
         except DynamoDBCallFailed as exc:
             _failed("read", exc)
+    generation = None if state is None else state.generation
+    active = None if state is None else state.scorecard_version
+    if model_version is None:
+        model_version = active or default_version
     return CacheRead(
         scores={
             cpf_hash: _decoded(found[cpf_hash], model_version=model_version, generation=generation)
@@ -136,6 +167,8 @@ def read(cpf_hashes: Sequence[str], *, model_version: str, also: Sequence[str] =
         },
         generation=generation,
         others=others,
+        scorecard_version=active,
+        challenger=None if state is None else state.challenger,
     )
 
 
@@ -151,16 +184,17 @@ def get_many(cpf_hashes: Sequence[str], *, model_version: str) -> dict[str, Cach
 
 def _read_with_generation(
     cpf_hashes: Sequence[str], also: Sequence[str] = ()
-) -> tuple[dict[str, Item], int | None, dict[str, Item] | None]:
-    """The items of `cpf_hashes` and the current generation, GENERATION_KEY asked beside
-    every 99 hashes (the first call also asks `also`, consistently, and fewer hashes). The
-    newest generation seen wins (a later call of the same read can see an increment the
-    first did not: its items are then checked against the newer one). None when a call left
-    the generation's item unprocessed: the read is then a miss. The items of `also`, or None
-    when one of them was left unprocessed."""
+) -> tuple[dict[str, Item], _GenerationState | None, dict[str, Item] | None]:
+    """The items of `cpf_hashes` and the generation's item as read (the generation, the
+    active scorecard version, "" when it names none, and the challenger), GENERATION_KEY
+    asked beside every 99 hashes (the first call also asks `also`, consistently, and fewer
+    hashes). The newest generation seen wins, with its versions (a later call of the same
+    read can see an increment the first did not: its items are then checked against the
+    newer one). None when a call left the generation's item unprocessed: the read is then a
+    miss. The items of `also`, or None when one of them was left unprocessed."""
     items: dict[str, Item] = {}
     others: dict[str, Item] | None = {}
-    generations: list[int | None] = []
+    generations: list[_GenerationState | None] = []
     hashes = list(cpf_hashes)
     first = _SCORES_PER_READ - len(also)
     chunks = [(hashes[:first], list(also))]
@@ -180,17 +214,32 @@ def _read_with_generation(
         items.update(found)
     if None in generations:
         return {}, None, others
-    return items, max(g for g in generations if g is not None), others
+    newest = max((g for g in generations if g is not None), key=lambda state: state.generation)
+    return items, newest, others
 
 
-def _generation_of(item: Item | None) -> int | None:
+def _generation_of(item: Item | None) -> _GenerationState | None:
     if item is None:
-        return 0
+        return _GenerationState(0, "", None)
     try:
-        return int(item[GENERATION_ATTRIBUTE]["N"])
+        generation = int(item[GENERATION_ATTRIBUTE]["N"]) if GENERATION_ATTRIBUTE in item else 0
+        version = (
+            str(item[SCORECARD_VERSION_ATTRIBUTE]["S"])
+            if SCORECARD_VERSION_ATTRIBUTE in item
+            else ""
+        )
+        challenger = (
+            (
+                str(item[CHALLENGER_VERSION_ATTRIBUTE]["S"]),
+                int(item[CHALLENGER_SHARE_ATTRIBUTE]["N"]),
+            )
+            if CHALLENGER_VERSION_ATTRIBUTE in item
+            else None
+        )
     except _DECODE_FAILURES:
         logger.warning("score cache generation item of an unexpected shape; reading misses")
         return None
+    return _GenerationState(generation, version, challenger)
 
 
 def invalidate_all(*, patient: bool = True) -> int:
@@ -209,6 +258,52 @@ def invalidate_all(*, patient: bool = True) -> int:
         ReturnValues="UPDATED_NEW",
     )
     return int(response["Attributes"][GENERATION_ATTRIBUTE]["N"])
+
+
+def scorecard_activate(version: str, *, patient: bool = True) -> int:
+    """Name `version` as the active scorecard in the generation's item, and start a new
+    generation (every cached score a miss), in one UpdateItem; returns the new generation.
+    Every instance serves `version` from its next cache read. Raises DynamoDBCallFailed (an
+    operator's action: a failure must be seen); ignores the cool-down."""
+    client = aws_clients.dynamodb_bulk() if patient else aws_clients.dynamodb()
+    response = dynamodb_call(
+        client.update_item,
+        TableName=_table(),
+        Key={KEY_ATTRIBUTE: {"S": GENERATION_KEY}},
+        UpdateExpression="SET #version = :version ADD #generation :one",
+        ExpressionAttributeNames={
+            "#generation": GENERATION_ATTRIBUTE,
+            "#version": SCORECARD_VERSION_ATTRIBUTE,
+        },
+        ExpressionAttributeValues={":one": {"N": "1"}, ":version": {"S": version}},
+        ReturnValues="UPDATED_NEW",
+    )
+    return int(response["Attributes"][GENERATION_ATTRIBUTE]["N"])
+
+
+def scorecard_challenger_set(version: str | None, share: int, *, patient: bool = True) -> None:
+    """Name the challenger computed in shadow and its share of requests (percent) in the
+    generation's item, or remove it (None); the generation is unchanged: cached scores stay
+    valid. Raises DynamoDBCallFailed; ignores the cool-down."""
+    client = aws_clients.dynamodb_bulk() if patient else aws_clients.dynamodb()
+    names = {"#version": CHALLENGER_VERSION_ATTRIBUTE, "#share": CHALLENGER_SHARE_ATTRIBUTE}
+    if version is None:
+        dynamodb_call(
+            client.update_item,
+            TableName=_table(),
+            Key={KEY_ATTRIBUTE: {"S": GENERATION_KEY}},
+            UpdateExpression="REMOVE #version, #share",
+            ExpressionAttributeNames=names,
+        )
+        return
+    dynamodb_call(
+        client.update_item,
+        TableName=_table(),
+        Key={KEY_ATTRIBUTE: {"S": GENERATION_KEY}},
+        UpdateExpression="SET #version = :version, #share = :share",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={":version": {"S": version}, ":share": {"N": str(share)}},
+    )
 
 
 def read_items(keys: Sequence[str]) -> dict[str, Item]:

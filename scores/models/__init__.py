@@ -4,6 +4,12 @@ from scores.models.consultation import Consultation
 from scores.models.credit_profile import CreditProfile, ScorecardVersion
 from scores.models.invalidation import PendingInvalidation
 from scores.models.profile_import import STALLED_AFTER, ImportSeenCpf, ProfileImport
+from scores.models.scorecard_governance import (
+    ScorecardEvent,
+    ScorecardProposal,
+    ShadowScore,
+    StoredScorecard,
+)
 
 __all__ = [
     "STALLED_AFTER",
@@ -12,5 +18,9 @@ __all__ = [
     "ImportSeenCpf",
     "PendingInvalidation",
     "ProfileImport",
+    "ScorecardEvent",
+    "ScorecardProposal",
     "ScorecardVersion",
+    "ShadowScore",
+    "StoredScorecard",
 ]

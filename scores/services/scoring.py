@@ -8,6 +8,8 @@ before `admit` has returned: a refused request costs no profile read and no scor
 
 from __future__ import annotations
 
+import logging
+import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,14 +17,24 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from scores.cache import score_cache
 from scores.constants import ScoreSource
 from scores.core.cpf import Cpf
-from scores.core.scorecard import Reason, Scorecard
+from scores.core.scorecard import InvalidScorecard, Reason, Scorecard
 from scores.exceptions import NoCreditData
-from scores.selectors import active_scorecard, credit_profile_versions, credit_profiles_get
+from scores.models import ShadowScore
+from scores.selectors import (
+    credit_profile_versions,
+    credit_profiles_get,
+    default_scorecard_version,
+    scorecard_active_version,
+    scorecard_get,
+)
+
+logger = logging.getLogger(__name__)
 
 # Reads the score cache while the request thread does its own DynamoDB call; boto3 clients
 # are thread-safe, and the workers never touch the database (Django's connections are per
@@ -72,6 +84,7 @@ def scores_get(
     cpfs: Iterable[Cpf],
     admit: Callable[[], None] = _admit_everything,
     admission: Admission | None = None,
+    organization_id: int | None = None,
 ) -> dict[Cpf, ServedScore | None]:
     """The score of each CPF (each looked up once), None for a CPF without credit data.
 
@@ -82,17 +95,24 @@ def scores_get(
     query, and cached under the generation the read saw: one conditional PutItem for one
     score, BatchWriteItem for more (then the profile versions are read again, and a profile
     that changed meanwhile has its new score's item invalidated).
+
+    A challenger named in the generation's item is scored in shadow beside the active
+    scorecard on its share of the computed scores, from the profiles already read, and
+    recorded (ShadowScore, for `organization_id`); never served, never cached. A cached
+    score has no profile at hand: no shadow, no round trip.
     """
     admission = admission or Admission(admit=admit)
     hashes = {cpf: cpf.lookup_hash(settings.CPF_HASH_KEY) for cpf in cpfs}
-    scorecard = active_scorecard()
     distinct = list(dict.fromkeys(hashes.values()))
     # Decided once: if the cache is cooling down now, this call does not write to it either.
     # A cool-down that ends while `admit` waits on DynamoDB (and times out) must not add the
     # write's own timeout to the same request.
     cache_in_use = score_cache.available()
     reading = _cache_reader.submit(
-        score_cache.read, distinct, model_version=scorecard.version, also=admission.also_read
+        score_cache.read,
+        distinct,
+        default_version=default_scorecard_version(),
+        also=admission.also_read,
     )
     refused: Exception | None = None
     try:
@@ -105,11 +125,26 @@ def scores_get(
         admission.confirm(cache_read.others)
     if refused is not None:
         raise refused
-    cached = cache_read.scores
+    scorecard = _serving_scorecard(cache_read.scorecard_version)
+    cached = {
+        cpf_hash: hit if hit is not None and hit.model_version == scorecard.version else None
+        for cpf_hash, hit in cache_read.scores.items()
+    }
     misses = [cpf_hash for cpf_hash in distinct if cached[cpf_hash] is None]
     # Computed scores are written under the generation this read saw; none if it failed.
     generation = cache_read.generation if cache_in_use else None
-    computed = _computed(misses, scorecard, generation=generation) if misses else {}
+    challenger = _challenger(cache_read.challenger, scorecard)
+    computed = (
+        _computed(
+            misses,
+            scorecard,
+            generation=generation,
+            challenger=challenger,
+            organization_id=organization_id,
+        )
+        if misses
+        else {}
+    )
     served: dict[Cpf, ServedScore | None] = {}
     for cpf, cpf_hash in hashes.items():
         hit = cached[cpf_hash]
@@ -122,29 +157,78 @@ def scores_get(
     return served
 
 
+def _serving_scorecard(named: str | None) -> Scorecard:
+    """The scorecard to serve: the one the cache's generation item names (read with the
+    scores: no round trip of its own), the first boot's default when it names none, and the
+    portal's record (one query) when the cache could not be read."""
+    version = scorecard_active_version() if named is None else named or default_scorecard_version()
+    try:
+        return scorecard_get(version)
+    except InvalidScorecard:
+        # The item names a version this database does not hold: serve the record's.
+        logger.error("the score cache names an unknown scorecard; serving the recorded one")
+        return scorecard_get(scorecard_active_version())
+
+
+def _challenger(
+    named: tuple[str, int] | None, scorecard: Scorecard
+) -> tuple[Scorecard, int] | None:
+    """The challenger to score in shadow and its share (percent), if any and servable."""
+    if named is None or named[0] == scorecard.version or named[1] <= 0:
+        return None
+    try:
+        return scorecard_get(named[0]), named[1]
+    except InvalidScorecard:
+        logger.error("the score cache names an unknown challenger; not scored")
+        return None
+
+
 def score_get(
     *,
     cpf: Cpf,
     admit: Callable[[], None] = _admit_everything,
     admission: Admission | None = None,
+    organization_id: int | None = None,
 ) -> ServedScore:
     """The score of one CPF (see scores_get). Raises NoCreditData when there is no profile:
     never a made-up score."""
-    served = scores_get(cpfs=[cpf], admit=admit, admission=admission)[cpf]
+    served = scores_get(
+        cpfs=[cpf], admit=admit, admission=admission, organization_id=organization_id
+    )[cpf]
     if served is None:
         raise NoCreditData()
     return served
 
 
 def _computed(
-    cpf_hashes: Sequence[str], scorecard: Scorecard, *, generation: int | None
+    cpf_hashes: Sequence[str],
+    scorecard: Scorecard,
+    *,
+    generation: int | None,
+    challenger: tuple[Scorecard, int] | None = None,
+    organization_id: int | None = None,
 ) -> dict[str, score_cache.CachedScore]:
     """Score the profiles of these hashes that exist, and cache the scores under
-    `generation` (not when None)."""
+    `generation` (not when None); the challenger's shadow scores on its share, recorded."""
     profiles = credit_profiles_get(cpf_hashes=cpf_hashes)
     computed: dict[str, score_cache.CachedScore] = {}
+    shadows: list[ShadowScore] = []
     for cpf_hash, profile in profiles.items():
         result = scorecard.score(profile.characteristics())
+        if challenger is not None and _sampled(challenger[1]):
+            shadow = challenger[0].score(profile.characteristics())
+            shadows.append(
+                ShadowScore(
+                    organization_id=organization_id,
+                    champion_version=scorecard.version,
+                    champion_score=result.score,
+                    champion_band=result.band.value,
+                    challenger_version=challenger[0].version,
+                    challenger_score=shadow.score,
+                    challenger_band=shadow.band.value,
+                    challenger_reason_codes=list(shadow.reason_codes),
+                )
+            )
         computed[cpf_hash] = score_cache.CachedScore(
             score=result.score,
             band=result.band.value,
@@ -154,6 +238,8 @@ def _computed(
             profile_version=profile.version,
             computed_at=timezone.now(),
         )
+    if shadows:
+        _record_shadows(shadows)
     if generation is None:
         return computed
     if len(computed) == 1:
@@ -162,6 +248,21 @@ def _computed(
     elif computed and score_cache.put_many(computed, generation=generation):
         _invalidate_changed_since(computed)
     return computed
+
+
+def _sampled(share: int) -> bool:
+    """Whether this score is one of the challenger's `share` percent (not a secret: any
+    generator will do)."""
+    return share >= 100 or random.random() * 100 < share  # noqa: S311
+
+
+def _record_shadows(shadows: list[ShadowScore]) -> None:
+    """One INSERT for the request's shadow scores; a failure loses the comparison rows,
+    never the answer."""
+    try:
+        ShadowScore.objects.bulk_create(shadows)
+    except DatabaseError:
+        logger.exception("shadow scores could not be recorded")
 
 
 def _invalidate_changed_since(written: Mapping[str, score_cache.CachedScore]) -> None:
