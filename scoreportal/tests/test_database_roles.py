@@ -29,12 +29,14 @@ from scoreportal.models import append_only_tables
 from scores.constants import Endpoint
 from scores.core.cpf import Cpf
 from scores.models import Consultation
+from scores.services import consumer_request_register
 
 PROJECT = Path(__file__).resolve().parents[2]
 APPEND_ONLY_TABLES = [
     "accounts_keylifecycleevent",
     "scores_auditexport",
     "scores_consultation",
+    "scores_consumerrequestevent",
     "scores_cpfreportrun",
 ]
 
@@ -70,7 +72,11 @@ def one_row_each(api_key, admin_user):
         row_count=0,
     )
     event = KeyLifecycleEvent.objects.get().pk  # the key's issue
+    consumer_request = consumer_request_register(
+        cpf=Cpf.parse("529.982.247-25"), kind="suspend", channel="phone", actor="test"
+    )
     return {
+        "scores_consumerrequestevent": consumer_request.events.get().pk,
         "scores_consultation": consultation.pk,
         "scores_auditexport": export.pk,
         "scores_cpfreportrun": run.pk,
@@ -256,7 +262,7 @@ def test_if_grant_serving_role_runs_again_then_every_grant_is_as_it_was(database
 
     assert access_control_lists() == before  # the suite's set-up ran it already
     assert first == second
-    assert f"{serving}: SELECT, INSERT on 4 append-only tables; SELECT on 1;" in first
+    assert f"{serving}: SELECT, INSERT on 5 append-only tables; SELECT on 1;" in first
     for table in APPEND_ONLY_TABLES:
         assert serving_privileges(serving, table) == {"SELECT", "INSERT"}, table
     assert serving_privileges(serving, "django_migrations") == {"SELECT"}
@@ -428,7 +434,7 @@ def test_if_the_ops_steps_run_as_an_rds_master_then_the_owner_owns_and_the_servi
     assert f"{OWNER_ROLE}: created." in steps[0].stdout
     assert f"{SERVING_ROLE}: created." in steps[0].stdout
     assert "No migrations to apply." in steps[1].stdout
-    assert f"{SERVING_ROLE}: SELECT, INSERT on 4 append-only tables" in steps[2].stdout
+    assert f"{SERVING_ROLE}: SELECT, INSERT on 5 append-only tables" in steps[2].stdout
     output = "".join(step.stdout + step.stderr for step in steps)
     assert not [password for password in PASSWORDS.values() if password in output]
     owners = as_role(
