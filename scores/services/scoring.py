@@ -17,12 +17,17 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
+from scoreportal.error_codes import ErrorCode
 from scores.cache import score_cache
 from scores.constants import ScoreSource
 from scores.core.cpf import Cpf
 from scores.core.scorecard import Reason, Scorecard
-from scores.exceptions import NoCreditData
-from scores.selectors import active_scorecard, credit_profile_versions, credit_profiles_get
+from scores.exceptions import NoCreditData, ScoreSuspended
+from scores.selectors import (
+    active_scorecard,
+    credit_profile_versions,
+    credit_profiles_get,
+)
 
 # Reads the score cache while the request thread does its own DynamoDB call; boto3 clients
 # are thread-safe, and the workers never touch the database (Django's connections are per
@@ -43,6 +48,7 @@ class ServedScore:
     model_version: str
     computed_at: datetime
     source: ScoreSource
+    under_dispute: bool
 
 
 def _admit_everything() -> None:
@@ -51,8 +57,10 @@ def _admit_everything() -> None:
 
 def scores_get(
     *, cpfs: Iterable[Cpf], admit: Callable[[], None] = _admit_everything
-) -> dict[Cpf, ServedScore | None]:
-    """The score of each CPF (each looked up once), None for a CPF without credit data.
+) -> dict[Cpf, ServedScore | ErrorCode]:
+    """The score of each CPF (each looked up once), or why there is none: NO_CREDIT_DATA,
+    or SCORE_SUSPENDED when the consumer asked for access to their score to be suspended
+    (never cached: the suspension replaced the cached score, so it is met computing).
 
     `admit` runs on this thread while the cache is read (one BatchGetItem per 99 CPFs, the
     cache's generation asked in the same call); whatever it raises propagates (once the read
@@ -77,36 +85,49 @@ def scores_get(
     misses = [cpf_hash for cpf_hash in distinct if cached[cpf_hash] is None]
     # Computed scores are written under the generation this read saw; none if it failed.
     generation = cache_read.generation if cache_in_use else None
-    computed = _computed(misses, scorecard, generation=generation) if misses else {}
-    served: dict[Cpf, ServedScore | None] = {}
+    computed, suspended = (
+        _computed(misses, scorecard, generation=generation) if misses else ({}, set())
+    )
+    served: dict[Cpf, ServedScore | ErrorCode] = {}
     for cpf, cpf_hash in hashes.items():
         hit = cached[cpf_hash]
         if hit is not None:
             served[cpf] = _served(cpf, hit, ScoreSource.CACHE, scorecard)
         elif cpf_hash in computed:
             served[cpf] = _served(cpf, computed[cpf_hash], ScoreSource.COMPUTED, scorecard)
+        elif cpf_hash in suspended:
+            served[cpf] = ErrorCode.SCORE_SUSPENDED
         else:
-            served[cpf] = None
+            served[cpf] = ErrorCode.NO_CREDIT_DATA
     return served
 
 
 def score_get(*, cpf: Cpf, admit: Callable[[], None] = _admit_everything) -> ServedScore:
-    """The score of one CPF (see scores_get). Raises NoCreditData when there is no profile:
-    never a made-up score."""
+    """The score of one CPF (see scores_get). Raises NoCreditData when there is no profile
+    (never a made-up score), ScoreSuspended when its consumer suspended access to it."""
     served = scores_get(cpfs=[cpf], admit=admit)[cpf]
-    if served is None:
+    if served == ErrorCode.SCORE_SUSPENDED:
+        raise ScoreSuspended()
+    if not isinstance(served, ServedScore):
         raise NoCreditData()
     return served
 
 
 def _computed(
     cpf_hashes: Sequence[str], scorecard: Scorecard, *, generation: int | None
-) -> dict[str, score_cache.CachedScore]:
-    """Score the profiles of these hashes that exist, and cache the scores under
-    `generation` (not when None)."""
+) -> tuple[dict[str, score_cache.CachedScore], set[str]]:
+    """Score the profiles of these hashes that exist and are not suspended, and cache the
+    scores under `generation` (not when None); and the hashes whose score is suspended.
+
+    One query for the profiles and their consumers' requests. A CPF without a profile has
+    no score to suspend: it is answered as no credit data, suspended or not."""
     profiles = credit_profiles_get(cpf_hashes=cpf_hashes)
+    suspended = {cpf_hash for cpf_hash, found in profiles.items() if found.suspended}
     computed: dict[str, score_cache.CachedScore] = {}
-    for cpf_hash, profile in profiles.items():
+    for cpf_hash, found in profiles.items():
+        if found.suspended:
+            continue
+        profile = found.profile
         result = scorecard.score(profile.characteristics())
         computed[cpf_hash] = score_cache.CachedScore(
             score=result.score,
@@ -116,15 +137,16 @@ def _computed(
             model_version=scorecard.version,
             profile_version=profile.version,
             computed_at=timezone.now(),
+            under_dispute=found.under_dispute,
         )
     if generation is None:
-        return computed
+        return computed, suspended
     if len(computed) == 1:
         [(cpf_hash, score)] = computed.items()
         score_cache.put(cpf_hash, score, generation=generation)  # conditional on the version
     elif computed and score_cache.put_many(computed, generation=generation):
         _invalidate_changed_since(computed)
-    return computed
+    return computed, suspended
 
 
 def _invalidate_changed_since(written: Mapping[str, score_cache.CachedScore]) -> None:
@@ -153,4 +175,5 @@ def _served(
         model_version=cached.model_version,
         computed_at=cached.computed_at,
         source=source,
+        under_dispute=cached.under_dispute,
     )
