@@ -23,6 +23,7 @@ class StaffRole(models.TextChoices):
     KEY_MANAGERS = "Key managers", _("Key managers")
     AUDITORS = "Auditors", _("Auditors")
     CREDIT_DATA_OPERATORS = "Credit data operators", _("Credit data operators")
+    CONSUMER_SERVICE = "Consumer service", _("Consumer service")
 
 
 # What each role may do, as app label -> permission codenames. Superusers keep the rest:
@@ -48,7 +49,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_staffsigninfailure",
             "view_stafflockout",
         ],
-        "scores": ["view_consultation", "export_consultation"],
+        "scores": ["view_consultation", "export_consultation", "view_consumerrequest"],
         "audit": ["view_usagereport", "view_cpfreport", "view_auditexport", "view_cpfreportrun"],
     },
     StaffRole.CREDIT_DATA_OPERATORS: {
@@ -62,9 +63,18 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "invalidate_cached_scores",
             # The shipped scorecards, read-only, and which one is active.
             "view_scorecardversion",
+            # Consumers' requests: they resolve disputes (correcting the profile first).
+            "view_consumerrequest",
+            "resolve_consumerrequest",
         ],
         # The usage report's score mix shows them drift in what is served.
         "audit": ["view_usagereport"],
+    },
+    StaffRole.CONSUMER_SERVICE: {
+        # Register what a consumer asks (suspension, cancellation, reopening, dispute) and
+        # follow it; tell them who consulted them (the report for a CPF).
+        "scores": ["add_consumerrequest", "view_consumerrequest"],
+        "audit": ["view_cpfreport"],
     },
 }
 
