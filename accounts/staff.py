@@ -24,6 +24,7 @@ class StaffRole(models.TextChoices):
     AUDITORS = "Auditors", _("Auditors")
     CREDIT_DATA_OPERATORS = "Credit data operators", _("Credit data operators")
     MODEL_APPROVERS = "Model approvers", _("Model approvers")
+    CONSUMER_SERVICE = "Consumer service", _("Consumer service")
 
 
 # What each role may do, as app label -> permission codenames. Superusers keep the rest:
@@ -56,6 +57,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_storedscorecard",
             "view_scorecardproposal",
             "view_scorecardevent",
+            "view_consumerrequest",
         ],
         "audit": [
             "view_usagereport",
@@ -82,6 +84,9 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_scorecardproposal",
             "propose_scorecardproposal",
             "view_scorecardevent",
+            # Consumers' requests: they resolve disputes (correcting the profile first).
+            "view_consumerrequest",
+            "resolve_consumerrequest",
         ],
         # The usage report's score mix and the stability report show them drift in what
         # is served.
@@ -98,6 +103,12 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_scorecardevent",
         ],
         "audit": ["view_usagereport", "view_stabilityreport"],
+    },
+    StaffRole.CONSUMER_SERVICE: {
+        # Register what a consumer asks (suspension, cancellation, reopening, dispute) and
+        # follow it; tell them who consulted them (the report for a CPF).
+        "scores": ["add_consumerrequest", "view_consumerrequest"],
+        "audit": ["view_cpfreport"],
     },
 }
 

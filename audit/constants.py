@@ -21,6 +21,8 @@ class OutcomeClass(models.TextChoices):
 OUTCOME_CLASSES: dict[str, OutcomeClass] = {
     OUTCOME_SCORED: OutcomeClass.SERVED,
     ErrorCode.NO_CREDIT_DATA: OutcomeClass.NO_CREDIT_DATA,
+    # No score to show either: the consumer suspended access to it (rare; counted with them).
+    ErrorCode.SCORE_SUSPENDED: OutcomeClass.NO_CREDIT_DATA,
     ErrorCode.INVALID_CPF: OutcomeClass.INVALID,
     ErrorCode.INVALID_REQUEST: OutcomeClass.INVALID,
     ErrorCode.NOT_FOUND: OutcomeClass.INVALID,

@@ -49,6 +49,7 @@ class Outcome:
 OUTCOMES: dict[str, Outcome] = {
     OUTCOME_SCORED: Outcome(0.85, authenticated=True, with_cpf=True),
     ErrorCode.NO_CREDIT_DATA: Outcome(0.06, authenticated=True, with_cpf=True),
+    ErrorCode.SCORE_SUSPENDED: Outcome(0.0005, authenticated=True, with_cpf=True),
     ErrorCode.SERVICE_UNAVAILABLE: Outcome(0.002, authenticated=True, with_cpf=True),
     ErrorCode.INTERNAL_ERROR: Outcome(0.0005, authenticated=True, with_cpf=True),
     ErrorCode.INVALID_CPF: Outcome(0.025, authenticated=True, with_cpf=False),

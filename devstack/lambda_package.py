@@ -67,6 +67,10 @@ NEVER_LOADED: tuple[Left, ...] = (
     # Source maps: only a browser's developer tools ask for them.
     Left("staticfiles/**/*.map"),
     Left("staticfiles/**/*.map.gz"),
+    # holidays: only a country's calendar is asked for (scores.core.business_days), never
+    # a market's, and the holidays' names are never shown.
+    Left("holidays/financial/"),
+    Left("holidays/locale/"),
     # ReDoc: scoreportal/urls.py routes Swagger UI only.
     Left("staticfiles/drf_spectacular_sidecar/redoc/"),
     # DRF's browsable API: the API renders JSON only (REST_FRAMEWORK's renderers).

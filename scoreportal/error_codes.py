@@ -20,6 +20,7 @@ class ErrorCode(models.TextChoices):
     INSUFFICIENT_SCOPE = "insufficient_scope", _("Insufficient scope")
     IP_NOT_ALLOWED = "ip_not_allowed", _("IP address not allowed")
     NO_CREDIT_DATA = "no_credit_data", _("No credit data")
+    SCORE_SUSPENDED = "score_suspended", _("Score suspended at the consumer's request")
     NOT_FOUND = "not_found", _("Not found")
     METHOD_NOT_ALLOWED = "method_not_allowed", _("Method not allowed")
     PAYLOAD_TOO_LARGE = "payload_too_large", _("Payload too large")

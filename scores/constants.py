@@ -31,6 +31,7 @@ class BatchItemStatus(models.TextChoices):
     OK = "ok", "Scored"
     INVALID_CPF = "invalid_cpf", "Invalid CPF"
     NO_CREDIT_DATA = "no_credit_data", "No credit data"
+    SCORE_SUSPENDED = "score_suspended", "Score suspended"
 
 
 BAND_LABELS = {
@@ -44,6 +45,17 @@ BAND_CHOICES = [(band.value, BAND_LABELS[band]) for band in Band]
 # An audit row's outcome: the score was served, or the error code that was answered.
 OUTCOME_SCORED = "scored"
 OUTCOME_CHOICES = [(OUTCOME_SCORED, _("Scored")), *ErrorCode.choices]
+
+# How long the service has to honour a consumer's request, from the day it is received:
+# (days, counted in business days). Decreto 9.936/2019 gives two business days to suspend
+# access, cancel or reopen; Lei 12.414/2011 gives ten days to correct or confirm disputed
+# information.
+CONSUMER_REQUEST_DEADLINES = {
+    "suspend": (2, True),
+    "cancel": (2, True),
+    "reopen": (2, True),
+    "dispute": (10, False),
+}
 
 # Credit profile characteristics, in the order of the CSV import's columns.
 PROFILE_CHARACTERISTICS = (

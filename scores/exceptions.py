@@ -16,6 +16,22 @@ class NoCreditData(ApplicationError):
     default_message = "There is no credit data for this CPF."
 
 
+class ScoreSuspended(ApplicationError):
+    """The consumer asked for access to their score to be suspended: nothing more is said."""
+
+    code = ErrorCode.SCORE_SUSPENDED
+    default_message = "No score is available for this CPF."
+
+
+class ConsumerRequestRefused(ApplicationError):
+    """A consumer request that cannot be registered or resolved as asked (a suspension
+    already in force, nothing to reopen, a dispute already resolved…); the message says
+    why, in the staff's language."""
+
+    code = ErrorCode.INVALID_REQUEST
+    default_message = "This consumer request cannot be registered as asked."
+
+
 class AuditUnavailable(ApplicationError):
     """The audit rows could not be written, so no personal data may be served."""
 

@@ -21,20 +21,33 @@ from accounts.staff import StaffRole
 from conftest import sign_in
 from scoreportal.error_codes import ErrorCode
 from scores.constants import Endpoint
-from scores.models import Consultation, ProfileImport
+from scores.core.cpf import Cpf
+from scores.models import (
+    Consultation,
+    ConsumerRequest,
+    ConsumerRequestChannel,
+    ConsumerRequestKind,
+    ConsumerRequestState,
+    ProfileImport,
+)
+from scores.services import consumer_request_register
+from scores.tests.fixtures import EXAMPLE_CPF
 
-SUPERUSER, KEY_MANAGER, AUDITOR, OPERATOR, NO_ROLE = (
+SUPERUSER, KEY_MANAGER, AUDITOR, OPERATOR, CONSUMER_SERVICE, NO_ROLE = (
     "superuser",
     "key manager",
     "auditor",
     "credit data operator",
+    "consumer service",
     "staff without a role",
 )
 ROLES = {
     KEY_MANAGER: StaffRole.KEY_MANAGERS,
     AUDITOR: StaffRole.AUDITORS,
     OPERATOR: StaffRole.CREDIT_DATA_OPERATORS,
+    CONSUMER_SERVICE: StaffRole.CONSUMER_SERVICE,
 }
+EVERY_ROLE = [SUPERUSER, KEY_MANAGER, AUDITOR, OPERATOR, CONSUMER_SERVICE, NO_ROLE]
 
 # model admin -> (who may list and open objects, who may add)
 PAGES = {
@@ -47,6 +60,10 @@ PAGES = {
     "scores_consultation": ({SUPERUSER, AUDITOR}, set()),
     "scores_creditprofile": ({SUPERUSER, OPERATOR}, set()),
     "scores_profileimport": ({SUPERUSER, OPERATOR}, {SUPERUSER, OPERATOR}),
+    "scores_consumerrequest": (
+        {SUPERUSER, AUDITOR, OPERATOR, CONSUMER_SERVICE},
+        {SUPERUSER, CONSUMER_SERVICE},
+    ),
     "auth_user": ({SUPERUSER}, {SUPERUSER}),
     "auth_group": ({SUPERUSER}, {SUPERUSER}),
 }
@@ -55,7 +72,7 @@ VIEWS = {
     "admin:scores_scorecardversion_changelist": {SUPERUSER, OPERATOR},
     "admin:scores_creditprofile_invalidate_all": {SUPERUSER, OPERATOR},
     "admin:audit_usagereport_changelist": {SUPERUSER, AUDITOR, OPERATOR},
-    "admin:audit_cpfreport_changelist": {SUPERUSER, AUDITOR},
+    "admin:audit_cpfreport_changelist": {SUPERUSER, AUDITOR, CONSUMER_SERVICE},
 }
 # who may change (not only view) what they can open
 CHANGE = {
@@ -76,6 +93,13 @@ def data(issue_key, make_profile, organization):
     api_key_rotate(api_key=rotated, grace=timedelta(hours=1))
     api_key_revoke(api_key=issue_key(name="retired")[0])
     profile = make_profile()
+    consumer_request_register(
+        cpf=Cpf.parse(EXAMPLE_CPF),
+        kind=ConsumerRequestKind.DISPUTE,
+        channel=ConsumerRequestChannel.PHONE,
+        disputed_fields=["protests"],
+        actor="test",
+    )
     ProfileImport.objects.create(
         source=ProfileImport.Source.COMMAND,
         actor_name="ops",
@@ -137,7 +161,7 @@ def first_object(model_admin_name):
     return model.objects.order_by("pk").first()
 
 
-@pytest.mark.parametrize("role", [SUPERUSER, KEY_MANAGER, AUDITOR, OPERATOR, NO_ROLE])
+@pytest.mark.parametrize("role", EVERY_ROLE)
 def test_if_a_role_walks_the_admin_then_it_opens_its_pages_and_no_others(data, as_role, role):
     client = as_role(role)
 
@@ -161,7 +185,7 @@ def test_if_a_role_walks_the_admin_then_it_opens_its_pages_and_no_others(data, a
         assert add.status_code == (200 if role in adders else 403), (role, page)
 
 
-@pytest.mark.parametrize("role", [SUPERUSER, KEY_MANAGER, AUDITOR, OPERATOR, NO_ROLE])
+@pytest.mark.parametrize("role", EVERY_ROLE)
 def test_if_a_role_opens_the_pages_that_are_not_lists_then_only_its_own_open(data, as_role, role):
     client = as_role(role)
 
@@ -170,7 +194,7 @@ def test_if_a_role_opens_the_pages_that_are_not_lists_then_only_its_own_open(dat
         assert response.status_code == (200 if role in viewers else 403), (role, name)
 
 
-@pytest.mark.parametrize("role", [SUPERUSER, KEY_MANAGER, AUDITOR, OPERATOR, NO_ROLE])
+@pytest.mark.parametrize("role", EVERY_ROLE)
 def test_if_a_role_uses_the_cache_control_and_the_import_then_only_operators_may(
     data, as_role, role, score_table
 ):
@@ -202,7 +226,7 @@ def test_if_a_role_uses_the_cache_control_and_the_import_then_only_operators_may
     assert record.status == ProfileImport.Status.IMPORTED
 
 
-@pytest.mark.parametrize("role", [SUPERUSER, KEY_MANAGER, AUDITOR, OPERATOR, NO_ROLE])
+@pytest.mark.parametrize("role", EVERY_ROLE)
 def test_if_a_role_opens_the_key_lifecycle_actions_then_only_key_managers_may(data, as_role, role):
     client = as_role(role)
     key = data["key"]
@@ -275,3 +299,21 @@ def test_if_someone_who_is_not_staff_opens_the_admin_then_it_asks_them_to_sign_i
         response = client.get(url)
         assert response.status_code == 302, url
         assert response["Location"].startswith(reverse("admin:login")), url
+
+
+@pytest.mark.parametrize("role", EVERY_ROLE)
+def test_if_a_role_resolves_a_dispute_then_only_operators_may(data, as_role, role, score_table):
+    client = as_role(role)
+    dispute = ConsumerRequest.objects.get()
+    url = reverse("admin:scores_consumerrequest_resolve", args=[dispute.pk])
+
+    page = client.get(url)
+    resolved = client.post(url, {"outcome": "confirmed", "resolution": "Checked with the bank."})
+
+    dispute.refresh_from_db()
+    if role in (SUPERUSER, OPERATOR):
+        assert (page.status_code, resolved.status_code) == (200, 302), role
+        assert dispute.state == ConsumerRequestState.RESOLVED
+    else:
+        assert (page.status_code, resolved.status_code) == (403, 403), role
+        assert dispute.state == ConsumerRequestState.OPEN

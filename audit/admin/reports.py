@@ -54,6 +54,7 @@ from scoreportal.admin_bases import ReportAdmin
 from scores.constants import BAND_LABELS
 from scores.core.scorecard import Band
 from scores.models import Consultation
+from scores.selectors import consumer_requests_of
 
 # ---------------------------------------------------------------------------------------
 # The usage report
@@ -326,6 +327,10 @@ class CpfReportAdmin(ReportAdmin):
             if output == CpfReportRun.Output.CSV:
                 return _cpf_report_csv(consultations)
             context["report"] = {
+                # What the person asked of us, beside who consulted them.
+                "requests": list(
+                    consumer_requests_of(cpf_hash=cpf.lookup_hash(settings.CPF_HASH_KEY))
+                ),
                 "cpf_masked": cpf.masked,
                 "since": since,
                 "until": until,

@@ -37,6 +37,7 @@ ERROR_STATUS_AND_MESSAGE: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.INSUFFICIENT_SCOPE: (403, "The API key does not have the scope this call needs."),
     ErrorCode.IP_NOT_ALLOWED: (403, "Requests from this IP address are not allowed for this key."),
     ErrorCode.NO_CREDIT_DATA: (404, "There is no credit data for this CPF."),
+    ErrorCode.SCORE_SUSPENDED: (404, "No score is available for this CPF."),
     ErrorCode.NOT_FOUND: (404, "The requested resource does not exist."),
     ErrorCode.METHOD_NOT_ALLOWED: (405, "This method is not allowed on this resource."),
     ErrorCode.PAYLOAD_TOO_LARGE: (413, "The request body is too large."),

@@ -29,6 +29,7 @@ from scoreportal.models import append_only_tables
 from scores.constants import Endpoint
 from scores.core.cpf import Cpf
 from scores.models import Consultation, ScorecardEvent, StoredScorecard
+from scores.services import consumer_request_register
 
 PROJECT = Path(__file__).resolve().parents[2]
 APPEND_ONLY_TABLES = [
@@ -36,6 +37,7 @@ APPEND_ONLY_TABLES = [
     "audit_auditexportdownload",
     "scores_auditexport",
     "scores_consultation",
+    "scores_consumerrequestevent",
     "scores_cpfreportrun",
     "scores_scorecardevent",
     "scores_storedscorecard",
@@ -84,9 +86,13 @@ def one_row_each(api_key, admin_user):
         uploaded_by=admin_user,
     )
     step = ScorecardEvent.objects.create(action="uploaded", version="2099.1", actor=admin_user)
+    consumer_request = consumer_request_register(
+        cpf=Cpf.parse("529.982.247-25"), kind="suspend", channel="phone", actor="test"
+    )
     return {
         "scores_storedscorecard": stored.pk,
         "scores_scorecardevent": step.pk,
+        "scores_consumerrequestevent": consumer_request.events.get().pk,
         "scores_consultation": consultation.pk,
         "scores_auditexport": export.pk,
         "audit_auditexportdownload": download.pk,

@@ -715,6 +715,47 @@ def test_if_an_operator_issues_a_key_with_zappa_manage_then_the_log_holds_only_i
 
 
 @pytest.mark.django_db(transaction=True)
+def test_if_the_consumer_service_uses_zappa_manage_then_the_function_honours_it_and_logs_no_cpf(
+    package, lambda_environment, issue_key, make_profile, tmp_path
+):
+    _, unzipped = package
+    make_profile(EXAMPLE_CPF)
+    make_profile(OTHER_EXAMPLE_CPF)
+    _, plaintext = issue_key(scopes=["scores:read", "scores:batch"])
+    lambda_staff_user("carla", StaffRole.CONSUMER_SERVICE)
+    auth = {"Content-Type": "application/json", "Authorization": f"Api-Key {plaintext}"}
+    score = json.dumps({"cpf": EXAMPLE_CPF})
+    both = json.dumps({"cpfs": [EXAMPLE_CPF, OTHER_EXAMPLE_CPF]})
+
+    # `zappa manage dev "consumer_request …"` invokes the function with these events.
+    responses, log = invoke(
+        unzipped,
+        lambda_environment,
+        [
+            rest_api_event("POST", "/api/v1/scores", headers=auth, body=score),  # cached
+            {"manage": f"consumer_request suspend {EXAMPLE_CPF} --channel phone --user carla"},
+            {
+                "manage": f"consumer_request dispute {OTHER_EXAMPLE_CPF} --channel web "
+                "--user carla --field protests"
+            },
+            rest_api_event("POST", "/api/v1/scores", headers=auth, body=score),
+            rest_api_event("POST", "/api/v1/scores/batch", headers=auth, body=both),
+        ],
+        tmp_path,
+    )
+
+    cached, _, _, suspended, batch = responses
+    assert cached["statusCode"] == 200
+    assert (suspended["statusCode"], body(suspended)["error"]["code"]) == (404, "score_suspended")
+    first, second = body(batch)["results"]
+    assert first == {"status": "score_suspended", "cpf": "***.982.247-**"}
+    assert (second["status"], second["under_dispute"]) == ("ok", True)
+    assert "protocol" in log  # the command's answer, with the CPF masked
+    assert leaks(log, [EXAMPLE_CPF, OTHER_EXAMPLE_CPF], [plaintext]) == []
+    assert "ERROR" not in log
+
+
+@pytest.mark.django_db(transaction=True)
 def test_if_lambda_runs_the_import_task_then_it_reads_the_file_from_s3_and_checks_it(
     package, lambda_environment, operations_bucket, settings, tmp_path
 ):

@@ -165,7 +165,12 @@ def test_if_a_batch_item_is_answered_then_its_status_says_which_fields_it_has(sc
     result = schema["components"]["schemas"]["ScoreBatchResult"]
 
     assert result["discriminator"]["propertyName"] == "status"
-    assert set(result["discriminator"]["mapping"]) == {"ok", "invalid_cpf", "no_credit_data"}
+    assert set(result["discriminator"]["mapping"]) == {
+        "ok",
+        "invalid_cpf",
+        "no_credit_data",
+        "score_suspended",
+    }
     ok_item = {"$ref": result["discriminator"]["mapping"]["ok"]}
     with pytest.raises(jsonschema.ValidationError):
         assert_valid(schema, ok_item, {"status": "ok", "cpf": "***.982.247-**"})

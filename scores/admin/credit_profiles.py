@@ -4,9 +4,10 @@ or all."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
@@ -22,8 +23,8 @@ from scores.admin.cpf_search import CpfSearchMixin
 from scores.constants import BAND_LABELS
 from scores.core.scorecard import Band
 from scores.exceptions import ScoreCacheUnavailable
-from scores.models import CreditProfile
-from scores.selectors import credit_profile_score
+from scores.models import ConsumerRequestState, CreditProfile
+from scores.selectors import consumer_requests_of, credit_profile_score
 from scores.services import credit_profile_update, scores_invalidate, scores_invalidate_all
 
 IMPORT_PERMISSION = "scores.import_creditprofile"
@@ -106,9 +107,16 @@ class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
         HighUtilizationFilter,
     ]
     search_fields = ["cpf_hash"]  # shows the search box; the search itself is by CPF
-    readonly_fields = ["cpf_masked", "active_score", "version", "created_at", "updated_at"]
+    readonly_fields = [
+        "cpf_masked",
+        "active_score",
+        "consumer_requests",
+        "version",
+        "created_at",
+        "updated_at",
+    ]
     fieldsets = [
-        (None, {"fields": ["cpf_masked", "active_score"]}),
+        (None, {"fields": ["cpf_masked", "active_score", "consumer_requests"]}),
         (
             _("Characteristics"),
             {
@@ -175,7 +183,34 @@ class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
 
     def save_model(self, request: HttpRequest, obj: CreditProfile, form: Any, change: bool) -> None:
         credit_profile_update(
-            profile=obj, values={name: form.cleaned_data[name] for name in form.changed_data}
+            profile=obj,
+            values={name: form.cleaned_data[name] for name in form.changed_data},
+            actor=cast(User, request.user),
+        )
+
+    @admin.display(description=_("consumer's requests"))
+    def consumer_requests(self, profile: CreditProfile) -> str:
+        """What the consumer asked that still holds (a suspension, an open dispute), each
+        linked to its request: correct a disputed value here, then resolve the dispute."""
+        holding = consumer_requests_of(cpf_hash=profile.cpf_hash).filter(
+            state__in=[ConsumerRequestState.IN_FORCE, ConsumerRequestState.OPEN]
+        )
+        items = [
+            (
+                reverse("admin:scores_consumerrequest_change", args=[request.pk]),
+                request.get_kind_display(),
+                request.protocol,
+                ", ".join(
+                    CreditProfile.characteristic_label(name) for name in request.disputed_fields
+                ),
+            )
+            for request in holding
+        ]
+        if not items:
+            return gettext("None in force.")
+        return format_html(
+            '<ul class="consumer-requests" id="profile-consumer-requests">{}</ul>',
+            format_html_join("", '<li><a href="{}">{} · {}</a> {}</li>', items),
         )
 
     @admin.display(description=_("score (active scorecard)"))

@@ -50,6 +50,7 @@ _SCORE_EXAMPLE: dict[str, Any] = {
     "model_version": "2026.1",
     "computed_at": "2026-11-22T10:00:00.123456Z",
     "source": "cache",
+    "under_dispute": False,
 }
 _INVALID_CPF_ITEM_MESSAGE = (
     "CPF must be 11 digits, bare (00000000000) or formatted (000.000.000-00)."
@@ -105,8 +106,9 @@ class CpfFieldSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untype
 
 
 class ScoreBatchResultSchema(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]
-    """A batch item is one of three shapes, told apart by `status` (oneOf, discriminated):
-    the score's fields (ok), the masked CPF (no_credit_data) or a message (invalid_cpf)."""
+    """A batch item is one of four shapes, told apart by `status` (oneOf, discriminated):
+    the score's fields (ok), the masked CPF (no_credit_data, score_suspended) or a message
+    (invalid_cpf)."""
 
     target_class = apis.ScoreBatchApi.OutputSerializer.ResultSerializer
 
@@ -120,6 +122,7 @@ class ScoreBatchResultSchema(OpenApiSerializerExtension):  # type: ignore[no-unt
             BatchItemStatus.OK: ("ScoreBatchResultOk", score_fields),
             BatchItemStatus.INVALID_CPF: ("ScoreBatchResultInvalidCpf", ["message"]),
             BatchItemStatus.NO_CREDIT_DATA: ("ScoreBatchResultNoCreditData", ["cpf"]),
+            BatchItemStatus.SCORE_SUSPENDED: ("ScoreBatchResultScoreSuspended", ["cpf"]),
         }
         mapping = {}
         for status, (name, names) in shapes.items():
@@ -187,9 +190,14 @@ class ScoreQueryApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call
                         ErrorCode.INSUFFICIENT_SCOPE,
                         ErrorCode.IP_NOT_ALLOWED,
                         ErrorCode.NO_CREDIT_DATA,
+                        ErrorCode.SCORE_SUSPENDED,
                         ErrorCode.PAYLOAD_TOO_LARGE,
                         *_LIMIT_ERRORS,
                         ErrorCode.SERVICE_UNAVAILABLE,
+                        notes={
+                            404: "no credit data for this CPF, or its score suspended at the "
+                            "request of the person scored (Lei 12.414): no score is shown"
+                        },
                     ),
                 },
             )
@@ -210,7 +218,8 @@ class ScoreBatchApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call
                 operation_id="score_batch",
                 description=(
                     "The scores of up to 100 CPFs, one result per CPF in input order, each "
-                    "with its status (ok, invalid_cpf, no_credit_data). A batch of N counts "
+                    "with its status (ok, invalid_cpf, no_credit_data, score_suspended). A "
+                    "batch of N counts "
                     "N against the key's limits, whatever its items turn out to be; it is "
                     "refused whole (429) when the key has less room left."
                 ),

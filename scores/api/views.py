@@ -284,6 +284,12 @@ class ScoreSerializer(serializers.Serializer[Any]):
     computed_at = serializers.DateTimeField(default_timezone=UTC)
     # Declared fields are popped by DRF's metaclass; this does not shadow Field.source.
     source = serializers.ChoiceField(choices=ScoreSource.values)  # type: ignore[assignment]
+    under_dispute = serializers.BooleanField(
+        help_text=(
+            "True while the person scored disputes information the score was computed from "
+            "(Lei 12.414): the data may be corrected within ten days."
+        )
+    )
 
 
 class ScoreQueryApi(ConsultationApi):
@@ -335,7 +341,8 @@ class ScoreBatchApi(ConsultationApi):
 
     A batch of N costs N units of the key's limits, whatever its items turn out to be, and
     is counted before anything is scored. Each item gets a status (ok, invalid_cpf,
-    no_credit_data) and an audit row; a CPF sent twice is answered twice, looked up once.
+    no_credit_data, score_suspended) and an audit row; a CPF sent twice is answered twice,
+    looked up once.
     """
 
     endpoint = Endpoint.SCORE_BATCH
@@ -370,7 +377,7 @@ class ScoreBatchApi(ConsultationApi):
     class OutputSerializer(serializers.Serializer[Any]):
         class ResultSerializer(ScoreSerializer):
             """One CPF of the batch: its status; the score's fields when ok, the masked CPF
-            for no_credit_data, a message for invalid_cpf."""
+            for no_credit_data and score_suspended, a message for invalid_cpf."""
 
             status = serializers.ChoiceField(choices=BatchItemStatus.choices)
             message = serializers.CharField(
@@ -409,12 +416,12 @@ class ScoreBatchApi(ConsultationApi):
             if isinstance(item, InvalidCpf):
                 results.append({"status": BatchItemStatus.INVALID_CPF, "message": str(item)})
                 consulted.append(ConsultedCpf(None, 200, error=ErrorCode.INVALID_CPF))
-            elif (score := served[item]) is None:
-                results.append({"status": BatchItemStatus.NO_CREDIT_DATA, "cpf": item})
-                consulted.append(ConsultedCpf(item, 200, error=ErrorCode.NO_CREDIT_DATA))
-            else:
+            elif isinstance(score := served[item], ServedScore):
                 results.append({"status": BatchItemStatus.OK, **_as_dict(score)})
                 consulted.append(ConsultedCpf(item, 200, served=score))
+            else:  # no credit data, or its score suspended
+                results.append({"status": BatchItemStatus(score.value), "cpf": item})
+                consulted.append(ConsultedCpf(item, 200, error=score))
         body = self.OutputSerializer(
             {"results": results, "request_id": request_id_of(request)}
         ).data

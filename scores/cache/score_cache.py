@@ -71,6 +71,9 @@ class CachedScore:
     model_version: str
     profile_version: int
     computed_at: datetime
+    # Its consumer disputes data it was computed from (an open dispute when it was computed;
+    # opening and resolving one replace the cached score).
+    under_dispute: bool = False
 
 
 # The endpoint's one cool-down, shared with the per-key counters (aws_clients).
@@ -379,6 +382,7 @@ def _fresh_score(item: Item, *, model_version: str, generation: int | None) -> C
         model_version=str(item["model_version"]["S"]),
         profile_version=int(item["profile_version"]["N"]),
         computed_at=datetime.fromisoformat(item["computed_at"]["S"]),
+        under_dispute=bool(item.get("under_dispute", {}).get("BOOL", False)),
     )
 
 
@@ -395,6 +399,7 @@ def _score_item(
         "model_version": {"S": cached.model_version},
         "profile_version": {"N": str(cached.profile_version)},
         "computed_at": {"S": cached.computed_at.astimezone(UTC).isoformat()},
+        "under_dispute": {"BOOL": cached.under_dispute},
         TTL_ATTRIBUTE: {"N": str(_expires_at())},
     }
 

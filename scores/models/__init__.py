@@ -1,6 +1,15 @@
 """The scores app's models, one module per subject."""
 
 from scores.models.consultation import Consultation
+from scores.models.consumer_request import (
+    ConsumerRequest,
+    ConsumerRequestAction,
+    ConsumerRequestChannel,
+    ConsumerRequestEvent,
+    ConsumerRequestKind,
+    ConsumerRequestState,
+    DisputeOutcome,
+)
 from scores.models.credit_profile import CreditProfile, ScorecardVersion
 from scores.models.invalidation import PendingInvalidation
 from scores.models.profile_import import STALLED_AFTER, ImportSeenCpf, ProfileImport
@@ -14,7 +23,14 @@ from scores.models.scorecard_governance import (
 __all__ = [
     "STALLED_AFTER",
     "Consultation",
+    "ConsumerRequest",
+    "ConsumerRequestAction",
+    "ConsumerRequestChannel",
+    "ConsumerRequestEvent",
+    "ConsumerRequestKind",
+    "ConsumerRequestState",
     "CreditProfile",
+    "DisputeOutcome",
     "ImportSeenCpf",
     "PendingInvalidation",
     "ProfileImport",

@@ -95,6 +95,11 @@ class CreditProfile(models.Model):
     def __str__(self) -> str:
         return self.cpf_masked
 
+    @classmethod
+    def characteristic_label(cls, name: str) -> str:
+        """A characteristic's label, in the staff's language."""
+        return str(cls._meta.get_field(name).verbose_name)  # type: ignore[union-attr]
+
     def characteristics(self) -> dict[str, ProfileValue]:
         """The values the scorecard reads, by characteristic name."""
         return {name: getattr(self, name) for name in PROFILE_CHARACTERISTICS}

@@ -13,6 +13,12 @@ from scores.services.audit import (
     ConsultedCpf,
     consultations_record,
 )
+from scores.services.consumer_requests import (
+    consumer_request_check,
+    consumer_request_due_on,
+    consumer_request_register,
+    consumer_request_resolve,
+)
 from scores.services.invalidations import (
     DrainReport,
     invalidations_drain,
@@ -50,6 +56,10 @@ __all__ = [
     "ProfileImportReport",
     "ServedScore",
     "consultations_record",
+    "consumer_request_check",
+    "consumer_request_due_on",
+    "consumer_request_register",
+    "consumer_request_resolve",
     "credit_profile_apply",
     "credit_profile_update",
     "credit_profiles_import",

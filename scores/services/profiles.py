@@ -24,16 +24,24 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from accounts.services import Actor
 from scores.constants import PROFILE_CHARACTERISTICS
 from scores.imports.bulk_copy import rows_copy
 from scores.imports.profile_file import ProfileRow, RowError, read_profiles
 from scores.imports.seen_cpfs import SeenCpfs, seen_cpfs_forget
 from scores.models import CreditProfile
+from scores.selectors import cpfs_cancelled
+from scores.services.consumer_requests import consumer_requests_record_correction
 from scores.services.invalidations import DrainReport, invalidations_drain, invalidations_record
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 2000
+# Why a row of a cancelled CPF is not imported (shown by line like every bad row).
+CANCELLED_CPF_MESSAGE = (
+    "cpf: its record was cancelled at the consumer's request; only a reopening request "
+    "lets it be imported again"
+)
 # A chunk whose new CPF another import inserted meanwhile fails on the primary key; it is
 # read again (that CPF is then an update) this many times in all.
 _CHUNK_ATTEMPTS = 3
@@ -122,8 +130,9 @@ def _import_chunks(
             if not chunk and not errors:
                 break
             chunk = repeats.without_repeats(chunk, errors)
+            changed, refused = _write_chunk(chunk, report, dry_run=dry_run)
+            errors.extend(RowError(row.line, CANCELLED_CPF_MESSAGE) for row in refused)
             report.errors.extend(sorted(errors, key=lambda error: error.line))
-            changed = _write_chunk(chunk, report, dry_run=dry_run)
             # The chunk is committed; whatever stops the import from here on (a crash,
             # an exception from `on_progress`) leaves its invalidations in the outbox.
             if on_progress is not None:
@@ -214,15 +223,16 @@ def _next_chunk(
 
 def _write_chunk(
     chunk: list[tuple[str, ProfileRow]], report: ProfileImportReport, *, dry_run: bool
-) -> list[str]:
+) -> tuple[list[str], list[ProfileRow]]:
     """Create and update the chunk's profiles in one transaction, with the changed ones'
-    outbox rows; count them in `report`; return the changed CPF hashes."""
+    outbox rows; count them in `report`; return the changed CPF hashes, and the rows
+    refused because their CPF's record is cancelled."""
     if not chunk:
-        return []
+        return [], []
     for attempt in range(1, _CHUNK_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                created, changed = _upsert(chunk, dry_run=dry_run)
+                created, changed, refused = _upsert(chunk, dry_run=dry_run)
             break
         except IntegrityError:
             # Another import created one of this chunk's new CPFs after we read: read again.
@@ -230,20 +240,28 @@ def _write_chunk(
                 raise
     report.created += created
     report.updated += len(changed)
-    report.unchanged += len(chunk) - created - len(changed)
-    return changed
+    report.unchanged += len(chunk) - created - len(changed) - len(refused)
+    return changed, refused
 
 
-def _upsert(chunk: list[tuple[str, ProfileRow]], *, dry_run: bool) -> tuple[int, list[str]]:
+def _upsert(
+    chunk: list[tuple[str, ProfileRow]], *, dry_run: bool
+) -> tuple[int, list[str], list[ProfileRow]]:
     now = timezone.now()
     created: list[tuple[str, ProfileRow]] = []
     changed: list[CreditProfile] = []
+    refused: list[ProfileRow] = []
     # Lock the rows this chunk will update; a dry run only reads.
     profiles = CreditProfile.objects if dry_run else CreditProfile.objects.select_for_update()
     existing = profiles.in_bulk([cpf_hash for cpf_hash, _ in chunk])
+    # Asked after the lock: a cancellation that removed one of these profiles meanwhile
+    # has committed by now.
+    cancelled = cpfs_cancelled(cpf_hashes=[cpf_hash for cpf_hash, _ in chunk])
     for cpf_hash, row in chunk:
         profile = existing.get(cpf_hash)
-        if profile is None:
+        if cpf_hash in cancelled:
+            refused.append(row)
+        elif profile is None:
             created.append((cpf_hash, row))
         elif credit_profile_apply(profile, row.values):
             profile.updated_at = now
@@ -262,7 +280,7 @@ def _upsert(chunk: list[tuple[str, ProfileRow]], *, dry_run: bool) -> tuple[int,
         invalidations_record(
             profile_versions={profile.cpf_hash: profile.version for profile in changed}
         )
-    return len(created), [profile.cpf_hash for profile in changed]
+    return len(created), [profile.cpf_hash for profile in changed], refused
 
 
 # A new profile's columns as COPY writes them, and its version.
@@ -319,15 +337,20 @@ def credit_profile_apply(profile: CreditProfile, values: Mapping[str, object]) -
 
 
 @transaction.atomic
-def credit_profile_update(*, profile: CreditProfile, values: Mapping[str, object]) -> bool:
+def credit_profile_update(
+    *, profile: CreditProfile, values: Mapping[str, object], actor: Actor = None
+) -> bool:
     """Change one profile (the admin's edit form) and invalidate its cached score: recorded
-    in the outbox with the change, drained after the commit (or later, if that fails)."""
+    in the outbox with the change, drained after the commit (or later, if that fails). A
+    correction of a disputed profile is noted on its open disputes, by `actor`."""
     locked = CreditProfile.objects.select_for_update().get(pk=profile.pk)
+    changed = [name for name, value in values.items() if getattr(locked, name) != value]
     if not credit_profile_apply(locked, values):
         return False
     locked.full_clean()
     locked.save()
     invalidations_record(profile_versions={locked.cpf_hash: locked.version})
+    consumer_requests_record_correction(cpf_hash=locked.cpf_hash, changed=changed, actor=actor)
     transaction.on_commit(lambda: _drain_after_commit(locked.cpf_hash))
     profile.version = locked.version
     return True

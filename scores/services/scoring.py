@@ -20,11 +20,12 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
+from scoreportal.error_codes import ErrorCode
 from scores.cache import score_cache
 from scores.constants import ScoreSource
 from scores.core.cpf import Cpf
 from scores.core.scorecard import InvalidScorecard, Reason, Scorecard
-from scores.exceptions import NoCreditData
+from scores.exceptions import NoCreditData, ScoreSuspended
 from scores.models import ShadowScore
 from scores.selectors import (
     credit_profile_versions,
@@ -55,6 +56,7 @@ class ServedScore:
     model_version: str
     computed_at: datetime
     source: ScoreSource
+    under_dispute: bool
 
 
 def _admit_everything() -> None:
@@ -85,8 +87,10 @@ def scores_get(
     admit: Callable[[], None] = _admit_everything,
     admission: Admission | None = None,
     organization_id: int | None = None,
-) -> dict[Cpf, ServedScore | None]:
-    """The score of each CPF (each looked up once), None for a CPF without credit data.
+) -> dict[Cpf, ServedScore | ErrorCode]:
+    """The score of each CPF (each looked up once), or why there is none: NO_CREDIT_DATA,
+    or SCORE_SUSPENDED when the consumer asked for access to their score to be suspended
+    (never cached: the suspension replaced the cached score, so it is met computing).
 
     `admit` (or `admission.admit`) runs on this thread while the cache is read (one
     BatchGetItem per 99 CPFs, the cache's generation and `admission.also_read` asked in the
@@ -134,7 +138,7 @@ def scores_get(
     # Computed scores are written under the generation this read saw; none if it failed.
     generation = cache_read.generation if cache_in_use else None
     challenger = _challenger(cache_read.challenger, scorecard)
-    computed = (
+    computed, suspended = (
         _computed(
             misses,
             scorecard,
@@ -143,9 +147,9 @@ def scores_get(
             organization_id=organization_id,
         )
         if misses
-        else {}
+        else ({}, set())
     )
-    served: dict[Cpf, ServedScore | None] = {}
+    served: dict[Cpf, ServedScore | ErrorCode] = {}
     for cpf, cpf_hash in hashes.items():
         hit = cached[cpf_hash]
         if hit is not None:
@@ -153,7 +157,9 @@ def scores_get(
         elif cpf_hash in computed:
             served[cpf] = _served(cpf, computed[cpf_hash], ScoreSource.COMPUTED, scorecard)
         else:
-            served[cpf] = None
+            served[cpf] = (
+                ErrorCode.SCORE_SUSPENDED if cpf_hash in suspended else ErrorCode.NO_CREDIT_DATA
+            )
     return served
 
 
@@ -190,12 +196,14 @@ def score_get(
     admission: Admission | None = None,
     organization_id: int | None = None,
 ) -> ServedScore:
-    """The score of one CPF (see scores_get). Raises NoCreditData when there is no profile:
-    never a made-up score."""
+    """The score of one CPF (see scores_get). Raises NoCreditData when there is no profile
+    (never a made-up score), ScoreSuspended when its consumer suspended access to it."""
     served = scores_get(
         cpfs=[cpf], admit=admit, admission=admission, organization_id=organization_id
     )[cpf]
-    if served is None:
+    if served == ErrorCode.SCORE_SUSPENDED:
+        raise ScoreSuspended()
+    if not isinstance(served, ServedScore):
         raise NoCreditData()
     return served
 
@@ -207,13 +215,21 @@ def _computed(
     generation: int | None,
     challenger: tuple[Scorecard, int] | None = None,
     organization_id: int | None = None,
-) -> dict[str, score_cache.CachedScore]:
-    """Score the profiles of these hashes that exist, and cache the scores under
-    `generation` (not when None); the challenger's shadow scores on its share, recorded."""
+) -> tuple[dict[str, score_cache.CachedScore], set[str]]:
+    """Score the profiles of these hashes that exist and are not suspended, and cache the
+    scores under `generation` (not when None); the challenger's shadow scores on its
+    share, recorded; and the hashes whose score is suspended.
+
+    One query for the profiles and their consumers' requests. A CPF without a profile has
+    no score to suspend: it is answered as no credit data, suspended or not."""
     profiles = credit_profiles_get(cpf_hashes=cpf_hashes)
+    suspended = {cpf_hash for cpf_hash, found in profiles.items() if found.suspended}
     computed: dict[str, score_cache.CachedScore] = {}
     shadows: list[ShadowScore] = []
-    for cpf_hash, profile in profiles.items():
+    for cpf_hash, found in profiles.items():
+        if found.suspended:
+            continue
+        profile = found.profile
         result = scorecard.score(profile.characteristics())
         if challenger is not None and _sampled(challenger[1]):
             shadow = challenger[0].score(profile.characteristics())
@@ -237,17 +253,18 @@ def _computed(
             model_version=scorecard.version,
             profile_version=profile.version,
             computed_at=timezone.now(),
+            under_dispute=found.under_dispute,
         )
     if shadows:
         _record_shadows(shadows)
     if generation is None:
-        return computed
+        return computed, suspended
     if len(computed) == 1:
         [(cpf_hash, score)] = computed.items()
         score_cache.put(cpf_hash, score, generation=generation)  # conditional on the version
     elif computed and score_cache.put_many(computed, generation=generation):
         _invalidate_changed_since(computed)
-    return computed
+    return computed, suspended
 
 
 def _sampled(share: int) -> bool:
@@ -291,4 +308,5 @@ def _served(
         model_version=cached.model_version,
         computed_at=cached.computed_at,
         source=source,
+        under_dispute=cached.under_dispute,
     )

@@ -82,6 +82,7 @@ def record(db: None) -> Callable[..., list[Consultation]]:
                     model_version="2026.1",
                     computed_at=at,
                     source=ScoreSource(source),
+                    under_dispute=False,
                 )
                 consulted.append(ConsultedCpf(cpf=parsed, http_status=200, served=served))
             else:

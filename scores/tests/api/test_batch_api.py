@@ -99,6 +99,7 @@ def test_if_a_batch_mixes_every_kind_of_item_then_each_is_answered_in_order(
         "model_version": "2026.1",
         "computed_at": results[0]["computed_at"],
         "source": "computed",
+        "under_dispute": False,
     }
     assert results[1] == {
         "status": "invalid_cpf",

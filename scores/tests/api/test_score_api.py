@@ -79,6 +79,7 @@ def test_if_a_known_cpf_is_queried_then_the_score_has_the_spec_shape(client_with
         "model_version": "2026.1",
         "computed_at": body["computed_at"],
         "source": "computed",
+        "under_dispute": False,
         "request_id": response["X-Request-ID"],
     }
     assert body["computed_at"].endswith("Z")

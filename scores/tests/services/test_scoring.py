@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from devstack.services import free_port
+from scoreportal.error_codes import ErrorCode
 from scores.cache import score_cache
 from scores.constants import ScoreSource
 from scores.core.cpf import Cpf
 from scores.exceptions import NoCreditData
-from scores.services import credit_profile_update, score_get, scores_get
+from scores.services import ServedScore, credit_profile_update, score_get, scores_get
 from scores.tests.fixtures import EXAMPLE_CPF, OTHER_EXAMPLE_CPF
 
 pytestmark = pytest.mark.usefixtures("score_table")
@@ -108,8 +109,10 @@ def test_if_many_cpfs_are_asked_then_each_distinct_one_is_looked_up_once(
     with django_assert_num_queries(2):  # the profiles; their versions after the write
         served = scores_get(cpfs=cpfs)
 
-    assert served[unknown] is None
-    assert {score.source for score in served.values() if score} == {ScoreSource.COMPUTED}
+    assert served[unknown] == ErrorCode.NO_CREDIT_DATA
+    assert {score.source for score in served.values() if isinstance(score, ServedScore)} == {
+        ScoreSource.COMPUTED
+    }
     assert dynamodb_calls == ["BatchGetItem", "BatchWriteItem"]
 
 
@@ -166,7 +169,7 @@ def test_if_a_profile_changes_while_a_batch_is_scored_then_its_stale_score_is_no
     with connection.execute_wrapper(change_after_the_profiles_are_read):
         stale = scores_get(cpfs=cpfs)[cpfs[0]]
 
-    assert stale is not None
+    assert isinstance(stale, ServedScore)
     assert (stale.score, elsewhere["done"]) == (975, True)  # computed from what was read
     assert score_cache.get(changed.cpf_hash, model_version="2026.1") is None
     assert score_get(cpf=cpfs[0]).score == 975 - 120
