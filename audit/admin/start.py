@@ -1,5 +1,6 @@
 """The auditors' start page: consultations today and this month by outcome (from the usage
-summary, never the trail), and the latest exports and reports for a CPF."""
+summary, never the trail), and the latest exports and reports for a CPF; and the latest
+population stability for whoever watches the scorecard."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from accounts.start_page import Figure, Item, StartPanel, start_panel
 from audit.admin.changelist import OccurredBetweenFilter
 from audit.constants import OUTCOME_CLASSES, OutcomeClass
 from audit.models import AuditExport, CpfReportRun, DailyUsage, DailyUsageStatus
+from audit.stability import latest_psi
 
 
 def _trail_url(since: date, until: date, outcome_class: OutcomeClass) -> str:
@@ -114,4 +116,31 @@ def audit_records_panel(request: HttpRequest) -> StartPanel | None:
         items=items[:6],
         empty=gettext("No exports or reports yet."),
         links=[(gettext("Report for a CPF"), reverse("admin:audit_cpfreport_changelist"))],
+    )
+
+
+@start_panel(order=55)
+def stability_panel(request: HttpRequest) -> StartPanel | None:
+    """The served population's latest weekly PSI against the active scorecard's first week
+    (from the daily summary, never the trail)."""
+    if not request.user.has_perm("audit.view_stabilityreport"):
+        return None
+    latest = latest_psi()
+    value = "-" if latest is None or latest.psi is None else formats.number_format(latest.psi, 3)
+    return StartPanel(
+        panel_id="stability",
+        title=gettext("Population stability"),
+        figures=[
+            Figure(
+                gettext("Latest weekly PSI"),
+                value,
+                reverse("admin:audit_stabilityreport_changelist"),
+                "latest-psi",
+            )
+        ],
+        note=""
+        if latest is None
+        else gettext("Week %(week)s: %(reading)s.")
+        % {"week": latest.label, "reading": latest.reading},
+        empty=gettext("Not enough scores served since the activation yet."),
     )

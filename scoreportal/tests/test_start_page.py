@@ -24,7 +24,9 @@ BUDGET = {
     "consultations": 2,  # the month's summary (today's inside it), today's coverage
     "audit-records": 2,  # the latest exports, the latest reports for a CPF
     "sign-ins": 2,  # failures, lockouts
-    "credit-data": 2,  # the latest imports, the pending invalidations
+    "credit-data": 3,  # the latest imports, the pending invalidations, the active version
+    "stability": 3,  # the activation, the served bands by day from the summary, the scorecard
+    "consumer-requests": 4,  # overdue, due today, suspensions in force, the latest requests
 }
 
 
@@ -59,9 +61,17 @@ def test_if_a_superuser_opens_the_start_page_then_each_panel_stays_within_its_qu
     [
         pytest.param(StaffRole.KEY_MANAGERS, ["keys"], id="key-managers"),
         pytest.param(
-            StaffRole.AUDITORS, ["consultations", "audit-records", "sign-ins"], id="auditors"
+            StaffRole.AUDITORS,
+            ["consultations", "audit-records", "sign-ins", "stability"],
+            id="auditors",
         ),
-        pytest.param(StaffRole.CREDIT_DATA_OPERATORS, ["credit-data"], id="operators"),
+        pytest.param(
+            StaffRole.CREDIT_DATA_OPERATORS,
+            ["credit-data", "stability", "consumer-requests"],
+            id="operators",
+        ),
+        pytest.param(StaffRole.MODEL_APPROVERS, ["stability"], id="model-approvers"),
+        pytest.param(StaffRole.CONSUMER_SERVICE, ["consumer-requests"], id="consumer-service"),
         pytest.param(None, [], id="no-role"),
     ],
 )
