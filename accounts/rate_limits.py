@@ -305,8 +305,9 @@ class Leases:
                     minute=windows.minute,
                     day=windows.day,
                     left=left,
-                    minute_used=counted.usage.minute_used + left,
-                    day_used=counted.usage.day_used + left,
+                    # The item's counts: they include what this process holds.
+                    minute_used=counted.usage.minute_used,
+                    day_used=counted.usage.day_used,
                     granted_at=self.clock(),
                 ),
             )

@@ -277,6 +277,28 @@ def test_if_a_lease_is_used_up_then_later_requests_are_refused_without_a_call(
     assert dynamodb_calls == ["UpdateItem"] * 3
 
 
+def test_if_a_batch_was_refused_then_a_smaller_one_that_fits_with_the_lease_is_served(
+    dynamodb, score_table, monotonic
+):
+    limits = {"per_minute": 300, "per_day": 10_000}  # blocks of at most 3
+    with time_machine.travel(NOON, tick=False):
+        count(**limits)  # counted alone
+        monotonic.advance(0.001)
+        count(**limits)  # a block of 3: 2 held
+        dynamodb.update_item(  # another process takes all but one of the rest
+            TableName=score_table,
+            Key={"pk": {"S": f"key#{PREFIX}"}},
+            UpdateExpression="ADD minute_used :n, day_used :n",
+            ExpressionAttributeValues={":n": {"N": "295"}},
+        )
+        refused = count(units=4, **limits)  # the 2 held and 1 left: no room for 4
+        served = count(units=3, **limits)  # the 2 held and the last one
+
+    assert (refused.refused, served.refused) == (Refusal.RATE_LIMIT, None)
+    assert counter_item(dynamodb, score_table)["minute_used"] == {"N": "300"}
+    assert served.usage.minute_remaining == 0
+
+
 def test_if_a_block_is_left_unserved_when_the_minute_turns_then_the_day_gets_it_back(
     dynamodb, score_table, monotonic
 ):
