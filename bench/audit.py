@@ -7,8 +7,9 @@
 2. Serves the app with gunicorn (production settings, DEBUG off) and, signed in as an
    Auditor, times each page warm: 2 requests to warm up, then the median (and min, max)
    of `--repeat` (5), client side, over loopback.
-3. Exports about a million rows as CSV through the same server, measuring rows per
-   second and the gunicorn worker's peak RSS (VmHWM) against its RSS before.
+3. Exports about a million rows as CSV through the same server (the export's task, then
+   its download), measuring rows per second and the gunicorn worker's peak RSS (VmHWM)
+   against its RSS before.
 4. Reports the table's and each index's size, and EXPLAIN (ANALYZE, BUFFERS) of every
    query each page sends to the audit table or the summary (captured by rendering the
    page in-process with Django's query capture).

@@ -55,7 +55,8 @@ def _manager(*, retention_days: int | None) -> Any:
 
     class FromMidnight(PostgresCurrentTimePartitioningStrategy):
         """The library's months begin at the hour it runs (3.0.1 keeps the hour when it
-        takes the first of the month): counted from midnight UTC, every run agrees."""
+        takes the first of the month; SectorLabs/django-postgres-extra issue 269, open):
+        counted from midnight UTC, every run agrees."""
 
         def get_start_datetime(self) -> datetime:
             return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -1125,6 +1125,6 @@ def test_if_staff_and_clients_use_the_function_then_its_log_holds_no_cpf_key_or_
         assert page.status == 200, (what, page.url)
         assert "***.982.247-**" in page.body, (what, page.url)
         assert "***.444.777-**" not in page.body, (what, page.url)
-    served_rows = export.body.splitlines()[1:]
+    served_rows = csv_text.splitlines()[1:]
     assert served_rows
     assert all("***.982.247-**" in row for row in served_rows)
