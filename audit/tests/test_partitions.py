@@ -189,6 +189,13 @@ def migrate_to(targets):
     ContentType.objects.clear_cache()
 
 
+def migrate_back_to_the_latest(role):
+    """Every migration applied again, then the serving role's grants, as the deploy does
+    after every migrate: tables the way back dropped come back with the least rights."""
+    migrate_to(None)
+    call_command("grant_serving_role", "--role", role, stdout=StringIO())
+
+
 def old_rows(count):
     """Rows as the unpartitioned schema held them, one a day back from 2026-11-30."""
     sql(
@@ -207,7 +214,7 @@ def trail():
 
 
 def test_if_a_small_trail_is_migrated_then_its_rows_are_in_their_months_at_once(
-    connected_as_owner,
+    connected_as_owner, database_roles
 ):
     try:
         migrate_to(BEFORE)
@@ -220,11 +227,11 @@ def test_if_a_small_trail_is_migrated_then_its_rows_are_in_their_months_at_once(
         [(in_months,)] = sql("SELECT count(*) FROM ONLY scores_consultation_2026_11")
         assert in_months == 29  # 1 to 29 days before November 30th
     finally:
-        migrate_to(None)
+        migrate_back_to_the_latest(database_roles.serving["USER"])
 
 
 def test_if_a_large_trail_is_converted_in_batches_while_rows_arrive_then_none_is_lost(
-    connected_as_owner, monkeypatch
+    connected_as_owner, monkeypatch, database_roles
 ):
     monkeypatch.setattr(MIGRATION, "COPY_IN_MIGRATION_MAX_ROWS", 10)
     try:
@@ -255,12 +262,12 @@ def test_if_a_large_trail_is_converted_in_batches_while_rows_arrive_then_none_is
         assert served.pk > max(old_ids)
         assert sql("SELECT to_regclass(%s)", [UNPARTITIONED_TABLE]) == [(None,)]
     finally:
-        migrate_to(None)
+        migrate_back_to_the_latest(database_roles.serving["USER"])
         consultation_trail_convert()
 
 
 def test_if_a_conversion_is_unfinished_then_prune_audit_drops_no_month(
-    connected_as_owner, monkeypatch, settings
+    connected_as_owner, monkeypatch, settings, database_roles
 ):
     monkeypatch.setattr(MIGRATION, "COPY_IN_MIGRATION_MAX_ROWS", 0)
     try:
@@ -274,7 +281,7 @@ def test_if_a_conversion_is_unfinished_then_prune_audit_drops_no_month(
 
         assert months() == names
     finally:
-        migrate_to(None)
+        migrate_back_to_the_latest(database_roles.serving["USER"])
         consultation_trail_convert()
 
 
