@@ -272,9 +272,10 @@ def test_if_the_dynamodb_endpoint_stops_and_restarts_mid_run_then_every_score_is
     ]
     assert [answer.headers["ratelimit-remaining"] for answer in limited] == ["2", "1", "0", "0"]
     assert usage.body["counted"] == "this_instance_only"
-    # Logged once per cool-down, not once per request (+ 2: a failure may straddle either end
-    # of the outage as the test clocks it).
-    most = (restarted_at - stopped_at) / COOL_DOWN + 2
+    # Logged once per cool-down, not once per request (+ 3: a failure may straddle either end
+    # of the outage as the test clocks it, and one more read may time out on the restarting
+    # endpoint now that the cache and the counters share one cool-down).
+    most = (restarted_at - stopped_at) / COOL_DOWN + 3
     assert 1 <= outage_warnings(server, "counters") <= most < len(outage) / 10
     assert 1 <= outage_warnings(server, "cache") <= most
     report(
