@@ -42,6 +42,7 @@ from accounts.models import (
     ApiKey,
     KeyLifecycleEvent,
     Organization,
+    StaffAuthenticator,
     StaffLockout,
     StaffSignIn,
     StaffSignInFailure,
@@ -770,12 +771,35 @@ class StaffLockoutAdmin(StaffAccessAdmin):
 # ---------------------------------------------------------------------------------------
 # Staff authenticators (django-otp's TOTP devices)
 # ---------------------------------------------------------------------------------------
+class _ConfirmedFilter(admin.SimpleListFilter):
+    title = _("confirmed")
+    parameter_name = "confirmed"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(confirmed=self.value() == "yes")
+        return queryset
+
+
+@admin.register(StaffAuthenticator)
 class AuthenticatorAdmin(TOTPDeviceAdmin):  # type: ignore[misc]
     """Who has an authenticator, and removing a lost one: the member enrols a new one at
     their next sign-in. Never its secret, which signs in as its member: with
     OTP_ADMIN_HIDE_SENSITIVE_DATA django-otp leaves the key out of a device's page and
     list and refuses its setup pages (config, QR code); here there is also no adding one
-    for someone (its form shows the new secret) and nothing to edit."""
+    for someone (its form shows the new secret) and nothing to edit. Its columns and
+    fields are ours, with labels in the staff's language (django-otp's are English)."""
+
+    list_display = ["member", "device_name", "enrolled_at", "last_used", "is_confirmed"]
+    list_filter = [_ConfirmedFilter]
+    search_help_text = _("Search by the staff member's username or e-mail.")
+    readonly_fields = ["member", "device_name", "is_confirmed", "enrolled_at", "last_used"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [(None, {"fields": self.readonly_fields})]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -783,9 +807,28 @@ class AuthenticatorAdmin(TOTPDeviceAdmin):  # type: ignore[misc]
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @admin.display(description=_("staff member"), ordering="user__username")
+    def member(self, device: StaffAuthenticator) -> str:
+        return str(device.user.get_username())
+
+    @admin.display(description=_("name"), ordering="name")
+    def device_name(self, device: StaffAuthenticator) -> str:
+        return str(device.name)
+
+    @admin.display(description=_("confirmed"), boolean=True, ordering="confirmed")
+    def is_confirmed(self, device: StaffAuthenticator) -> bool:
+        return bool(device.confirmed)
+
+    @admin.display(description=_("enrolled at"), ordering="created_at")
+    def enrolled_at(self, device: StaffAuthenticator) -> str:
+        return _short(device.created_at)
+
+    @admin.display(description=_("last used at"), ordering="last_used_at")
+    def last_used(self, device: StaffAuthenticator) -> str:
+        return _short(device.last_used_at)
+
 
 admin.site.unregister(TOTPDevice)
-admin.site.register(TOTPDevice, AuthenticatorAdmin)
 
 
 # ---------------------------------------------------------------------------------------

@@ -12,10 +12,16 @@ if TYPE_CHECKING:
 
 
 class ApiKeyRefused(ApplicationError):
-    """The key cannot be used; the subclass says why."""
+    """The key cannot be used; the subclass says why. `organization_id`: the key's
+    organization, when its secret was verified (a revoked or expired key, an inactive
+    organization): the audit trail records whose key it was."""
 
     code = ErrorCode.INVALID_API_KEY
     default_message = "The API key is not valid."
+
+    def __init__(self, message: str | None = None, *, organization_id: int | None = None):
+        super().__init__(message)
+        self.organization_id = organization_id
 
 
 class ApiKeyInvalid(ApiKeyRefused):

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_api_key.models import AbstractAPIKey
 
 from accounts.constants import (
@@ -301,6 +302,20 @@ class StaffProfile(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class StaffAuthenticator(TOTPDevice):  # type: ignore[misc]  # django-otp is untyped
+    """A staff member's authenticator app (django-otp's TOTP device), under a name and
+    labels the staff read in their language: django-otp marks none of its strings for
+    translation."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("authenticator")
+        verbose_name_plural = _("authenticators")
+
+    def __str__(self) -> str:
+        return gettext("%(username)s's authenticator") % {"username": self.user.get_username()}
 
 
 class StaffSignIn(AccessLog):  # type: ignore[misc]  # axes is untyped

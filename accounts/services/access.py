@@ -47,12 +47,14 @@ def api_key_authenticate(key: str) -> ApiKey:
 
 
 def _refuse_unusable(api_key: ApiKey) -> None:
+    # Called once the secret is verified: the refusal may say whose key it was.
+    owner = api_key.organization_id
     if api_key.revoked:
-        raise ApiKeyRevoked()
+        raise ApiKeyRevoked(organization_id=owner)
     if api_key.has_expired:
-        raise ApiKeyExpired()
+        raise ApiKeyExpired(organization_id=owner)
     if not api_key.organization.is_active:
-        raise OrganizationInactive()
+        raise OrganizationInactive(organization_id=owner)
 
 
 def _touch_last_used(api_key: ApiKey) -> None:

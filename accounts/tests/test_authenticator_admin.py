@@ -11,7 +11,7 @@ from django.urls import reverse
 from accounts.staff import StaffRole
 from conftest import sign_in
 
-CHANGELIST = reverse("admin:otp_totp_totpdevice_changelist")
+CHANGELIST = reverse("admin:accounts_staffauthenticator_changelist")
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_if_a_superuser_opens_an_authenticator_then_it_is_read_only_without_its_
     superuser_client, someone_s_device
 ):
     response = superuser_client.get(
-        reverse("admin:otp_totp_totpdevice_change", args=[someone_s_device.pk])
+        reverse("admin:accounts_staffauthenticator_change", args=[someone_s_device.pk])
     )
 
     page = response.content.decode()
@@ -63,7 +63,7 @@ def test_if_a_superuser_edits_an_authenticator_then_nothing_changes(
     key = someone_s_device.key
 
     response = superuser_client.post(
-        reverse("admin:otp_totp_totpdevice_change", args=[someone_s_device.pk]),
+        reverse("admin:accounts_staffauthenticator_change", args=[someone_s_device.pk]),
         {"user": someone_s_device.user_id, "name": "mine", "key": "00" * 20, "confirmed": "on"},
     )
 
@@ -87,7 +87,7 @@ def test_if_a_superuser_opens_the_add_page_then_no_authenticator_is_made_for_ano
     superuser_client, someone_s_device
 ):
     """Adding one would show its secret (and the member enrols their own at sign-in)."""
-    response = superuser_client.get(reverse("admin:otp_totp_totpdevice_add"))
+    response = superuser_client.get(reverse("admin:accounts_staffauthenticator_add"))
 
     assert response.status_code == 403
 
@@ -95,7 +95,7 @@ def test_if_a_superuser_opens_the_add_page_then_no_authenticator_is_made_for_ano
 def test_if_a_superuser_removes_a_lost_authenticator_then_it_is_gone(
     superuser_client, someone_s_device
 ):
-    delete = reverse("admin:otp_totp_totpdevice_delete", args=[someone_s_device.pk])
+    delete = reverse("admin:accounts_staffauthenticator_delete", args=[someone_s_device.pk])
 
     confirmation = superuser_client.get(delete)
     response = superuser_client.post(delete, {"post": "yes"})

@@ -99,6 +99,7 @@ class Answer:
     response: HttpResponseBase
     purpose: str
     consulted: Sequence[ConsultedCpf]
+    refused_key_organization_id: int | None = None
 
 
 class KeyedApi(APIView):
@@ -209,7 +210,15 @@ class ConsultationApi(KeyedApi):
         error = as_api_error(exc)
         response = super().handle_exception(error)
         failure = ConsultedCpf(cpf=None, http_status=response.status_code, error=error.code)
-        return self._recorded(self.request, Answer(response, purpose="", consulted=[failure]))
+        return self._recorded(
+            self.request,
+            Answer(
+                response,
+                purpose="",
+                consulted=[failure],
+                refused_key_organization_id=_refused_key_organization(exc),
+            ),
+        )
 
     def error_answer(
         self, request: Request, exc: Exception, *, cpfs: Sequence[Cpf | None], purpose: str
@@ -222,7 +231,12 @@ class ConsultationApi(KeyedApi):
         consulted = [
             ConsultedCpf(cpf=cpf, http_status=error.status_code, error=error.code) for cpf in cpfs
         ]
-        return Answer(response, purpose=purpose, consulted=consulted)
+        return Answer(
+            response,
+            purpose=purpose,
+            consulted=consulted,
+            refused_key_organization_id=_refused_key_organization(exc),
+        )
 
     def _recorded(self, request: Request, answer: Answer) -> HttpResponseBase:
         api_key = _authenticated_key(request)
@@ -248,6 +262,7 @@ class ConsultationApi(KeyedApi):
                     client_ip=client_ip(request),
                     purpose=answer.purpose,
                     latency_ms=context.elapsed_ms() if context else 0,
+                    refused_key_organization_id=answer.refused_key_organization_id,
                 ),
                 consulted=answer.consulted,
             )
@@ -258,6 +273,15 @@ class ConsultationApi(KeyedApi):
                 context.log_fields.update(outcome=error.code, source=None)
             return error_response(error.code, request=request, message=error.message)
         return answer.response
+
+
+def _refused_key_organization(exc: BaseException) -> int | None:
+    """The organization of a key refused once its secret was verified: the refusal itself,
+    or what the authentication turned into an API error."""
+    for cause in (exc, exc.__cause__):
+        if isinstance(cause, ApiKeyRefused):
+            return cause.organization_id
+    return None
 
 
 def _authenticated_key(request: Request) -> ApiKey | None:

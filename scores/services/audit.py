@@ -28,6 +28,9 @@ class ConsultationRequest:
     client_ip: str | None
     purpose: str
     latency_ms: int
+    # Without a usable key: the organization of a key refused once its secret was verified
+    # (revoked, expired, its organization inactive).
+    refused_key_organization_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,9 @@ def consultations_record(
         Consultation(
             request_id=request.request_id,
             endpoint=request.endpoint,
-            organization_id=api_key.organization_id if api_key else None,
+            organization_id=api_key.organization_id
+            if api_key
+            else request.refused_key_organization_id,
             api_key=api_key,
             api_key_prefix=api_key.prefix if api_key else request.presented_key_prefix,
             client_ip=request.client_ip,

@@ -6,6 +6,7 @@ import json
 import socket
 import sys
 import time
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -324,6 +325,21 @@ def test_if_the_key_was_revoked_then_the_answer_is_api_key_revoked(api_key):
 
     assert response.status_code == 401
     assert error_code(response) == ErrorCode.API_KEY_REVOKED
+
+
+def test_if_a_revoked_key_is_used_then_its_audit_row_names_its_organization(api_key):
+    key, plaintext = api_key
+    api_key_revoke(api_key=key)
+    wrong_secret = f"{key.prefix}.{'x' * len(plaintext.split('.')[1])}"
+
+    revoked = post(APIClient(), {"cpf": EXAMPLE_CPF}, HTTP_X_API_KEY=plaintext)
+    forged = post(APIClient(), {"cpf": EXAMPLE_CPF}, HTTP_X_API_KEY=wrong_secret)
+
+    rows = {row.request_id: row for row in Consultation.objects.filter(api_key_prefix=key.prefix)}
+    # The secret was verified: whose key it was is known, and the auditors filter by it.
+    assert rows[uuid.UUID(revoked["X-Request-ID"])].organization_id == key.organization_id
+    # A guessed secret proves nothing: the prefix is recorded, the organization is not.
+    assert rows[uuid.UUID(forged["X-Request-ID"])].organization_id is None
 
 
 def test_if_the_organization_is_inactive_then_the_key_is_refused(api_key, organization):
