@@ -16,7 +16,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
@@ -225,7 +225,11 @@ class ScorecardVersionAdmin(ReportAdmin):
                     scorecard,
                     stored,
                     [
-                        (c, c.descriptions["pt-BR"], _characteristic_label(c.name))
+                        (
+                            c,
+                            c.descriptions["pt-BR"],
+                            capfirst(CreditProfile.characteristic_label(c.name)),
+                        )
                         for c in scorecard.characteristics
                     ],
                 )
@@ -588,11 +592,3 @@ class ScorecardEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ScorecardEvent]):
     search_fields = ["version", "actor_name"]
     actions = None
     list_select_related = ["proposal"]
-
-
-def _characteristic_label(name: str) -> str:
-    """A characteristic by its label on the profile's page (its column name beside it)."""
-    try:
-        return capfirst(str(getattr(CreditProfile._meta.get_field(name), "verbose_name", name)))
-    except FieldDoesNotExist:
-        return name

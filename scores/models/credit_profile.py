@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import FieldDoesNotExist
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -97,8 +98,12 @@ class CreditProfile(models.Model):
 
     @classmethod
     def characteristic_label(cls, name: str) -> str:
-        """A characteristic's label, in the staff's language."""
-        return str(cls._meta.get_field(name).verbose_name)  # type: ignore[union-attr]
+        """A characteristic's label, in the staff's language (the name itself for one the
+        profile does not have)."""
+        try:
+            return str(getattr(cls._meta.get_field(name), "verbose_name", name))
+        except FieldDoesNotExist:
+            return name
 
     def characteristics(self) -> dict[str, ProfileValue]:
         """The values the scorecard reads, by characteristic name."""

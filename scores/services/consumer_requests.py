@@ -11,7 +11,6 @@ the change can never be cached after it (docs/consumer-requests.md).
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -37,9 +36,7 @@ from scores.models import (
     CreditProfile,
     DisputeOutcome,
 )
-from scores.services.invalidations import invalidations_drain, invalidations_record
-
-logger = logging.getLogger(__name__)
+from scores.services.invalidations import invalidations_drain_on_commit, invalidations_record
 
 # Deadlines run on the calendar of the consumers served.
 _LOCAL_TIME = ZoneInfo("America/Sao_Paulo")
@@ -97,13 +94,7 @@ def _answer_changed(profile: CreditProfile | None) -> None:
     profile.version += 1
     profile.save(update_fields=["version", "updated_at"])
     invalidations_record(profile_versions={profile.cpf_hash: profile.version})
-    cpf_hash = profile.cpf_hash
-    transaction.on_commit(lambda: _drain_after_commit(cpf_hash))
-
-
-def _drain_after_commit(cpf_hash: str) -> None:
-    if not invalidations_drain(cpf_hashes=[cpf_hash], patient=False).ok:
-        logger.warning("a consumer request's cached score stays pending invalidation")
+    invalidations_drain_on_commit(profile.cpf_hash)
 
 
 @transaction.atomic
@@ -244,7 +235,7 @@ def _remove_profile(profile: CreditProfile, request: ConsumerRequest, actor: Act
     profile.delete()  # which also forgets its primary key
     # A tombstone newer than anything cached, so no earlier score is ever served again.
     invalidations_record(profile_versions={cpf_hash: removed_version + 1})
-    transaction.on_commit(lambda: _drain_after_commit(cpf_hash))
+    invalidations_drain_on_commit(cpf_hash)
     _record(request, ConsumerRequestAction.PROFILE_REMOVED, actor)
 
 

@@ -60,6 +60,18 @@ def invalidations_record(*, profile_versions: Mapping[str, int]) -> None:
     )
 
 
+def invalidations_drain_on_commit(cpf_hash: str) -> None:
+    """Drain this CPF's outbox row once the current transaction commits, with a web
+    request's sub-second timeouts (a writer draining its own change); what fails stays
+    pending for the schedule."""
+
+    def drain() -> None:
+        if not invalidations_drain(cpf_hashes=[cpf_hash], patient=False).ok:
+            logger.warning("a changed profile's cached score stays pending invalidation")
+
+    transaction.on_commit(drain)
+
+
 def invalidations_drain(
     *,
     cpf_hashes: Iterable[str] | None = None,

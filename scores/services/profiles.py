@@ -32,7 +32,12 @@ from scores.imports.seen_cpfs import SeenCpfs, seen_cpfs_forget
 from scores.models import CreditProfile
 from scores.selectors import cpfs_cancelled
 from scores.services.consumer_requests import consumer_requests_record_correction
-from scores.services.invalidations import DrainReport, invalidations_drain, invalidations_record
+from scores.services.invalidations import (
+    DrainReport,
+    invalidations_drain,
+    invalidations_drain_on_commit,
+    invalidations_record,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -351,11 +356,6 @@ def credit_profile_update(
     locked.save()
     invalidations_record(profile_versions={locked.cpf_hash: locked.version})
     consumer_requests_record_correction(cpf_hash=locked.cpf_hash, changed=changed, actor=actor)
-    transaction.on_commit(lambda: _drain_after_commit(locked.cpf_hash))
+    invalidations_drain_on_commit(locked.cpf_hash)
     profile.version = locked.version
     return True
-
-
-def _drain_after_commit(cpf_hash: str) -> None:
-    if not invalidations_drain(cpf_hashes=[cpf_hash], patient=False).ok:
-        logger.warning("a changed profile's cached score stays pending invalidation")
