@@ -58,6 +58,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_scorecardproposal",
             "view_scorecardevent",
             "view_consumerrequest",
+            "view_creditprofilecorrection",
         ],
         "audit": [
             "view_usagereport",
@@ -72,6 +73,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "scores": [
             "view_creditprofile",
             "change_creditprofile",
+            "view_creditprofilecorrection",
             # Import CSV files in the admin, and see every import's record.
             "import_creditprofile",
             "view_profileimport",

@@ -25,7 +25,7 @@ from accounts.services.keys import (
     api_key_rotate,
     api_key_update,
 )
-from accounts.services.lifecycle import Actor, lifecycle_record
+from accounts.services.lifecycle import Actor, actor_fields, lifecycle_record
 from accounts.services.organizations import organization_create, organization_update
 from accounts.services.staff import (
     staff_language_set,
@@ -37,6 +37,7 @@ __all__ = [
     "Actor",
     "Handoff",
     "Metered",
+    "actor_fields",
     "announce_on_commit",
     "api_key_announcement_key",
     "api_key_authenticate",

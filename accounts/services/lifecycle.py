@@ -27,6 +27,13 @@ KEY_SETTINGS = (
 ORGANIZATION_SETTINGS = ("name", "slug", "is_active", "contact_name", "contact_email")
 
 
+def actor_fields(actor: Actor) -> tuple[User | None, str]:
+    """The user and the name a record keeps of who acted (the name outlives the account)."""
+    if isinstance(actor, User):
+        return actor, actor.get_username()
+    return None, actor or ""
+
+
 def settings_of(instance: ApiKey | Organization, names: tuple[str, ...]) -> dict[str, Any]:
     """The named fields of a key or an organization, as JSON can hold them."""
     return {name: _jsonable(getattr(instance, name)) for name in names}
@@ -54,12 +61,13 @@ def lifecycle_record(
         }
         before = {name: value for name, value in before.items() if name in changed}
         after = {name: value for name, value in after.items() if name in changed}
+    user, name = actor_fields(actor)
     return KeyLifecycleEvent.objects.create(
         action=action,
         organization=organization,
         api_key=api_key,
-        actor=actor if isinstance(actor, User) else None,
-        actor_name=actor.get_username() if isinstance(actor, User) else (actor or ""),
+        actor=user,
+        actor_name=name,
         before=before,
         after=after,
         reason=reason,

@@ -33,7 +33,8 @@ from audit.services.usage import usage_summarize
 from conftest import STAFF_PASSWORD, browser_sign_in, follow, screenshot, totp_code, wait_for
 from scores.constants import OUTCOME_SCORED
 from scores.core.cpf import Cpf
-from scores.models import Consultation
+from scores.models import Consultation, CreditProfile
+from scores.services import credit_profile_update
 from scores.selectors import active_scorecard
 from scores.tests.fixtures import EXAMPLE_CPF
 
@@ -161,6 +162,13 @@ def a_month_of_work(staff_member, django_user_model):
     )
     for _attempt in range(settings.AXES_FAILURE_LIMIT):
         Client().post(f"/{settings.ADMIN_URL}login/", {"username": "bia", "password": "not it"})
+    credit_profile_update(
+        profile=CreditProfile.objects.order_by("pk").first(),
+        values={"protests": 3},
+        protocol="2026-0042",
+        reason="Protesto registrado pelo cartório.",
+        actor=staff_member("otto", role=StaffRole.CREDIT_DATA_OPERATORS),
+    )
     call_command("axes_reset_username", "bia", stdout=StringIO())
     Client().post(f"/{settings.ADMIN_URL}login/", {"username": "teo", "password": "not it"})
 
@@ -169,6 +177,8 @@ ROLES = {
     "key-managers": StaffRole.KEY_MANAGERS,
     "auditors": StaffRole.AUDITORS,
     "credit-data-operators": StaffRole.CREDIT_DATA_OPERATORS,
+    "model-approvers": StaffRole.MODEL_APPROVERS,
+    "consumer-service": StaffRole.CONSUMER_SERVICE,
 }
 
 

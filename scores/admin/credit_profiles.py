@@ -14,16 +14,19 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
+from scoreportal.admin_bases import ReadOnlyAdminMixin
 from scores.admin.cpf_search import CpfSearchMixin
-from scores.constants import BAND_LABELS
+from scores.admin.forms import CreditProfileCorrectionForm
+from scores.constants import BAND_LABELS, PROFILE_CHARACTERISTICS
 from scores.core.scorecard import Band
 from scores.exceptions import ScoreCacheUnavailable
-from scores.models import ConsumerRequestState, CreditProfile
+from scores.models import ConsumerRequestState, CreditProfile, CreditProfileCorrection
 from scores.selectors import consumer_requests_of, credit_profile_score
 from scores.services import credit_profile_update, scores_invalidate, scores_invalidate_all
 
@@ -32,6 +35,8 @@ INVALIDATE_PERMISSION = "scores.invalidate_cached_scores"
 # How long the "invalidate cached scores" action drains before answering; what it does not
 # reach stays pending for the scheduled drain (a request must end well within 29 s).
 ADMIN_DRAIN_SECONDS = 10.0
+# A profile's page lists its latest corrections; older ones are in the corrections' list.
+CORRECTIONS_SHOWN = 10
 
 
 class _CharacteristicAboveFilter(admin.SimpleListFilter):
@@ -114,7 +119,9 @@ class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
         "version",
         "created_at",
         "updated_at",
+        "corrections",
     ]
+    form = CreditProfileCorrectionForm
     fieldsets = [
         (None, {"fields": ["cpf_masked", "active_score", "consumer_requests"]}),
         (
@@ -133,7 +140,8 @@ class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
                 ]
             },
         ),
-        (_("Record"), {"fields": ["version", "created_at", "updated_at"]}),
+        (_("Correction"), {"fields": ["correction_protocol", "correction_reason"]}),
+        (_("Record"), {"fields": ["version", "created_at", "updated_at", "corrections"]}),
     ]
     actions = ["invalidate_cached_scores"]
     show_full_result_count = False
@@ -182,11 +190,43 @@ class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
         return super().changelist_view(request, {**context, **(extra_context or {})})
 
     def save_model(self, request: HttpRequest, obj: CreditProfile, form: Any, change: bool) -> None:
-        credit_profile_update(
-            profile=obj,
-            values={name: form.cleaned_data[name] for name in form.changed_data},
-            actor=cast(User, request.user),
+        values = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name in PROFILE_CHARACTERISTICS
+        }
+        if values:
+            credit_profile_update(
+                profile=obj,
+                values=values,
+                protocol=form.cleaned_data["correction_protocol"],
+                reason=form.cleaned_data["correction_reason"],
+                actor=cast(User, request.user),
+            )
+
+    @admin.display(description=_("corrections"))
+    def corrections(self, profile: CreditProfile) -> str:
+        """The profile's latest corrections (when, protocol, who), each linked to its
+        record (the reason and what changed)."""
+        latest = CreditProfileCorrection.objects.filter(cpf_hash=profile.cpf_hash)[
+            :CORRECTIONS_SHOWN
+        ]
+        items = format_html_join(
+            "",
+            '<li><a href="{}">{} · {} · {}</a></li>',
+            (
+                (
+                    reverse("admin:scores_creditprofilecorrection_change", args=[correction.pk]),
+                    formats.date_format(
+                        timezone.localtime(correction.occurred_at), "SHORT_DATETIME_FORMAT"
+                    ),
+                    correction.protocol,
+                    correction.actor_name,
+                )
+                for correction in latest
+            ),
         )
+        return format_html('<ul class="corrections">{}</ul>', items) if items else gettext("No corrections.")
 
     @admin.display(description=_("consumer's requests"))
     def consumer_requests(self, profile: CreditProfile) -> str:
@@ -297,3 +337,38 @@ class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
             "title": _("Invalidate all cached scores"),
         }
         return TemplateResponse(request, "admin/scores/creditprofile/invalidate_all.html", context)
+
+
+@admin.register(CreditProfileCorrection)
+class CreditProfileCorrectionAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Any]):
+    """Every correction of a profile made in the admin: who, when, under which protocol,
+    why and which characteristics; searched by the CPF or by the protocol. (An import's
+    changes are in its own record.)"""
+
+    actions = None
+    show_full_result_count = False
+    search_help_text = _("Exact CPF (with or without punctuation), or a protocol.")
+    list_display = ["occurred_at", "cpf_masked", "protocol", "changed", "actor_name"]
+    list_filter = [("occurred_at", admin.DateFieldListFilter)]
+    search_fields = ["protocol"]
+    fields = readonly_fields = (
+        "occurred_at",
+        "cpf_masked",
+        "protocol",
+        "reason",
+        "changed",
+        "profile_version",
+        "actor_name",
+    )
+
+    def _search_other(
+        self, request: HttpRequest, queryset: QuerySet[Any], term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        return queryset.filter(protocol=term), False  # protocols are looked up exactly
+
+    @admin.display(description=_("characteristics changed"))
+    def changed(self, correction: CreditProfileCorrection) -> str:
+        return ", ".join(
+            capfirst(CreditProfile.characteristic_label(name))
+            for name in correction.characteristics
+        )

@@ -1,5 +1,5 @@
-"""Forms of the credit data pages: the upload of a CSV file to import, a consumer's
-request and a dispute's resolution."""
+"""Forms of the credit data pages: a profile's correction, the upload of a CSV file to
+import, a consumer's request and a dispute's resolution."""
 
 from __future__ import annotations
 
@@ -15,6 +15,38 @@ from scores.core.cpf import Cpf, InvalidCpf
 from scores.exceptions import ConsumerRequestRefused
 from scores.models import ConsumerRequest, CreditProfile, DisputeOutcome
 from scores.services import consumer_request_check
+
+
+class CreditProfileCorrectionForm(forms.ModelForm[CreditProfile]):
+    """A profile's characteristics, and why they are corrected: the case's protocol and
+    the reason, asked for whenever a characteristic changes (both are recorded)."""
+
+    correction_protocol = forms.CharField(
+        label=_("Protocol"),
+        max_length=40,
+        required=False,
+        help_text=_("The number of the case that asked for the correction."),
+    )
+    correction_reason = forms.CharField(
+        label=_("Reason for the correction"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    class Meta:
+        model = CreditProfile
+        fields = list(PROFILE_CHARACTERISTICS)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if any(name in PROFILE_CHARACTERISTICS for name in self.changed_data):
+            for name in ("correction_protocol", "correction_reason"):
+                if not (cleaned.get(name) or "").strip():
+                    self.add_error(
+                        name, _("A correction is recorded with its protocol and its reason.")
+                    )
+        return cleaned
 
 
 class ProfileImportForm(forms.Form):

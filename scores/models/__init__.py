@@ -10,7 +10,7 @@ from scores.models.consumer_request import (
     ConsumerRequestState,
     DisputeOutcome,
 )
-from scores.models.credit_profile import CreditProfile, ScorecardVersion
+from scores.models.credit_profile import CreditProfile, CreditProfileCorrection, ScorecardVersion
 from scores.models.invalidation import PendingInvalidation
 from scores.models.profile_import import STALLED_AFTER, ImportSeenCpf, ProfileImport
 from scores.models.scorecard_governance import (
@@ -30,6 +30,7 @@ __all__ = [
     "ConsumerRequestKind",
     "ConsumerRequestState",
     "CreditProfile",
+    "CreditProfileCorrection",
     "DisputeOutcome",
     "ImportSeenCpf",
     "PendingInvalidation",

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from scoreportal.models import AppendOnlyRecord
 from scores.constants import PROFILE_CHARACTERISTICS
 from scores.core.scorecard import ProfileValue
 
@@ -108,6 +111,49 @@ class CreditProfile(models.Model):
     def characteristics(self) -> dict[str, ProfileValue]:
         """The values the scorecard reads, by characteristic name."""
         return {name: getattr(self, name) for name in PROFILE_CHARACTERISTICS}
+
+
+class CreditProfileCorrection(AppendOnlyRecord):
+    """A correction of one profile by a credit data operator: who, when, under which
+    protocol and why, and which characteristics changed. Append-only.
+
+    The values are not kept: they are credit data, which a consumer's cancellation removes
+    with the profile, while this record of the correction stays."""
+
+    occurred_at = models.DateTimeField(_("time"), default=timezone.now, editable=False)
+    cpf_hash = models.CharField(_("CPF hash"), max_length=64, editable=False)
+    cpf_masked = models.CharField(_("CPF"), max_length=14, editable=False)
+    profile_version = models.PositiveIntegerField(_("profile version"), editable=False)
+    characteristics = models.JSONField(_("characteristics changed"), editable=False)
+    protocol = models.CharField(
+        _("protocol"),
+        max_length=40,
+        editable=False,
+        help_text=_("The number of the case that asked for the correction."),
+    )
+    reason = models.TextField(_("reason"), max_length=500, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("by"),
+    )
+    actor_name = models.CharField(_("by (name)"), max_length=150, editable=False)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("profile correction")
+        verbose_name_plural = _("profile corrections")
+        indexes = [
+            models.Index(fields=["cpf_hash", "-occurred_at"], name="scores_correction_cpf"),
+            models.Index(fields=["protocol"], name="scores_correction_protocol"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cpf_masked} ({self.protocol})"
 
 
 class ScorecardVersion(CreditProfile):

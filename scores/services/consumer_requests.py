@@ -17,12 +17,12 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 
-from accounts.services import Actor
+from accounts.services import Actor, actor_fields
 from scores.constants import CONSUMER_REQUEST_DEADLINES, PROFILE_CHARACTERISTICS
 from scores.core.business_days import add_business_days
 from scores.core.cpf import Cpf
@@ -54,14 +54,8 @@ def consumer_request_due_on(*, kind: str, received_at: datetime) -> date:
     return received_on + timedelta(days=days)
 
 
-def _actor_fields(actor: Actor) -> tuple[User | None, str]:
-    if isinstance(actor, User):
-        return actor, actor.get_username()
-    return None, actor or ""
-
-
 def _record(request: ConsumerRequest, action: str, actor: Actor, note: str = "") -> None:
-    user, name = _actor_fields(actor)
+    user, name = actor_fields(actor)
     ConsumerRequestEvent.objects.create(
         request=request, action=action, actor=user, actor_name=name, note=note
     )
@@ -127,7 +121,7 @@ def consumer_request_register(
         lifted = _in_force(cpf_hash, ConsumerRequestKind.SUSPEND) + _in_force(
             cpf_hash, ConsumerRequestKind.CANCEL
         )
-    user, name = _actor_fields(actor)
+    user, name = actor_fields(actor)
     state = {
         ConsumerRequestKind.SUSPEND: ConsumerRequestState.IN_FORCE,
         ConsumerRequestKind.CANCEL: ConsumerRequestState.IN_FORCE,
@@ -252,7 +246,7 @@ def consumer_request_resolve(
         raise ConsumerRequestRefused(gettext("Say whether the data was corrected or confirmed."))
     if not resolution.strip():
         raise ConsumerRequestRefused(gettext("Say why: the reason is given to the consumer."))
-    user, name = _actor_fields(actor)
+    user, name = actor_fields(actor)
     locked.state = ConsumerRequestState.RESOLVED
     locked.outcome = outcome
     locked.resolution = resolution.strip()
@@ -275,9 +269,16 @@ def consumer_request_resolve(
 
 
 def consumer_requests_record_correction(
-    *, cpf_hash: str, changed: Sequence[str], actor: Actor
+    *, cpf_hash: str, changed: Sequence[str], protocol: str, actor: Actor
 ) -> None:
     """Note a profile correction on the CPF's open disputes (called inside the edit's
-    transaction): the operator's correction is part of the dispute's history."""
+    transaction): the operator's correction is part of the dispute's history. The note is
+    written for people, in the operator's language, as the staff's own notes are."""
+    note = gettext("%(characteristics)s (protocol %(protocol)s)") % {
+        "characteristics": ", ".join(
+            capfirst(CreditProfile.characteristic_label(name)) for name in changed
+        ),
+        "protocol": protocol,
+    }
     for dispute in _in_force(cpf_hash, ConsumerRequestKind.DISPUTE):
-        _record(dispute, ConsumerRequestAction.PROFILE_CORRECTED, actor, ", ".join(changed))
+        _record(dispute, ConsumerRequestAction.PROFILE_CORRECTED, actor, note)

@@ -24,12 +24,12 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from accounts.services import Actor
+from accounts.services import Actor, actor_fields
 from scores.constants import PROFILE_CHARACTERISTICS
 from scores.imports.bulk_copy import rows_copy
 from scores.imports.profile_file import ProfileRow, RowError, read_profiles
 from scores.imports.seen_cpfs import SeenCpfs, seen_cpfs_forget
-from scores.models import CreditProfile
+from scores.models import CreditProfile, CreditProfileCorrection
 from scores.selectors import cpfs_cancelled
 from scores.services.consumer_requests import consumer_requests_record_correction
 from scores.services.invalidations import (
@@ -343,19 +343,41 @@ def credit_profile_apply(profile: CreditProfile, values: Mapping[str, object]) -
 
 @transaction.atomic
 def credit_profile_update(
-    *, profile: CreditProfile, values: Mapping[str, object], actor: Actor = None
+    *,
+    profile: CreditProfile,
+    values: Mapping[str, object],
+    protocol: str,
+    reason: str,
+    actor: Actor = None,
 ) -> bool:
-    """Change one profile (the admin's edit form) and invalidate its cached score: recorded
-    in the outbox with the change, drained after the commit (or later, if that fails). A
-    correction of a disputed profile is noted on its open disputes, by `actor`."""
+    """Correct one profile (the admin's edit form) under the case's `protocol`, for
+    `reason`: recorded with who and which characteristics changed, and its cached score
+    invalidated (in the outbox with the change, drained after the commit, or later if that
+    fails). A correction of a disputed profile is noted on its open disputes."""
+    protocol, reason = protocol.strip(), reason.strip()
+    if not protocol or not reason:
+        raise ValueError("a correction needs its protocol and its reason")
     locked = CreditProfile.objects.select_for_update().get(pk=profile.pk)
     changed = [name for name, value in values.items() if getattr(locked, name) != value]
     if not credit_profile_apply(locked, values):
         return False
     locked.full_clean()
     locked.save()
+    user, name = actor_fields(actor)
+    CreditProfileCorrection.objects.create(
+        cpf_hash=locked.cpf_hash,
+        cpf_masked=locked.cpf_masked,
+        profile_version=locked.version,
+        characteristics=changed,
+        protocol=protocol,
+        reason=reason,
+        actor=user,
+        actor_name=name,
+    )
     invalidations_record(profile_versions={locked.cpf_hash: locked.version})
-    consumer_requests_record_correction(cpf_hash=locked.cpf_hash, changed=changed, actor=actor)
+    consumer_requests_record_correction(
+        cpf_hash=locked.cpf_hash, changed=changed, protocol=protocol, actor=actor
+    )
     invalidations_drain_on_commit(locked.cpf_hash)
     profile.version = locked.version
     return True

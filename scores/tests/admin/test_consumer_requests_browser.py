@@ -119,10 +119,21 @@ def test_if_the_consumer_service_registers_a_suspension_and_a_dispute_then_the_a
     protests = browser.find_element("css selector", "#id_protests")
     protests.clear()
     protests.send_keys("0")
+    follow(browser, "input[name=_save]")  # without its protocol and reason: refused
+    assert "protocolo" in wait_for(browser, ".errorlist").text
+    browser.find_element("css selector", "#id_correction_protocol").send_keys(dispute.protocol)
+    browser.find_element("css selector", "#id_correction_reason").send_keys(
+        "O credor confirmou o pagamento do título protestado."
+    )
     follow(browser, "input[name=_save]")
     wait_for(browser, ".messagelist .success")
+    browser.get(admin_url(live_server, f"scores/creditprofile/{profile.pk}/change/"))
+    assert dispute.protocol in wait_for(browser, ".corrections").text
+    screenshot(browser, "profile-corrections")
     browser.get(admin_url(live_server, f"scores/consumerrequest/{dispute.pk}/change/"))
-    assert "Perfil corrigido" in wait_for(browser, "#content-main").text
+    history = wait_for(browser, "#content-main").text
+    assert "Perfil corrigido" in history
+    assert f"Protestos (protocolo {dispute.protocol})" in history
     follow(browser, "#resolve-dispute")
     wait_for(browser, "#id_outcome_0").click()
     browser.find_element("css selector", "#id_resolution").send_keys(

@@ -311,10 +311,16 @@ def test_if_a_disputed_profile_is_corrected_then_the_correction_is_in_the_disput
     dispute = register(ConsumerRequestKind.DISPUTE, disputed_fields=["protests"])
     operator = staff_member("otto")
 
-    credit_profile_update(profile=profile, values={"protests": 0}, actor=operator)
+    credit_profile_update(
+        profile=profile,
+        values={"protests": 0},
+        protocol="2026-0001",
+        reason="Creditor's correction",
+        actor=operator,
+    )
 
     corrected = dispute.events.get(action=ConsumerRequestAction.PROFILE_CORRECTED)
-    assert (corrected.actor, corrected.note) == (operator, "protests")
+    assert (corrected.actor, corrected.note) == (operator, "Protests (protocol 2026-0001)")
 
 
 @pytest.mark.parametrize(

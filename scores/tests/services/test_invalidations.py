@@ -208,7 +208,12 @@ def test_if_the_admin_edit_commits_but_the_process_dies_before_invalidating_then
     score_get(cpf=Cpf.parse(EXAMPLE_CPF))
 
     with django_capture_on_commit_callbacks(execute=False):  # the process dies here
-        credit_profile_update(profile=profile, values={"protests": 2})
+        credit_profile_update(
+            profile=profile,
+            values={"protests": 2},
+            protocol="2026-0001",
+            reason="Creditor's correction",
+        )
 
     assert PendingInvalidation.objects.get().profile_version == 2
     out = StringIO()
@@ -226,7 +231,12 @@ def test_if_an_admin_edit_finds_the_cache_down_then_the_invalidation_waits_for_t
     outage.begin()
 
     with django_capture_on_commit_callbacks(execute=True):
-        credit_profile_update(profile=profile, values={"protests": 2})
+        credit_profile_update(
+            profile=profile,
+            values={"protests": 2},
+            protocol="2026-0001",
+            reason="Creditor's correction",
+        )
 
     assert PendingInvalidation.objects.filter(cpf_hash=profile.cpf_hash).exists()
     outage.end()

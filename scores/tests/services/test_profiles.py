@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 
 import pytest
+from django.db import DatabaseError, transaction
 
 from scores.cache import score_cache
 from scores.core.cpf import Cpf
 from scores.imports.profile_file import COLUMNS
-from scores.models import CreditProfile
+from scores.models import CreditProfile, CreditProfileCorrection
 from scores.services import credit_profile_update, credit_profiles_import, score_get
 from scores.tests.fixtures import EXAMPLE_CPF, GOOD_PROFILE, OTHER_EXAMPLE_CPF
 
@@ -72,7 +74,12 @@ def test_if_an_import_changes_a_cached_profile_then_its_cached_score_is_invalida
 def test_if_a_profile_is_corrected_with_its_own_values_then_nothing_changes(make_profile):
     profile = make_profile(EXAMPLE_CPF)
 
-    changed = credit_profile_update(profile=profile, values={"protests": 0})
+    changed = credit_profile_update(
+        profile=profile,
+        values={"protests": 0},
+        protocol="2026-0001",
+        reason="Creditor's correction",
+    )
 
     assert changed is False
     profile.refresh_from_db()
@@ -86,7 +93,15 @@ def test_if_a_profile_is_corrected_then_its_version_grows_and_the_cache_forgets_
     score_get(cpf=Cpf.parse(EXAMPLE_CPF))
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        assert credit_profile_update(profile=profile, values={"protests": 2}) is True
+        assert (
+            credit_profile_update(
+                profile=profile,
+                values={"protests": 2},
+                protocol="2026-0001",
+                reason="Creditor's correction",
+            )
+            is True
+        )
     assert score_cache.get(profile.cpf_hash, model_version="2026.1") is not None  # not yet
     for callback in callbacks:
         callback()
@@ -94,3 +109,69 @@ def test_if_a_profile_is_corrected_then_its_version_grows_and_the_cache_forgets_
     profile.refresh_from_db()
     assert (profile.version, profile.protests) == (2, 2)
     assert score_cache.get(profile.cpf_hash, model_version="2026.1") is None
+
+
+def test_if_a_profile_is_corrected_then_who_when_protocol_reason_and_names_are_recorded(
+    make_profile, staff_member
+):
+    operator = staff_member("otto")
+    profile = make_profile(EXAMPLE_CPF)
+
+    credit_profile_update(
+        profile=profile,
+        values={"protests": 2, "credit_utilization": Decimal("0.9")},
+        protocol=" 2026-0042 ",
+        reason="Protesto registrado pelo cartório em 01/12.",
+        actor=operator,
+    )
+
+    [correction] = CreditProfileCorrection.objects.all()
+    assert (
+        correction.cpf_hash,
+        correction.cpf_masked,
+        correction.profile_version,
+        correction.characteristics,
+        correction.protocol,
+        correction.reason,
+        correction.actor,
+        correction.actor_name,
+    ) == (
+        profile.cpf_hash,
+        "***.982.247-**",
+        2,
+        ["protests", "credit_utilization"],
+        "2026-0042",
+        "Protesto registrado pelo cartório em 01/12.",
+        operator,
+        "otto",
+    )
+    # The values are credit data: a cancellation removes them with the profile.
+    assert "0.9" not in str(CreditProfileCorrection.objects.values().get())
+    with pytest.raises(DatabaseError, match=r"append-only|permission denied"), transaction.atomic():
+        CreditProfileCorrection.objects.update(reason="")
+    with pytest.raises(DatabaseError, match=r"append-only|permission denied"), transaction.atomic():
+        CreditProfileCorrection.objects.all().delete()
+
+
+@pytest.mark.parametrize(("protocol", "reason"), [("", "Motivo"), ("2026-1", " "), ("", "")])
+def test_if_a_correction_lacks_its_protocol_or_reason_then_nothing_changes(
+    make_profile, protocol, reason
+):
+    profile = make_profile(EXAMPLE_CPF)
+
+    with pytest.raises(ValueError, match="protocol and its reason"):
+        credit_profile_update(
+            profile=profile, values={"protests": 2}, protocol=protocol, reason=reason
+        )
+
+    profile.refresh_from_db()
+    assert (profile.protests, profile.version) == (0, 1)
+    assert not CreditProfileCorrection.objects.exists()
+
+
+def test_if_a_correction_changes_nothing_then_nothing_is_recorded(make_profile):
+    profile = make_profile(EXAMPLE_CPF)
+
+    credit_profile_update(profile=profile, values={"protests": 0}, protocol="1", reason="r")
+
+    assert not CreditProfileCorrection.objects.exists()

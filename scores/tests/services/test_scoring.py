@@ -62,7 +62,12 @@ def test_if_the_profile_changed_then_the_next_score_is_computed_from_the_new_one
     score_get(cpf=Cpf.parse(EXAMPLE_CPF))
 
     with django_capture_on_commit_callbacks(execute=True):
-        credit_profile_update(profile=profile, values={"active_negative_records": 2})
+        credit_profile_update(
+            profile=profile,
+            values={"active_negative_records": 2},
+            protocol="2026-0001",
+            reason="Creditor's correction",
+        )
     served = score_get(cpf=Cpf.parse(EXAMPLE_CPF))
 
     assert (served.source, served.score) == (ScoreSource.COMPUTED, 975 - 120)
@@ -162,7 +167,12 @@ def test_if_a_profile_changes_while_a_batch_is_scored_then_its_stale_score_is_no
         result = execute(sql, params, many, context)
         if not elsewhere["done"] and 'FROM "scores_creditprofile"' in sql:
             elsewhere["done"] = True
-            credit_profile_update(profile=changed, values={"active_negative_records": 2})
+            credit_profile_update(
+                profile=changed,
+                values={"active_negative_records": 2},
+                protocol="2026-0001",
+                reason="Creditor's correction",
+            )
             score_cache.invalidate({changed.cpf_hash: 2})  # what its commit would trigger
         return result
 
