@@ -67,6 +67,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_auditexportdownload",
             "view_cpfreportrun",
             "view_stabilityreport",
+            "view_usagesummaryrefresh",
         ],
     },
     StaffRole.CREDIT_DATA_OPERATORS: {

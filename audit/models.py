@@ -1,5 +1,5 @@
 """The auditors' records: who read the audit trail (exports, per-CPF report runs), the daily
-usage summary, and the report pages' admin entries.
+usage summary and who brought it up to date by hand, and the report pages' admin entries.
 
 The tables keep the names they were created with in the scores app (`db_table`): the models
 moved, the data did not (migration 0001).
@@ -311,6 +311,35 @@ class DailyUsageStatus(models.Model):
 
     def __str__(self) -> str:
         return str(self.day)
+
+
+class UsageSummaryRefresh(AppendOnlyRecord):
+    """A staff member brought the usage summary up to date from the usage report's page:
+    who, when, how many days it summarized and up to which, and whether it got to now (a
+    long backlog takes a few presses). Audit data, append-only; the schedule's runs are
+    not recorded here (each day's status says when it was last summarized)."""
+
+    occurred_at = models.DateTimeField(_("time"), default=timezone.now, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        editable=False,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    actor_name = models.CharField(_("by (name)"), max_length=150, editable=False)
+    days = models.PositiveIntegerField(_("days summarized"), editable=False)
+    last_day = models.DateField(_("summarized up to"), null=True, blank=True, editable=False)
+    up_to_date = models.BooleanField(_("up to date"), editable=False)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("usage summary update")
+        verbose_name_plural = _("usage summary updates")
+
+    def __str__(self) -> str:
+        occurred = formats.date_format(timezone.localtime(self.occurred_at), "DATETIME_FORMAT")
+        return f"{occurred} {self.actor_name}"
 
 
 class UsageReport(DailyUsage):

@@ -1,5 +1,5 @@
 """The records of who read the audit trail, in the admin: exports and per-CPF report runs,
-read-only, searched by the CPF they concern."""
+read-only, searched by the CPF they concern; and who brought the usage summary up to date."""
 
 from __future__ import annotations
 
@@ -29,7 +29,13 @@ from django.views.decorators.http import require_POST
 
 from audit.admin.changelist import CURSOR_VAR, OccurredBetweenFilter
 from audit.exceptions import ExportNotReady, ExportNotResumable
-from audit.models import AuditExport, AuditExportDownload, AuditExportFile, CpfReportRun
+from audit.models import (
+    AuditExport,
+    AuditExportDownload,
+    AuditExportFile,
+    CpfReportRun,
+    UsageSummaryRefresh,
+)
 from audit.services.exports import audit_export_download, audit_export_resume
 from scoreportal.admin_bases import ReadOnlyAdminMixin
 from scores.admin.cpf_search import CpfSearchMixin
@@ -230,3 +236,16 @@ class CpfReportRunAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Any
         "reason",
     )
     readonly_fields = fields
+
+
+@admin.register(UsageSummaryRefresh)
+class UsageSummaryRefreshAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
+    """Who brought the usage summary up to date from the usage report's page, when, and
+    how far it got."""
+
+    actions = None
+    show_full_result_count = False
+    list_display = ["occurred_at", "actor_name", "days", "last_day", "up_to_date"]
+    list_filter = [("occurred_at", admin.DateFieldListFilter), "actor_name"]
+    search_fields = ["actor_name"]
+    fields = readonly_fields = ("occurred_at", "actor_name", "days", "last_day", "up_to_date")

@@ -9,16 +9,17 @@ applies.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils import formats, timezone
+from django.utils import formats
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -48,8 +49,7 @@ from audit.selectors import (
     daily_usage_rows,
     usage_report,
 )
-from audit.services import cpf_report_record
-from audit.services.usage import SETTLE_TIME, usage_summarize
+from audit.services import cpf_report_record, usage_summary_refresh
 from scoreportal.admin_bases import ReportAdmin
 from scores.constants import BAND_LABELS
 from scores.core.scorecard import Band
@@ -227,13 +227,12 @@ class UsageReportAdmin(ReportAdmin):
 
     @method_decorator(require_POST)
     def refresh_view(self, request: HttpRequest) -> HttpResponseBase:
-        """Summarize the days not summarized yet, now, in the name of who asked (recorded
-        on each day's summary); back to the report as it was."""
+        """Summarize the days not summarized yet, now, in the name of who asked (recorded:
+        the press, and on each day's summary); back to the report as it was."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        now = timezone.now()
-        days = usage_summarize(now=now, max_seconds=REFRESH_SECONDS, by=request.user.get_username())
-        if days and days[-1] < timezone.localdate(now - SETTLE_TIME):
+        refresh = usage_summary_refresh(actor=cast(User, request.user), max_seconds=REFRESH_SECONDS)
+        if not refresh.up_to_date:
             self.message_user(
                 request,
                 ngettext(
@@ -241,16 +240,23 @@ class UsageReportAdmin(ReportAdmin):
                     "the rest.",
                     "%(done)s days summarized, up to %(day)s; bring it up to date again for "
                     "the rest.",
-                    len(days),
+                    refresh.days,
                 )
-                % {"done": len(days), "day": formats.date_format(days[-1], "SHORT_DATE_FORMAT")},
+                % {
+                    "done": refresh.days,
+                    "day": (
+                        formats.date_format(refresh.last_day, "SHORT_DATE_FORMAT")
+                        if refresh.last_day
+                        else "—"
+                    ),
+                },
                 messages.WARNING,
             )
         else:
             self.message_user(
                 request,
                 gettext("The usage summary is up to date (%(done)s days summarized).")
-                % {"done": len(days)},
+                % {"done": refresh.days},
                 messages.SUCCESS,
             )
         # The report's own filters, re-encoded: only a query string of our page goes back.
@@ -280,6 +286,11 @@ class UsageReportAdmin(ReportAdmin):
             "charts": _usage_charts(report) if report else None,
             "csv_query": _usage_csv_query(form) if report else "",
             "outcome_classes": list(OutcomeClass),
+            "refreshes_url": (
+                reverse("admin:audit_usagesummaryrefresh_changelist")
+                if request.user.has_perm("audit.view_usagesummaryrefresh")
+                else ""
+            ),
         }
         return TemplateResponse(request, "admin/audit/usagereport/report.html", context)
 

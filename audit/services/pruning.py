@@ -9,20 +9,20 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.exceptions import AuditPruneNotPermitted
-from audit.models import AuditExport, AuditExportDownload, CpfReportRun
+from audit.models import AuditExport, AuditExportDownload, CpfReportRun, UsageSummaryRefresh
 from audit.retention import AUDIT_RETENTION_MIN_DAYS
 from audit.selectors import is_partitioned
 from audit.services.partitions import consultation_partitions_drop, oldest_month_start
+from scoreportal.models import AppendOnlyRecord
 from scores.models import Consultation
 
 # The append-only tables prune_audit may remove old rows from.
-AUDIT_MODELS: tuple[
-    type[Consultation] | type[AuditExportDownload] | type[AuditExport] | type[CpfReportRun], ...
-] = (
+AUDIT_MODELS: tuple[type[Consultation] | type[AppendOnlyRecord], ...] = (
     Consultation,
     AuditExportDownload,
     AuditExport,
     CpfReportRun,
+    UsageSummaryRefresh,
 )
 
 

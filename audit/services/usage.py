@@ -18,13 +18,14 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from audit.constants import LATENCY_BUCKETS_MS, OUTCOME_CLASSES, OutcomeClass
 from audit.local_days import midnight
-from audit.models import DailyUsage, DailyUsageStatus
+from audit.models import DailyUsage, DailyUsageStatus, UsageSummaryRefresh
 from scores.constants import ScoreSource
 from scores.core.scorecard import Band
 from scores.models import Consultation
@@ -61,6 +62,30 @@ def usage_summarize(
         summarized.append(day)
         day += timedelta(days=1)
     return summarized
+
+
+def usage_summary_refresh(
+    *,
+    actor: User,
+    now: datetime | None = None,
+    max_seconds: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> UsageSummaryRefresh:
+    """Summarize what is not summarized yet, in the name of `actor` (the usage report's
+    button), and record that they did: how many days, up to which, and whether it got to
+    now (with `max_seconds`, a long backlog takes a few presses)."""
+    now = now or timezone.now()
+    days = usage_summarize(now=now, max_seconds=max_seconds, clock=clock, by=actor.get_username())
+    # Up to date when what is left is at most today's (never complete before midnight).
+    left = _first_day_to_summarize()
+    return UsageSummaryRefresh.objects.create(
+        occurred_at=now,
+        actor=actor,
+        actor_name=actor.get_username(),
+        days=len(days),
+        last_day=days[-1] if days else None,
+        up_to_date=left is None or left >= timezone.localdate(now - SETTLE_TIME),
+    )
 
 
 def _first_day_to_summarize() -> date | None:

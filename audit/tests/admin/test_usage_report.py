@@ -213,7 +213,7 @@ def test_if_staff_open_the_usage_report_then_only_auditors_and_credit_data_opera
 def test_if_an_auditor_brings_the_summary_up_to_date_then_the_day_is_counted_and_recorded(
     auditor_client, record, api_key, frozen_now
 ):
-    from audit.models import DailyUsageStatus
+    from audit.models import DailyUsageStatus, UsageSummaryRefresh
 
     record(EXAMPLE_CPF, at=NOW - timedelta(hours=1), api_key=api_key[0])
     before = auditor_client.get(REPORT).context["report"]
@@ -232,6 +232,18 @@ def test_if_an_auditor_brings_the_summary_up_to_date_then_the_day_is_counted_and
     assert "O resumo de uso está atualizado" in after.content.decode()
     assert "Atualizado por último por ana" in after.content.decode()
     assert DailyUsageStatus.objects.get(day=date(2026, 11, 22)).summarized_by == "ana"
+    [press] = UsageSummaryRefresh.objects.all()
+    assert (press.actor_name, press.days, press.last_day, press.up_to_date) == (
+        "ana",
+        1,
+        date(2026, 11, 22),
+        True,
+    )
+    presses = reverse("admin:audit_usagesummaryrefresh_changelist")
+    assert presses in after.content.decode()
+    listed = auditor_client.get(presses).content.decode()
+    assert "ana" in listed
+    assert "Atualizações do resumo de uso" in listed
 
 
 def test_if_the_summary_is_brought_up_to_date_with_a_get_then_nothing_is_summarized(

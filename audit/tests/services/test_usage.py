@@ -8,11 +8,12 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import DatabaseError, transaction
 
 from audit.constants import LATENCY_BUCKETS_MS, OUTCOME_CLASSES
-from audit.models import DailyUsage, DailyUsageStatus
+from audit.models import DailyUsage, DailyUsageStatus, UsageSummaryRefresh
 from audit.selectors import UsageFigures
-from audit.services.usage import SETTLE_TIME, usage_summarize
+from audit.services.usage import SETTLE_TIME, usage_summarize, usage_summary_refresh
 from conftest import FakeClock
 from scoreportal.error_codes import ErrorCode
 from scores.constants import OUTCOME_CHOICES
@@ -138,6 +139,28 @@ def test_if_time_runs_out_then_it_stops_between_days_and_the_next_run_goes_on(re
 
     assert first == []
     assert second == [DAY - timedelta(days=2), DAY - timedelta(days=1), DAY]
+
+
+def test_if_a_staff_member_brings_the_summary_up_to_date_then_each_press_is_recorded(
+    record, api_key, staff_member
+):
+    key, ana = api_key[0], staff_member("ana")
+    record(EXAMPLE_CPF, at=MORNING - timedelta(days=2), api_key=key)
+    record(EXAMPLE_CPF, at=MORNING, api_key=key)
+    now = MORNING + timedelta(hours=1)
+
+    cut_short = usage_summary_refresh(actor=ana, now=now, max_seconds=0, clock=FakeClock())
+    done = usage_summary_refresh(actor=ana, now=now)
+    again = usage_summary_refresh(actor=ana, now=now)
+
+    pressed = [
+        (press.actor_name, press.days, press.last_day, press.up_to_date)
+        for press in (cut_short, done, again)
+    ]
+    assert pressed == [("ana", 0, None, False), ("ana", 3, DAY, True), ("ana", 1, DAY, True)]
+    assert UsageSummaryRefresh.objects.count() == 3
+    with pytest.raises(DatabaseError, match=r"append-only|permission denied"), transaction.atomic():
+        UsageSummaryRefresh.objects.all().delete()
 
 
 def test_if_nothing_was_ever_consulted_then_there_is_nothing_to_summarize():
