@@ -41,13 +41,13 @@ run: $(INSTALLED)
 # The admin's browser tests drive Debian's Chromium with its ChromeDriver. Installed here when
 # missing and we may (root, apt); otherwise those tests are skipped, or fail under CI=true.
 browsers:
-	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && [ -f /usr/lib/chromium/locales/pt-BR.pak ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Installing chromium and chromium-driver (browser tests)…"; \
-		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium chromium-driver >/dev/null \
-		|| { apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium chromium-driver >/dev/null; }; \
+		echo "Installing chromium, chromium-driver and chromium-l10n (browser tests)…"; \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium chromium-driver chromium-l10n >/dev/null \
+		|| { apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium chromium-driver chromium-l10n >/dev/null; }; \
 	else \
-		echo "Chromium and ChromeDriver are missing: browser tests will be skipped (sudo apt-get install chromium chromium-driver)."; \
+		echo "Chromium, ChromeDriver or Chromium's pt-BR translations are missing: browser tests are skipped without the first two, their own controls read in English without the third (sudo apt-get install chromium chromium-driver chromium-l10n)."; \
 	fi
 
 test: $(INSTALLED) browsers

@@ -216,6 +216,9 @@ def test_if_a_role_walks_its_pages_then_each_reads_in_portuguese_and_its_tables_
     browser, live_server, staff_user, a_month_of_work, role, request
 ):
     signed_in(browser, live_server, staff_user, role)
+    # The browser's own controls (a file field's button, a date's placeholder) are not in
+    # the page's text: they read in Portuguese when the browser runs in Portuguese.
+    assert browser.execute_script("return navigator.language") == "pt-BR"
     admin = f"{live_server.url}/{settings.ADMIN_URL}"
     seen: dict[str, list[str]] = {}
     too_wide: dict[str, list[str]] = {}
