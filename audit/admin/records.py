@@ -246,6 +246,6 @@ class UsageSummaryRefreshAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
     actions = None
     show_full_result_count = False
     list_display = ["occurred_at", "actor_name", "days", "last_day", "up_to_date"]
-    list_filter = [("occurred_at", admin.DateFieldListFilter), "actor_name"]
+    list_filter = [("occurred_at", admin.DateFieldListFilter)]
     search_fields = ["actor_name"]
     fields = readonly_fields = ("occurred_at", "actor_name", "days", "last_day", "up_to_date")

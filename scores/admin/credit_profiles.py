@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -16,7 +17,6 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
@@ -204,6 +204,20 @@ class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
                 actor=cast(User, request.user),
             )
 
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The admin's log of the profile, after its corrections (with protocol and reason)."""
+        profile = self.get_object(request, unquote(object_id))
+        corrections = (
+            CreditProfileCorrection.objects.filter(cpf_hash=profile.cpf_hash)
+            if profile is not None
+            else CreditProfileCorrection.objects.none()
+        )
+        return super().history_view(
+            request, object_id, {"corrections": corrections, **(extra_context or {})}
+        )
+
     @admin.display(description=_("corrections"))
     def corrections(self, profile: CreditProfile) -> str:
         """The profile's latest corrections (when, protocol, who), each linked to its
@@ -226,7 +240,11 @@ class CreditProfileAdmin(CpfSearchMixin, admin.ModelAdmin[CreditProfile]):
                 for correction in latest
             ),
         )
-        return format_html('<ul class="corrections">{}</ul>', items) if items else gettext("No corrections.")
+        return (
+            format_html('<ul class="corrections">{}</ul>', items)
+            if items
+            else gettext("No corrections.")
+        )
 
     @admin.display(description=_("consumer's requests"))
     def consumer_requests(self, profile: CreditProfile) -> str:
@@ -368,7 +386,4 @@ class CreditProfileCorrectionAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.Mod
 
     @admin.display(description=_("characteristics changed"))
     def changed(self, correction: CreditProfileCorrection) -> str:
-        return ", ".join(
-            capfirst(CreditProfile.characteristic_label(name))
-            for name in correction.characteristics
-        )
+        return correction.changed_labels()

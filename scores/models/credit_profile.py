@@ -9,6 +9,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from scoreportal.models import AppendOnlyRecord
@@ -154,6 +155,12 @@ class CreditProfileCorrection(AppendOnlyRecord):
 
     def __str__(self) -> str:
         return f"{self.cpf_masked} ({self.protocol})"
+
+    def changed_labels(self) -> str:
+        """The characteristics changed, by their labels in the staff's language."""
+        return ", ".join(
+            capfirst(CreditProfile.characteristic_label(name)) for name in self.characteristics
+        )
 
 
 class ScorecardVersion(CreditProfile):

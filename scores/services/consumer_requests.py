@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.text import capfirst
 from django.utils.translation import gettext
 
 from accounts.services import Actor, actor_fields
@@ -34,6 +33,7 @@ from scores.models import (
     ConsumerRequestKind,
     ConsumerRequestState,
     CreditProfile,
+    CreditProfileCorrection,
     DisputeOutcome,
 )
 from scores.services.invalidations import invalidations_drain_on_commit, invalidations_record
@@ -269,16 +269,14 @@ def consumer_request_resolve(
 
 
 def consumer_requests_record_correction(
-    *, cpf_hash: str, changed: Sequence[str], protocol: str, actor: Actor
+    *, correction: CreditProfileCorrection, actor: Actor
 ) -> None:
-    """Note a profile correction on the CPF's open disputes (called inside the edit's
+    """Note a profile's correction on the CPF's open disputes (called inside the edit's
     transaction): the operator's correction is part of the dispute's history. The note is
     written for people, in the operator's language, as the staff's own notes are."""
     note = gettext("%(characteristics)s (protocol %(protocol)s)") % {
-        "characteristics": ", ".join(
-            capfirst(CreditProfile.characteristic_label(name)) for name in changed
-        ),
-        "protocol": protocol,
+        "characteristics": correction.changed_labels(),
+        "protocol": correction.protocol,
     }
-    for dispute in _in_force(cpf_hash, ConsumerRequestKind.DISPUTE):
+    for dispute in _in_force(correction.cpf_hash, ConsumerRequestKind.DISPUTE):
         _record(dispute, ConsumerRequestAction.PROFILE_CORRECTED, actor, note)

@@ -364,7 +364,7 @@ def credit_profile_update(
     locked.full_clean()
     locked.save()
     user, name = actor_fields(actor)
-    CreditProfileCorrection.objects.create(
+    correction = CreditProfileCorrection.objects.create(
         cpf_hash=locked.cpf_hash,
         cpf_masked=locked.cpf_masked,
         profile_version=locked.version,
@@ -375,9 +375,7 @@ def credit_profile_update(
         actor_name=name,
     )
     invalidations_record(profile_versions={locked.cpf_hash: locked.version})
-    consumer_requests_record_correction(
-        cpf_hash=locked.cpf_hash, changed=changed, protocol=protocol, actor=actor
-    )
+    consumer_requests_record_correction(correction=correction, actor=actor)
     invalidations_drain_on_commit(locked.cpf_hash)
     profile.version = locked.version
     return True

@@ -93,8 +93,9 @@ def test_if_staff_correct_a_profile_then_its_version_grows_and_its_cache_is_inva
     client_with_key.post("/api/v1/scores", {"cpf": EXAMPLE_CPF}, format="json")
     url = reverse("admin:scores_creditprofile_change", args=[profile.pk])
     form = admin_client.get(url).context["adminform"].form
-    data = {name: form.initial[name] for name in form.fields}
+    data = {name: form.initial.get(name, "") for name in form.fields}
     data["active_negative_records"] = 2
+    data.update(correction_protocol="2026-0042", correction_reason="Negativação confirmada.")
 
     with django_capture_on_commit_callbacks(execute=True):  # invalidation runs after commit
         response = admin_client.post(url, data)
@@ -112,8 +113,9 @@ def test_if_a_profile_edit_is_out_of_range_then_it_is_refused(admin_client, make
     profile = make_profile(EXAMPLE_CPF)
     url = reverse("admin:scores_creditprofile_change", args=[profile.pk])
     form = admin_client.get(url).context["adminform"].form
-    data = {name: form.initial[name] for name in form.fields}
+    data = {name: form.initial.get(name, "") for name in form.fields}
     data["on_time_payment_ratio"] = "1.5"
+    data.update(correction_protocol="2026-0042", correction_reason="Correção do credor.")
 
     response = admin_client.post(url, data)
 

@@ -134,7 +134,7 @@ def test_if_a_found_profile_is_opened_and_saved_then_the_search_comes_back_witho
 
     form = operator_client.get(change).context["adminform"].form
     saved = operator_client.post(
-        change, {**{name: form.initial[name] for name in form.fields}, "_save": "1"}
+        change, {**{name: form.initial.get(name, "") for name in form.fields}, "_save": "1"}
     )
 
     assert saved.status_code == 302

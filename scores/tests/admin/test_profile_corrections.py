@@ -101,11 +101,14 @@ def test_if_an_operator_corrects_a_profile_then_the_record_and_the_profile_page_
         reverse("admin:scores_creditprofilecorrection_change", args=[correction.pk])
     ).content.decode()
     assert "Protesto registrado pelo cartório em 01/12." in detail
+    history = operator.get(
+        reverse("admin:scores_creditprofile_history", args=[quote(profile.pk)])
+    ).content.decode()
+    assert "2026-0042" in history
+    assert "Protesto registrado pelo cartório em 01/12." in history
 
 
-def test_if_only_the_protocol_and_reason_are_typed_then_nothing_is_recorded(
-    operator, make_profile
-):
+def test_if_only_the_protocol_and_reason_are_typed_then_nothing_is_recorded(operator, make_profile):
     profile = make_profile(EXAMPLE_CPF)
 
     response = operator.post(
@@ -120,9 +123,7 @@ def test_if_only_the_protocol_and_reason_are_typed_then_nothing_is_recorded(
 
 
 @pytest.mark.parametrize("role", [StaffRole.KEY_MANAGERS, StaffRole.MODEL_APPROVERS])
-def test_if_a_role_without_the_record_opens_the_corrections_then_it_is_refused(
-    staff_member, role
-):
+def test_if_a_role_without_the_record_opens_the_corrections_then_it_is_refused(staff_member, role):
     client = sign_in(Client(), staff_member("kim", role=role))
 
     assert client.get(CORRECTIONS).status_code == 403
