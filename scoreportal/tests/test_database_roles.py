@@ -21,24 +21,31 @@ from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from accounts.models import KeyLifecycleEvent
-from audit.models import AuditExportDownload, CpfReportRun
+from audit.models import AuditExportDownload, CpfReportRun, UsageSummaryRefresh
 from audit.retention import AUDIT_RETENTION_MIN_DAYS
 from devstack.services import postgres_cluster
 from scoreportal.database_roles import grant_serving_role
 from scoreportal.models import append_only_tables
 from scores.constants import Endpoint
 from scores.core.cpf import Cpf
-from scores.models import Consultation, ScorecardEvent, StoredScorecard
+from scores.models import (
+    Consultation,
+    CreditProfileCorrection,
+    ScorecardEvent,
+    StoredScorecard,
+)
 from scores.services import consumer_request_register
 
 PROJECT = Path(__file__).resolve().parents[2]
 APPEND_ONLY_TABLES = [
     "accounts_keylifecycleevent",
     "audit_auditexportdownload",
+    "audit_usagesummaryrefresh",
     "scores_auditexport",
     "scores_consultation",
     "scores_consumerrequestevent",
     "scores_cpfreportrun",
+    "scores_creditprofilecorrection",
     "scores_scorecardevent",
     "scores_storedscorecard",
 ]
@@ -89,7 +96,21 @@ def one_row_each(api_key, admin_user):
     consumer_request = consumer_request_register(
         cpf=Cpf.parse("529.982.247-25"), kind="suspend", channel="phone", actor="test"
     )
+    correction = CreditProfileCorrection.objects.create(
+        cpf_hash="0" * 64,
+        cpf_masked="***.982.247-**",
+        profile_version=2,
+        characteristics=["protests"],
+        protocol="2026-0042",
+        reason="test",
+        actor_name="test",
+    )
+    refresh = UsageSummaryRefresh.objects.create(
+        actor=admin_user, actor_name="admin", days=0, up_to_date=True
+    )
     return {
+        "scores_creditprofilecorrection": correction.pk,
+        "audit_usagesummaryrefresh": refresh.pk,
         "scores_storedscorecard": stored.pk,
         "scores_scorecardevent": step.pk,
         "scores_consumerrequestevent": consumer_request.events.get().pk,
@@ -216,7 +237,7 @@ def test_if_prune_audit_runs_as_the_serving_role_then_it_is_refused_and_says_why
     assert str(refused.value) == (
         "prune_audit runs as the schema's owner (on AWS, the ops function): role "
         f"{serving} has no DELETE privilege on scores_consultation, audit_auditexportdownload, "
-        "scores_auditexport, scores_cpfreportrun."
+        "scores_auditexport, scores_cpfreportrun, audit_usagesummaryrefresh."
     )
     assert Consultation.objects.filter(pk=one_row_each["scores_consultation"]).exists()
 

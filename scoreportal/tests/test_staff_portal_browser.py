@@ -34,8 +34,8 @@ from conftest import STAFF_PASSWORD, browser_sign_in, follow, screenshot, totp_c
 from scores.constants import OUTCOME_SCORED
 from scores.core.cpf import Cpf
 from scores.models import Consultation, CreditProfile
-from scores.services import credit_profile_update
 from scores.selectors import active_scorecard
+from scores.services import credit_profile_update
 from scores.tests.fixtures import EXAMPLE_CPF
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("score_table")]
