@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from audit.exceptions import AuditPruneNotPermitted
@@ -13,11 +13,10 @@ from audit.models import AuditExport, AuditExportDownload, CpfReportRun, UsageSu
 from audit.retention import AUDIT_RETENTION_MIN_DAYS
 from audit.selectors import is_partitioned
 from audit.services.partitions import consultation_partitions_drop, oldest_month_start
-from scoreportal.models import AppendOnlyRecord
 from scores.models import Consultation
 
 # The append-only tables prune_audit may remove old rows from.
-AUDIT_MODELS: tuple[type[Consultation] | type[AppendOnlyRecord], ...] = (
+AUDIT_MODELS: tuple[type[models.Model], ...] = (
     Consultation,
     AuditExportDownload,
     AuditExport,
@@ -68,13 +67,13 @@ def consultations_prune(
                     with connection.cursor() as cursor:
                         cursor.execute("SET LOCAL scoreportal.audit_prune = 'on'")
                 batch = list(
-                    model.objects.filter(occurred_at__lt=cutoffs[model])
+                    model._default_manager.filter(occurred_at__lt=cutoffs[model])
                     .order_by("occurred_at")
                     .values_list("pk", flat=True)[:batch_size]
                 )
                 if not batch:
                     break
-                model.objects.filter(pk__in=batch).delete()
+                model._default_manager.filter(pk__in=batch).delete()
                 deleted += len(batch)
     return deleted
 

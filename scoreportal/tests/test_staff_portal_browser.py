@@ -163,7 +163,7 @@ def a_month_of_work(staff_member, django_user_model):
     for _attempt in range(settings.AXES_FAILURE_LIMIT):
         Client().post(f"/{settings.ADMIN_URL}login/", {"username": "bia", "password": "not it"})
     credit_profile_update(
-        profile=CreditProfile.objects.order_by("pk").first(),
+        profile=CreditProfile.objects.order_by("pk")[0],
         values={"protests": 3},
         protocol="2026-0042",
         reason="Protesto registrado pelo cartório.",
