@@ -236,7 +236,6 @@ def counts() -> dict[str, int]:
 
 def drop(database_url: str) -> None:
     import psycopg2
-
     from django.db import connections
 
     connections.close_all()
