@@ -284,6 +284,7 @@ def pages(admin: str) -> dict[str, Page]:
                 "cpf": HOT_CPF,
                 "since": (DATA_LAST_DAY - timedelta(days=184)).isoformat(),
                 "until": until,
+                "reason": "bench-audit",  # the form asks why a report is run
                 "output": "page",
             },
             'id="cpf-report-consultations"',
