@@ -358,7 +358,12 @@ def export(session: AuditorSession, admin: str, worker_pid: int, trail_rows: int
         query = urllib.parse.parse_qs(url.query)
         link = {
             "host": url.netloc,
-            "expires_seconds": int(query.get("X-Amz-Expires", ["0"])[0]),
+            # Signature version 4 says how long; version 2 (botocore's for this endpoint) when.
+            "expires_seconds": round(
+                int(query["X-Amz-Expires"][0])
+                if "X-Amz-Expires" in query
+                else int(query["Expires"][0]) - time.time()
+            ),
             "cpf_in_url": bool(re.search(r"\d{3}\.?\d{3}\.?\d{3}-?\d{2}", url.geturl())),
         }
         fetch = http.client.HTTPConnection(url.hostname or "", url.port, timeout=600)
