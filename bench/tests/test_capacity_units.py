@@ -22,7 +22,7 @@ def test_an_item_is_its_names_and_values_with_lists_and_maps_overhead():
         "pk": {"S": "a" * 64},  # 2 + 64
         "score": {"N": "712"},  # 5 + 3
         "probability_of_default": {"N": "0.0420"},  # 22 + 2
-        "reason_codes": {"L": [{"S": "R01"}, {"S": "R02"}]},  # 12 + 3 + 2 × (1 + 3)
+        "reason_codes": {"L": [{"S": "R01"}, {"S": "R02"}]},  # 12 + 3 + 2 * (1 + 3)
         "under_dispute": {"BOOL": False},  # 13 + 1
         "m": {"M": {"a": {"S": "xy"}}},  # 1 + 3 + (1 + 1 + 2)
         "nome": {"S": "ação"},  # 4 + 6 (UTF-8)
