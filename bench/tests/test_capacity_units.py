@@ -13,11 +13,11 @@ from bench.capacity_units import item_size, number_size, read_units, write_units
     ("text", "size"),
     [("712", 3), ("0.0420", 2), ("1700000000", 2), ("-12345", 4), ("0", 1)],
 )
-def test_a_number_takes_a_byte_per_two_significant_digits_and_one_more(text, size):
+def test_if_a_number_is_sized_then_it_takes_a_byte_per_two_significant_digits_and_one(text, size):
     assert number_size(text) == size
 
 
-def test_an_item_is_its_names_and_values_with_lists_and_maps_overhead():
+def test_if_an_item_is_sized_then_it_is_its_names_and_values_with_lists_overhead():
     item = {
         "pk": {"S": "a" * 64},  # 2 + 64
         "score": {"N": "712"},  # 5 + 3
@@ -32,7 +32,7 @@ def test_an_item_is_its_names_and_values_with_lists_and_maps_overhead():
     assert item_size(None) == 0
 
 
-def test_reads_round_each_item_to_4_kb_and_writes_the_larger_side_to_1_kb():
+def test_if_units_are_counted_then_reads_round_items_to_4_kb_and_writes_to_1_kb():
     # A missing item (0 bytes) still takes a read's minimum; 5,000 bytes take two blocks.
     assert read_units([0, 100, 5000], consistent=True) == 4
     assert read_units([0, 100, 5000], consistent=False) == 2
