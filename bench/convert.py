@@ -11,7 +11,7 @@ while the service writes.
    one row a transaction as a score request does, `--writer-rate` rows a second in all.
 3. With the writer running: `manage.py migrate` (scores 0016 renames the trail and creates
    the partitioned one), then `manage.py convert_audit_trail`, each in a process of its own
-   (production settings): wall time, and the conversion's peak RSS (wait4's rusage).
+   (production settings): wall time, and the conversion's peak RSS (its VmHWM).
 4. Stops the writer, and counts: the trail must hold the old rows plus every row the writer
    committed, each once, and the old table must be gone.
 5. Drops the database (`--keep` to leave it).
@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -185,7 +186,11 @@ class Writer:
 
 
 def run_command(arguments: list[str], environment: dict[str, str]) -> dict[str, Any]:
-    """manage.py in a process of its own: wall time, its peak RSS (wait4), its output."""
+    """manage.py in a process of its own: wall time, its peak RSS, its output.
+
+    The peak is the child's VmHWM, read from /proc while it runs (from its exec on: until
+    then it is this process's), not wait4's ru_maxrss, which counts this process's memory
+    at the fork (all of it, after a load of millions of rows here)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.monotonic()
         process = subprocess.Popen(
@@ -195,8 +200,13 @@ def run_command(arguments: list[str], environment: dict[str, str]) -> dict[str, 
             stdout=out,
             stderr=err,
         )
-        # wait4 gives this child's own resource usage (ru_maxrss in KiB on Linux).
-        _pid, status, usage = os.wait4(process.pid, 0)
+        peak_kb = 0
+        while True:
+            pid, status, _usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            peak_kb = max(peak_kb, _peak_kb(process.pid))
+            time.sleep(0.05)
         ended = time.monotonic()
         process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         out.seek(0)
@@ -208,9 +218,21 @@ def run_command(arguments: list[str], environment: dict[str, str]) -> dict[str, 
         "started": started,
         "ended": ended,
         "seconds": round(ended - started, 1),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(peak_kb / 1024, 1),
         "output": stdout.strip(),
     }
+
+
+def _peak_kb(pid: int) -> int:
+    """The process's VmHWM once it runs manage.py (0 before its exec, or once it is gone)."""
+    try:
+        if b"manage.py" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return 0
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+    return int(found.group(1)) if found else 0
 
 
 def counts() -> dict[str, int]:
