@@ -9,7 +9,7 @@ STAGE ?= dev
 # make run PORT=8001 when 8000 is taken.
 PORT ?= 8000
 
-.PHONY: help install browsers run test bench bench-audit bench-import bench-impact load lint format requirements package messages clean
+.PHONY: help install browsers run test bench bench-audit bench-convert bench-import bench-impact load lint format requirements package messages clean
 
 help:
 	@echo "make run          install, migrate, start local DynamoDB, seed demo data, serve :8000"
@@ -17,6 +17,7 @@ help:
 	@echo "make test         install, provision Postgres + local DynamoDB, run the whole suite"
 	@echo "make bench        measure the score path and cold start (bench/README.md)"
 	@echo "make bench-audit  the auditors' pages at 10 million audit rows (bench/README.md)"
+	@echo "make bench-convert a 10-million-row trail partitioned while rows arrive (bench/README.md)"
 	@echo "make bench-import a CSV import of 1 million profiles, new then changed (bench/README.md)"
 	@echo "make bench-impact a scorecard's impact over 1 million profiles (bench/README.md)"
 	@echo "make load         a mixed load (30 s, 32 connections) reconciled with the audit trail"
@@ -58,6 +59,9 @@ bench: $(INSTALLED)
 
 bench-audit: $(INSTALLED)
 	$(BIN)/python -m bench.audit $(ARGS)
+
+bench-convert: $(INSTALLED)
+	$(BIN)/python -m bench.convert $(ARGS)
 
 bench-import: $(INSTALLED)
 	$(BIN)/python -m bench.imports $(ARGS)

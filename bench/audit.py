@@ -9,7 +9,10 @@
    of `--repeat` (5), client side, over loopback.
 3. Exports about a million rows as CSV through the same server (the export's task, then
    its download), measuring rows per second and the gunicorn worker's peak RSS (VmHWM)
-   against its RSS before.
+   against its RSS before. The file goes to the operations bucket on the local S3
+   endpoint (moto), a multipart upload as on a stage, and is downloaded through the
+   presigned link the download answers with; `--export-to media` writes it to MEDIA_ROOT
+   instead, as on a laptop without a bucket.
 4. Reports the table's and each index's size, and EXPLAIN (ANALYZE, BUFFERS) of every
    query each page sends to the audit table or the summary (captured by rendering the
    page in-process with Django's query capture).
@@ -47,6 +50,7 @@ DATA_SPAN = timedelta(days=335)
 BUDGET_MS = 300.0
 HOT_CPF = "529.982.247-25"  # one of the CPFs generate_audit_rows consults most
 EXPORT_ROWS = 1_000_000
+BUCKET = "bench-audit-operations"
 
 
 def environment_for(database_url: str, dynamodb_url: str) -> dict[str, str]:
@@ -280,6 +284,7 @@ def pages(admin: str) -> dict[str, Page]:
                 "cpf": HOT_CPF,
                 "since": (DATA_LAST_DAY - timedelta(days=184)).isoformat(),
                 "until": until,
+                "reason": "bench-audit",  # the form asks why a report is run
                 "output": "page",
             },
             'id="cpf-report-consultations"',
@@ -313,48 +318,84 @@ def time_pages(session: AuditorSession, measured: dict[str, Page], repeat: int) 
     return results
 
 
-def export(session: AuditorSession, admin: str, worker_pid: int) -> dict[str, Any]:
+def export(session: AuditorSession, admin: str, worker_pid: int, trail_rows: int) -> dict[str, Any]:
     """About EXPORT_ROWS rows as CSV through the export's task, then its download: rows per
-    second, and the worker's memory."""
+    second, the steps, and the worker's memory."""
     from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT occurred_at FROM scores_consultation"
-            " ORDER BY occurred_at DESC, id DESC OFFSET %s LIMIT 1",
-            [EXPORT_ROWS - 1],
-        )
-        (oldest,) = cursor.fetchone()
     from django.utils import timezone
 
-    since = timezone.localtime(oldest).date() + timedelta(days=1)
-    path = f"/{admin}scores/consultation/export/?occurred_from={since.isoformat()}"
+    path = f"/{admin}scores/consultation/export/"
+    if trail_rows > EXPORT_ROWS:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT occurred_at FROM scores_consultation"
+                " ORDER BY occurred_at DESC, id DESC OFFSET %s LIMIT 1",
+                [EXPORT_ROWS - 1],
+            )
+            (oldest,) = cursor.fetchone()
+        since = timezone.localtime(oldest).date() + timedelta(days=1)
+        path += f"?occurred_from={since.isoformat()}"
+    # else the whole trail: a trail of a million rows is the million.
     before = _memory(worker_pid)
     # The page's button posts; off Lambda the task's steps run in the request, one after
     # the other, so the answer (a redirect to the export's page) comes when the file is
-    # written (MEDIA_ROOT here; the operations bucket on a stage).
+    # written (to the operations bucket, or MEDIA_ROOT with --export-to media).
     status, _content, elapsed = session.request("POST", path, {})
     after = _memory(worker_pid)
     if status != 302:
         raise RuntimeError(f"export: HTTP {status}")
-    from audit.models import AuditExportFile
+    from audit.models import AuditExportDownload, AuditExportFile
 
     file = AuditExportFile.objects.select_related("export").latest("export__occurred_at")
     if file.status != AuditExportFile.Status.DONE:
         raise RuntimeError(f"export: {file.status} {file.failure}")
     download = f"/{admin}audit/auditexport/{file.pk}/download/"
-    status, content, download_ms = session.request("POST", download, {})
+    started = time.perf_counter()
+    status, content, _ms = session.request("POST", download, {})
+    link: dict[str, Any] = {}
+    if status == 303:  # the bucket: a presigned link to the object, fetched as a browser does
+        url = urllib.parse.urlsplit(session.last_location)
+        query = urllib.parse.parse_qs(url.query)
+        link = {
+            "host": url.netloc,
+            # Signature version 4 says how long; version 2 (botocore's for this endpoint) when.
+            "expires_seconds": round(
+                int(query["X-Amz-Expires"][0])
+                if "X-Amz-Expires" in query
+                else int(query["Expires"][0]) - time.time()
+            ),
+            "cpf_in_url": bool(re.search(r"\d{3}\.?\d{3}\.?\d{3}-?\d{2}", url.geturl())),
+        }
+        fetch = http.client.HTTPConnection(url.hostname or "", url.port, timeout=600)
+        fetch.request("GET", f"{url.path}?{url.query}")
+        response = fetch.getresponse()
+        status = response.status
+        link["content_disposition"] = response.getheader("Content-Disposition")
+        size, lines = 0, 0
+        while chunk := response.read(1 << 20):
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+        fetch.close()
+    else:
+        size, lines = len(content), content.count(b"\n")
+    download_seconds = time.perf_counter() - started
     if status != 200:
         raise RuntimeError(f"export download: HTTP {status}")
-    rows = content.count(b"\n") - 1
+    rows = lines - 1
+    if rows != file.export.row_count:
+        raise RuntimeError(f"export: {rows:,} rows downloaded, {file.export.row_count:,} counted")
     return {
         "path": path,
+        "written_to": file.location.rsplit("/", 1)[0],
         "rows": rows,
-        "bytes": len(content),
+        "bytes": size,
         "steps": file.steps,
+        "parts": len(file.parts),
         "seconds": round(elapsed / 1000, 1),
         "rows_per_second": round(rows / (elapsed / 1000)),
-        "download_seconds": round(download_ms / 1000, 1),
+        "download_seconds": round(download_seconds, 1),
+        "download_link": link,
+        "downloads_recorded": AuditExportDownload.objects.filter(export=file.export).count(),
         "worker_rss_before_mb": before["VmRSS"],
         "worker_peak_rss_mb": after["VmHWM"],
         "worker_rss_after_mb": after["VmRSS"],
@@ -438,8 +479,15 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [
         "",
         f"CSV export: {exported['rows']:,} rows ({exported['bytes'] / 1e6:.0f} MB) in "
-        f"{exported['seconds']} s through the task ({exported['steps']} steps), "
-        f"{exported['rows_per_second']:,} rows/s, downloaded in {exported['download_seconds']} s;"
+        f"{exported['seconds']} s through the task ({exported['steps']} steps) to "
+        f"`{exported['written_to']}`, {exported['rows_per_second']:,} rows/s, downloaded in "
+        f"{exported['download_seconds']} s"
+        + (
+            f" through a link lasting {exported['download_link']['expires_seconds']} s"
+            if exported["download_link"]
+            else ""
+        )
+        + ";"
         " the worker's RSS "
         f"{exported['worker_rss_before_mb']} MB before, peak {exported['worker_peak_rss_mb']} "
         f"MB, {exported['worker_rss_after_mb']} MB after.",
@@ -463,18 +511,36 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--database", default="scoreportal_auditbench")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-export", action="store_true")
+    parser.add_argument(
+        "--export-to",
+        choices=("bucket", "media"),
+        default="bucket",
+        help="the operations bucket on the local S3 endpoint (moto), as on a stage; or "
+        "MEDIA_ROOT, as on a laptop without a bucket",
+    )
     args = parser.parse_args(argv)
 
     with postgres() as base_url, moto_server() as dynamodb_url:
         database_url = base_url.rsplit("/", 1)[0] + "/" + args.database
         ensure_database(database_url)
         environment = environment_for(database_url, dynamodb_url)
+        if args.export_to == "bucket":
+            # moto serves S3 on the same port as DynamoDB.
+            environment |= {"OPERATIONS_BUCKET": BUCKET, "S3_ENDPOINT_URL": dynamodb_url}
         os.environ.update(environment)
         import django
 
         django.setup()
         from django.conf import settings
         from django.db import connection
+
+        if args.export_to == "bucket":
+            from scoreportal import aws_clients
+
+            aws_clients.s3().create_bucket(
+                Bucket=BUCKET,
+                CreateBucketConfiguration={"LocationConstraint": settings.AWS_REGION},
+            )
 
         loaded = load(args.rows)
         table_sizes = sizes()
@@ -496,7 +562,9 @@ def main(argv: list[str]) -> int:
             exported = None
             if not args.skip_export:
                 print(f"bench.audit: CSV export of about {EXPORT_ROWS:,} rows …", flush=True)
-                exported = export(session, settings.ADMIN_URL, _worker_pid(server.process.pid))
+                exported = export(
+                    session, settings.ADMIN_URL, _worker_pid(server.process.pid), loaded["rows"]
+                )
                 print(f"  {exported}", flush=True)
         finally:
             server.stop()

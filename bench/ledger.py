@@ -28,6 +28,9 @@ must be exactly those the answers call for, found by the answer's X-Request-ID:
 Rows the answers do not call for (lost), rows beyond them (duplicated) and rows written
 during the run whose request id no answer carries (orphans) are counted; the run fails
 unless all are zero. Run it alone on its database: another load's rows would be orphans.
+
+Then, in-process, the DynamoDB read and write units of each kind of score request, from the
+items its calls read and write (bench/capacity_units.py; `--skip-units` to skip).
 """
 
 from __future__ import annotations
@@ -475,6 +478,11 @@ def main(argv: list[str]) -> int:
         help="the Postgres database to seed and use (its own: rows of another load would be"
         " orphans to this one)",
     )
+    parser.add_argument(
+        "--skip-units",
+        action="store_true",
+        help="skip the DynamoDB units of each kind of request (bench/capacity_units.py)",
+    )
     args = parser.parse_args(argv)
 
     from bench.__main__ import stack_environment
@@ -493,7 +501,8 @@ def main(argv: list[str]) -> int:
         print("load: seeding …", flush=True)
         call_command("migrate", verbosity=0)
         call_command("ensure_score_table", stdout=io.StringIO())
-        mix = Mix(populate(profiles=args.profiles), seed=args.seed)
+        population = populate(profiles=args.profiles)
+        mix = Mix(population, seed=args.seed)
         server = AppServer(environment, workers=args.workers, log_name="load-gunicorn")
         try:
             server.wait_until_ready()
@@ -512,9 +521,25 @@ def main(argv: list[str]) -> int:
         # Each answer left after its rows were committed; the margin covers clock rounding.
         margin = timedelta(seconds=1)
         ledger = reconcile(driven, mix, audit_rows(since=since - margin, until=until + margin))
+        units = None
+        if not args.skip_units:
+            # After the reconciliation: these requests' rows are not the load's.
+            print("load: DynamoDB units per request (in-process) …", flush=True)
+            from bench.capacity_units import measure
+
+            units = measure(
+                key=population.key,
+                limited_key=population.limited_key,
+                known_cpfs=population.known_cpfs,
+            )
 
     print()
     print(describe(ledger))
+    if units is not None:
+        from bench import capacity_units
+
+        print()
+        print(capacity_units.describe(units))
     RESULTS.mkdir(exist_ok=True)
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -522,6 +547,7 @@ def main(argv: list[str]) -> int:
         "throughput_rps": round(ledger.throughput_rps, 1),
         "reconciled": ledger.ok,
         **asdict(ledger),
+        "dynamodb_units": units,
     }
     (RESULTS / "load.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwritten: {RESULTS / 'load.json'}")
