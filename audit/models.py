@@ -101,6 +101,9 @@ class AuditExportFile(models.Model):
     file_name = models.CharField(_("file"), max_length=200, editable=False)
     upload_id = models.CharField(_("upload id"), max_length=1024, blank=True, editable=False)
     parts = models.JSONField(_("parts"), default=list, editable=False)
+    # A bucket takes parts of 5 MiB at least but the last: a shorter step's bytes wait here
+    # for the next step's (kept with the step's position, in its transaction).
+    pending = models.BinaryField(_("bytes waiting for the next part"), default=b"", editable=False)
     rows_written = models.PositiveBigIntegerField(_("rows written"), default=0)
     bytes_written = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
     # Where the last finished step stopped: the newest-first order's (time, id) of its last row.

@@ -50,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 EXPORTS_PREFIX = "exports/"
 _S3_SCHEME = "s3://"
+# S3's smallest part of a multipart upload, except the last one.
+S3_MIN_PART_BYTES = 5 * 1024 * 1024
 # Rows read per query inside a step (keyset): a few megabytes of Python objects at most.
 _CHUNK_ROWS = 2000
 _SIGNING_SALT = "audit.export.query"
@@ -159,8 +161,9 @@ def audit_export_advance(*, export_id: int) -> bool:
         return _failed(file, gettext_noop("the export's query could not be read back"))
     with translation.override(file.language):
         data, count, last, finished = _step_bytes(file, rows)
+    to_write, pending = _part_bytes(file, data, finished=finished)
     try:
-        part = _write(file, data, finished=finished)
+        part = None if to_write is None else _write(file, to_write)
     except (OSError, BotoCoreError, ClientError):
         logger.exception("audit export %s: the file could not be written", export_id)
         return _failed(file, gettext_noop("the file could not be written"))
@@ -172,13 +175,20 @@ def audit_export_advance(*, export_id: int) -> bool:
         locked.progressed_at = timezone.now()
         locked.rows_written += count
         locked.bytes_written += len(data)
+        locked.pending = pending
         if part is not None:
             locked.parts = [*locked.parts, part]
         if last is not None:
             locked.after_time, locked.after_id = last.occurred_at, last.pk
         if finished:
-            _complete(locked)
-            locked.status = AuditExportFile.Status.DONE
+            try:
+                _complete(locked)
+            except (BotoCoreError, ClientError):
+                logger.exception("audit export %s: the file could not be completed", export_id)
+                locked.status = AuditExportFile.Status.FAILED
+                locked.failure = gettext_noop("the file could not be completed")
+            else:
+                locked.status = AuditExportFile.Status.DONE
             locked.finished_at = timezone.now()
         locked.save()
     logger.info(
@@ -322,7 +332,21 @@ def _s3_object(location: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _write(file: AuditExportFile, data: bytes, *, finished: bool) -> list[Any] | None:
+def _part_bytes(
+    file: AuditExportFile, data: bytes, *, finished: bool
+) -> tuple[bytes | None, bytes]:
+    """What this step writes (None: nothing yet) and what waits for the next step. In a
+    bucket every part but the last is S3_MIN_PART_BYTES at least: a step cut short by its
+    time (a narrow filter over a large trail) leaves its bytes for the next step's part."""
+    if not file.location.startswith(_S3_SCHEME):
+        return data, b""
+    waiting = bytes(file.pending) + data
+    if not finished and len(waiting) < S3_MIN_PART_BYTES:
+        return None, waiting
+    return waiting, b""
+
+
+def _write(file: AuditExportFile, data: bytes) -> list[Any] | None:
     """Write one step's bytes where the file goes; the part written ([number, ETag]) in a
     bucket. Writing a step again (a retry after a step was cut) replaces what it wrote."""
     if not file.location.startswith(_S3_SCHEME):
@@ -342,7 +366,7 @@ def _write(file: AuditExportFile, data: bytes, *, finished: bool) -> list[Any] |
         )
         AuditExportFile.objects.filter(pk=file.pk).update(upload_id=upload["UploadId"])
         file.upload_id = upload["UploadId"]
-    number = file.steps + 1
+    number = len(file.parts) + 1
     answer = s3.upload_part(
         Bucket=bucket, Key=key, UploadId=file.upload_id, PartNumber=number, Body=data
     )

@@ -174,3 +174,37 @@ def test_if_an_export_s_query_was_changed_in_the_database_then_the_task_refuses_
     assert (file.status, file.failure) == ("failed", "the export's query could not be read back")
     with pytest.raises(ExportNotReady):
         audit_export_download(export=AuditExport.objects.get(), actor=auditor_user)
+
+
+def test_if_steps_are_shorter_than_s3_s_smallest_part_then_their_bytes_wait_for_one_part(
+    auditor_user, operations_bucket, small_steps
+):
+    """Each step's bytes are far below S3's 5 MiB (a narrow filter, steps cut by time):
+    uploaded as parts, the bucket would refuse to complete the file (EntityTooSmall)."""
+    rows(7)
+    export = started(auditor_user)
+
+    assert steps_to_the_end(export) == 4
+    _, lines = read(auditor_user, export)
+
+    assert [int(line[-1]) for line in lines] == list(range(7))
+    file = AuditExportFile.objects.get(pk=export.pk)
+    assert (file.status, len(file.parts), bytes(file.pending)) == ("done", 1, b"")
+
+
+def test_if_the_bucket_refuses_to_complete_the_file_then_the_export_fails_and_says_so(
+    auditor_user, operations_bucket, small_steps, monkeypatch
+):
+    rows(7)
+    export = started(auditor_user)
+    # Every step its own part of a few bytes, as before the bytes waited: S3 (and moto)
+    # refuse to complete a file whose parts but the last are under 5 MiB.
+    monkeypatch.setattr(exports, "S3_MIN_PART_BYTES", 1)
+
+    steps_to_the_end(export)
+
+    file = AuditExportFile.objects.get(pk=export.pk)
+    assert (file.status, file.failure) == ("failed", "the file could not be completed")
+    assert len(file.parts) == 4
+    with pytest.raises(ExportNotReady):
+        audit_export_download(export=AuditExport.objects.get(), actor=auditor_user)
