@@ -13,16 +13,23 @@ from audit.models import AuditExport, AuditExportDownload, CpfReportRun
 from audit.retention import AUDIT_RETENTION_MIN_DAYS
 from audit.selectors import is_partitioned
 from audit.services.partitions import consultation_partitions_drop, oldest_month_start
-from scores.models import Consultation
+from scores.models import Consultation, ShadowScore
 
-# The append-only tables prune_audit may remove old rows from.
+# The append-only tables prune_audit may remove old rows from; and the challenger's shadow
+# scores, recorded per request like the trail and kept as long (not append-only).
 AUDIT_MODELS: tuple[
-    type[Consultation] | type[AuditExportDownload] | type[AuditExport] | type[CpfReportRun], ...
+    type[Consultation]
+    | type[AuditExportDownload]
+    | type[AuditExport]
+    | type[CpfReportRun]
+    | type[ShadowScore],
+    ...,
 ] = (
     Consultation,
     AuditExportDownload,
     AuditExport,
     CpfReportRun,
+    ShadowScore,
 )
 
 

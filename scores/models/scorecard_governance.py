@@ -209,7 +209,9 @@ class ShadowScore(models.Model):
             models.Index(
                 fields=["challenger_version", "champion_version", "occurred_at"],
                 name="shadowscore_versions_idx",
-            )
+            ),
+            # prune_audit removes them by age, oldest first, in batches.
+            models.Index(fields=["occurred_at"], name="shadowscore_time_idx"),
         ]
 
     def __str__(self) -> str:
