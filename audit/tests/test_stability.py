@@ -125,7 +125,7 @@ def test_if_the_scores_shift_after_activation_then_the_weeks_and_months_show_it(
     assert november.served == 29 * 100
     assert december.reading == "act"
     assert report.characteristics[0] == "on_time_payment_ratio"
-    assert [round(row.csi[0], 6) for row in report.weeks] == [0.0, 0.0] + [SHIFTED_CSI] * 4
+    assert [round(row.csi[0] or 0, 6) for row in report.weeks] == [0.0, 0.0] + [SHIFTED_CSI] * 4
     assert [row.csi_readings[0] for row in report.weeks] == ["stable"] * 2 + ["act"] * 4
     # Characteristics without bins in the summary have no CSI; scores without bins counted.
     assert report.weeks[0].csi[1] is None
