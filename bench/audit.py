@@ -273,6 +273,13 @@ def pages(admin: str) -> dict[str, Page]:
             None,
             'id="usage-by-key"',
         ),
+        # PSI and CSI per week and month since the first summarized day: the summary only.
+        "stability report": (
+            "GET",
+            f"/{admin}audit/stabilityreport/",
+            None,
+            'id="stability-weeks"',
+        ),
         "report for a CPF, 6 months": (
             "POST",
             f"/{admin}audit/cpfreport/",

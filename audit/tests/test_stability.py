@@ -72,7 +72,7 @@ def usage_row(day, buckets: dict[int, int], *, bins=None, unknown=0, version="20
 
 # Ten 10-point buckets from 400 to 850, ten scores a day each: the reference's deciles are
 # these buckets. From 2026-11-16 the lower five hold 15 a day and the upper five 5.
-EVEN = {bucket: 10 for bucket in range(40, 90, 5)}
+EVEN = dict.fromkeys(range(40, 90, 5), 10)
 SHIFTED = {bucket: 15 if bucket < 65 else 5 for bucket in range(40, 90, 5)}
 # The first characteristic (on_time_payment_ratio, five bins): even, then shifted.
 EVEN_BINS = [[20, 20, 20, 20, 20]]
@@ -149,8 +149,10 @@ def test_if_a_day_was_summarized_before_the_histogram_then_its_periods_are_not_c
         "",
     )
     assert week.without_bins == 6 * 5 + 100  # the old day's scores have no bins either
-    assert report.weeks[4].comparable and report.weeks[4].psi == pytest.approx(SHIFTED_PSI)
-    assert not report.months[0].comparable and report.months[1].comparable
+    assert report.weeks[4].comparable
+    assert report.weeks[4].psi == pytest.approx(SHIFTED_PSI)
+    assert not report.months[0].comparable
+    assert report.months[1].comparable
 
 
 def test_if_the_reference_is_concentrated_then_the_deciles_merge_and_empty_ends_join():

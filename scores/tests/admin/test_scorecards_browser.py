@@ -203,7 +203,8 @@ def test_if_an_approver_sets_a_challenger_then_the_comparison_and_stability_page
     wait_for(browser, "#chart-csi[data-drawn=true]")
     csi = browser.find_element("css selector", "#csi-weeks").text
     assert "pagamentos em dia (12 meses)" in csi.lower()
-    assert "estável" in csi and "agir" in csi
+    assert "estável" in csi
+    assert "agir" in csi
     assert browser.find_element("css selector", "#csi-months").is_displayed()
     assert tables_past_the_edge(browser) == []
     assert english_on_page(browser) == []

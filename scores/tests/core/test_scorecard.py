@@ -322,4 +322,5 @@ def test_if_a_profile_is_scored_then_each_characteristic_s_bin_is_known_and_roun
         )
     )
     assert bins_from_text(bins_text(result.bins)) == result.bins
-    assert bins_from_text("") == () and bins_from_text("1,x") == ()
+    assert bins_from_text("") == ()
+    assert bins_from_text("1,x") == ()
