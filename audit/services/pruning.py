@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from audit.exceptions import AuditPruneNotPermitted
@@ -17,14 +17,7 @@ from scores.models import Consultation, ShadowScore
 
 # The append-only tables prune_audit may remove old rows from; and the challenger's shadow
 # scores, recorded per request like the trail and kept as long (not append-only).
-AUDIT_MODELS: tuple[
-    type[Consultation]
-    | type[AuditExportDownload]
-    | type[AuditExport]
-    | type[CpfReportRun]
-    | type[ShadowScore],
-    ...,
-] = (
+AUDIT_MODELS: tuple[type[models.Model], ...] = (
     Consultation,
     AuditExportDownload,
     AuditExport,
@@ -75,13 +68,13 @@ def consultations_prune(
                     with connection.cursor() as cursor:
                         cursor.execute("SET LOCAL scoreportal.audit_prune = 'on'")
                 batch = list(
-                    model.objects.filter(occurred_at__lt=cutoffs[model])
+                    model._default_manager.filter(occurred_at__lt=cutoffs[model])
                     .order_by("occurred_at")
                     .values_list("pk", flat=True)[:batch_size]
                 )
                 if not batch:
                     break
-                model.objects.filter(pk__in=batch).delete()
+                model._default_manager.filter(pk__in=batch).delete()
                 deleted += len(batch)
     return deleted
 
