@@ -21,7 +21,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from operator import add
 
 from django.utils import timezone
 
@@ -103,8 +103,8 @@ class _Counts:
     unknown: int = 0
 
     def add(self, other: _Counts) -> None:
-        self.bands = [a + b for a, b in zip(self.bands, other.bands, strict=True)]
-        self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
+        self.bands = list(map(add, self.bands, other.bands))
+        self.histogram = list(map(add, self.histogram, other.histogram))
         self.comparable = self.comparable and other.comparable
         _add_bins(self.bins, other.bins)
         self.unknown += other.unknown
@@ -117,25 +117,7 @@ def _add_bins(into: list[list[int]], bins: Iterable[Sequence[int]]) -> None:
         target = into[position]
         if len(target) < len(counts):
             target.extend([0] * (len(counts) - len(target)))
-        for index, count in enumerate(counts):
-            target[index] += int(count)
-
-
-def _row_counts(values: Sequence[Any], version: str) -> _Counts:
-    bands = [int(count or 0) for count in values[: len(BAND_FIELDS)]]
-    histogram, characteristic_bins = values[len(BAND_FIELDS) :]
-    counts = _Counts(bands=bands)
-    if len(histogram or []) == BUCKETS:
-        counts.histogram = [int(count) for count in histogram]
-    else:
-        counts.comparable = not sum(bands)
-    of_version = (characteristic_bins or {}).get(version)
-    if of_version:
-        _add_bins(counts.bins, of_version.get("bins", []))
-        counts.unknown = int(of_version.get("unknown", 0))
-    elif sum(bands):
-        counts.unknown = sum(bands)  # another version's, or summarized before bins were kept
-    return counts
+        target[: len(counts)] = map(add, target, counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,21 +163,42 @@ class StabilityReport:
 
 
 def _daily(since: date, until: date, version: str) -> dict[date, _Counts]:
+    """Each day's summary rows (one per key) added up. Lists are added with map(add): the
+    rows are a few per key and day, and the report reads a year of them."""
     days: dict[date, _Counts] = {}
     for day, *values in (
         DailyUsage.objects.filter(day__gte=since, day__lte=until)
-        .order_by("day")
+        .order_by()
         .values_list("day", *BAND_FIELDS, "score_histogram", "characteristic_bins")
     ):
-        days.setdefault(day, _Counts()).add(_row_counts(values, version))
+        counts = days.get(day)
+        if counts is None:
+            counts = days[day] = _Counts()
+        bands = [int(count or 0) for count in values[: len(BAND_FIELDS)]]
+        histogram, characteristic_bins = values[len(BAND_FIELDS) :]
+        counts.bands = list(map(add, counts.bands, bands))
+        served = sum(bands)
+        if histogram and len(histogram) == BUCKETS:
+            counts.histogram = list(map(add, counts.histogram, histogram))
+        elif served:
+            counts.comparable = False  # summarized before the histogram was kept
+        of_version = (characteristic_bins or {}).get(version)
+        if of_version:
+            _add_bins(counts.bins, of_version.get("bins", []))
+            counts.unknown += int(of_version.get("unknown", 0))
+        else:
+            counts.unknown += served  # another version's, or summarized before bins were kept
     return days
 
 
 def _summed(days: dict[date, _Counts], start: date, end: date) -> _Counts:
     total = _Counts()
-    for day, counts in days.items():
-        if start <= day <= end:
+    day = start
+    while day <= end:
+        counts = days.get(day)
+        if counts is not None:
             total.add(counts)
+        day += timedelta(days=1)
     return total
 
 
