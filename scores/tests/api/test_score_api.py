@@ -873,6 +873,7 @@ def test_if_a_score_is_served_then_its_audit_row_keeps_each_characteristic_s_bin
     from scores.selectors import scorecard_get
 
     profile = make_profile()
+    profile.refresh_from_db()  # its decimals as stored, not as typed
     expected = scorecard_get("2026.1").score(profile.characteristics()).bins
 
     post(client_with_key, {"cpf": EXAMPLE_CPF})  # computed, then cached with its bins
