@@ -43,6 +43,10 @@ OUTCOME_CLASSES: dict[str, OutcomeClass] = {
 # The usage summary's latency buckets: each is the upper bound (exclusive, milliseconds) of
 # a bucket, after the last an open one. p50 and p95 are read from these counts, within a
 # bucket's width (docs/audit.md).
+# The usage summary's score histogram: buckets of this many points, 0-9 to 990-1000 (the
+# last takes 1000 too). The stability report cuts its PSI bins on these boundaries.
+SCORE_BUCKET = 10
+
 LATENCY_BUCKETS_MS = (
     5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 125, 150, 200, 250, 300, 400, 500, 750,
     1000, 1500, 2000, 3000, 5000, 10000,

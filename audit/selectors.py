@@ -17,7 +17,7 @@ from audit.constants import LATENCY_BUCKETS_MS
 from audit.local_days import midnight
 from audit.models import AuditExport, CpfReportRun, DailyUsage, DailyUsageStatus
 from audit.order import NEWEST_FIRST, Cursor
-from scores.models import Consultation
+from scores.models import Consultation, ShadowScore
 
 # A conversion in progress (convert_audit_trail) keeps the old rows here until copied.
 UNPARTITIONED_TABLE = "scores_consultation_unpartitioned"
@@ -46,8 +46,9 @@ def conversion_pending() -> bool:
 
 
 def consultations_prunable_count(*, retention_days: int) -> int:
-    """How many audit rows (consultations, records of exports and of per-CPF reports) are
-    older than `retention_days`: what prune_audit would remove."""
+    """How many audit rows (consultations, records of exports and of per-CPF reports, the
+    challenger's shadow scores) are older than `retention_days`: what prune_audit would
+    remove."""
     cutoff = timezone.now() - timedelta(days=retention_days)
     # A partitioned trail loses whole months: those that ended before the cutoff.
     trail_cutoff = (
@@ -55,7 +56,7 @@ def consultations_prunable_count(*, retention_days: int) -> int:
         if is_partitioned()
         else cutoff
     )
-    records = (AuditExport, CpfReportRun)
+    records = (AuditExport, CpfReportRun, ShadowScore)
     return Consultation.objects.filter(occurred_at__lt=trail_cutoff).count() + sum(
         model.objects.filter(occurred_at__lt=cutoff).count() for model in records
     )

@@ -212,11 +212,17 @@ def pages(admin: str) -> dict[str, Page]:
     until = DATA_LAST_DAY.isoformat()
     with connection.cursor() as cursor:
         # Page 5,000 of 100 rows starts after the 499,900th row (a one-off OFFSET, here only).
-        cursor.execute(
+        deep_sql = (
             "SELECT occurred_at, id FROM scores_consultation"
-            " ORDER BY occurred_at DESC, id DESC OFFSET 499899 LIMIT 1"
+            " ORDER BY occurred_at DESC, id DESC OFFSET %s LIMIT 1"
         )
-        deep = Cursor(*cursor.fetchone())
+        cursor.execute(deep_sql, [499_899])
+        found = cursor.fetchone()
+        if found is None:  # fewer rows (a small --rows): halfway down instead
+            cursor.execute("SELECT count(*) / 2 FROM scores_consultation")
+            cursor.execute(deep_sql, [cursor.fetchone()[0]])
+            found = cursor.fetchone()
+        deep = Cursor(*found)
         cursor.execute(
             "SELECT request_id, id FROM scores_consultation WHERE id = "
             "(SELECT (min(id) + max(id)) / 2 FROM scores_consultation)"
@@ -277,6 +283,13 @@ def pages(admin: str) -> dict[str, Page]:
             None,
             'id="usage-by-key"',
         ),
+        # PSI and CSI per week and month since the first summarized day: the summary only.
+        "stability report": (
+            "GET",
+            f"/{admin}audit/stabilityreport/",
+            None,
+            'id="stability-weeks"',
+        ),
         "report for a CPF, 6 months": (
             "POST",
             f"/{admin}audit/cpfreport/",
@@ -286,6 +299,7 @@ def pages(admin: str) -> dict[str, Page]:
                 "until": until,
                 "reason": "bench-audit",  # the form asks why a report is run
                 "output": "page",
+                "reason": "Protocolo 2026-000123",  # the page asks why it is run
             },
             'id="cpf-report-consultations"',
         ),

@@ -71,6 +71,13 @@ class ScoreCacheUnavailable(ApplicationError):
     default_message = "The score cache could not be reached; nothing was invalidated. Retry."
 
 
+class ImpactNotResumable(ApplicationError):
+    """Only an impact whose task has made no progress for a while can be resumed."""
+
+    code = ErrorCode.INVALID_REQUEST
+    default_message = "This impact is not stalled: it is computed or still making progress."
+
+
 class ScorecardRefused(ApplicationError):
     """An uploaded scorecard file breaks the engine's rules (or is not JSON, or names a
     version that exists): nothing was stored. `violations` says where and why."""

@@ -1,5 +1,6 @@
-"""The population stability report: PSI of the served scores per week and per month since
-the active scorecard's activation, read as stable, watch or act; a chart and a CSV."""
+"""The population stability report: PSI of the served scores and CSI of each characteristic
+per week and per month since the active scorecard's activation, read as stable, watch or
+act; charts and a CSV."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from audit.stability import PSI_ACT, PSI_WATCH, StabilityRow, stability_report
 from scoreportal.admin_bases import ReportAdmin
 from scores.constants import BAND_LABELS
 from scores.core.scorecard import Band
+from scores.models import CreditProfile
 
 READINGS = {
     "stable": _("stable"),
@@ -33,9 +35,19 @@ def _rows(rows: list[StabilityRow]) -> list[dict[str, Any]]:
                 None if not row.served else 100 * count / row.served for count in row.counts
             ],
             "reading": READINGS.get(row.reading, ""),
+            "csi": [
+                {"value": value, "reading": reading, "label": READINGS.get(reading, "")}
+                for value, reading in zip(row.csi, row.csi_readings, strict=True)
+            ],
         }
         for row in rows
     ]
+
+
+def _reading_text(row: StabilityRow) -> str:
+    if not row.comparable:
+        return gettext("not comparable")
+    return str(READINGS.get(row.reading, ""))
 
 
 @admin.register(StabilityReport)
@@ -44,6 +56,7 @@ class StabilityReportAdmin(ReportAdmin):
 
     def report(self, request: HttpRequest) -> HttpResponseBase:
         report = stability_report()
+        labels = [CreditProfile.characteristic_label(name) for name in report.characteristics]
         if request.method == "POST":  # the CSV, as every download of the admin
             return csv_response(
                 filename=download_name(gettext("population-stability"), local_now_stamp()),
@@ -54,6 +67,11 @@ class StabilityReportAdmin(ReportAdmin):
                     *(str(BAND_LABELS[band]) for band in Band),
                     gettext("PSI"),
                     gettext("Reading"),
+                    gettext("Scores without bins"),
+                    *(
+                        gettext("CSI: %(characteristic)s") % {"characteristic": label}
+                        for label in labels
+                    ),
                 ],
                 rows=[
                     [
@@ -62,7 +80,9 @@ class StabilityReportAdmin(ReportAdmin):
                         row.end.isoformat(),
                         *row.counts,
                         csv_decimal(row.psi, 4),
-                        str(READINGS.get(row.reading, "")),
+                        _reading_text(row),
+                        row.without_bins,
+                        *(csv_decimal(value, 4) for value in row.csi),
                     ]
                     for kind, rows in (
                         (gettext("week"), report.weeks),
@@ -83,6 +103,24 @@ class StabilityReportAdmin(ReportAdmin):
             ],
             "watch": PSI_WATCH,
             "act": PSI_ACT,
+            "characteristics": labels,
+            "csi_chart": {
+                "labels": [row.label for row in report.weeks],
+                "series": [
+                    {
+                        "label": label,
+                        "csi": [
+                            None if row.csi[i] is None else round(row.csi[i] or 0, 4)
+                            for row in report.weeks
+                        ],
+                    }
+                    for i, label in enumerate(labels)
+                ],
+                "watch": PSI_WATCH,
+                "act": PSI_ACT,
+                "watch_label": gettext("0.10: watch"),
+                "act_label": gettext("0.25: act"),
+            },
             "chart": {
                 "labels": [row.label for row in report.weeks],
                 "psi": [None if row.psi is None else round(row.psi, 4) for row in report.weeks],

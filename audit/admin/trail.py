@@ -82,7 +82,10 @@ class ConsultationAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Con
         ),
         (_("Caller"), {"fields": ["organization", "key", "presented_key_prefix"]}),
         (_("Consultation"), {"fields": ["cpf_masked", "purpose", "outcome", "http_status"]}),
-        (_("Score served"), {"fields": ["score", "band", "model_version", "source"]}),
+        (
+            _("Score served"),
+            {"fields": ["score", "band", "model_version", "source", "characteristic_bins"]},
+        ),
     ]
     readonly_fields = [
         "occurred_at",
@@ -101,6 +104,7 @@ class ConsultationAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Con
         "band",
         "model_version",
         "source",
+        "characteristic_bins",
     ]
 
     @admin.display(description=_("request id"))

@@ -13,15 +13,17 @@ from audit.models import AuditExport, AuditExportDownload, CpfReportRun, UsageSu
 from audit.retention import AUDIT_RETENTION_MIN_DAYS
 from audit.selectors import is_partitioned
 from audit.services.partitions import consultation_partitions_drop, oldest_month_start
-from scores.models import Consultation
+from scores.models import Consultation, ShadowScore
 
-# The append-only tables prune_audit may remove old rows from.
+# The append-only tables prune_audit may remove old rows from; and the challenger's shadow
+# scores, recorded per request like the trail and kept as long (not append-only).
 AUDIT_MODELS: tuple[type[models.Model], ...] = (
     Consultation,
     AuditExportDownload,
     AuditExport,
     CpfReportRun,
     UsageSummaryRefresh,
+    ShadowScore,
 )
 
 

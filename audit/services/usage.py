@@ -23,11 +23,11 @@ from django.db import transaction
 from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
-from audit.constants import LATENCY_BUCKETS_MS, OUTCOME_CLASSES, OutcomeClass
+from audit.constants import LATENCY_BUCKETS_MS, OUTCOME_CLASSES, SCORE_BUCKET, OutcomeClass
 from audit.local_days import midnight
 from audit.models import DailyUsage, DailyUsageStatus, UsageSummaryRefresh
 from scores.constants import ScoreSource
-from scores.core.scorecard import Band
+from scores.core.scorecard import MAX_SCORE, Band, bins_from_text
 from scores.models import Consultation
 
 # A row's time is taken just before it is written, within its request (at most 29 s on
@@ -88,6 +88,17 @@ def usage_summary_refresh(
     )
 
 
+def usage_reopen_from(day: date) -> int:
+    """Mark the summarized days from `day` on as not complete, so the next summary rewrites
+    them (and fills what older rows lack: the score histogram, the characteristic bins).
+    Refuses a day whose audit rows may be gone, pruned: any day up to the oldest row's (a
+    summary rewritten from a partial trail would lose counts). Returns the days reopened."""
+    oldest = Consultation.objects.aggregate(at=Min("occurred_at"))["at"]
+    if oldest is None or day <= timezone.localdate(oldest):
+        raise ValueError("the audit trail may no longer hold every row of that day")
+    return DailyUsageStatus.objects.filter(day__gte=day, complete=True).update(complete=False)
+
+
 def _first_day_to_summarize() -> date | None:
     incomplete = DailyUsageStatus.objects.filter(complete=False).aggregate(day=Min("day"))
     if incomplete["day"] is not None:
@@ -112,12 +123,11 @@ def usage_summarize_day(
         return status
     start, end = midnight(day), midnight(day + timedelta(days=1))
     until = min(end, covered_until)
+    in_day = Consultation.objects.filter(occurred_at__gte=start, occurred_at__lt=until)
+    histograms = _served_histograms(in_day)
     rows = [
-        _daily_usage(day, values)
-        for values in Consultation.objects.filter(occurred_at__gte=start, occurred_at__lt=until)
-        .order_by()
-        .values("organization_id", "api_key_id")
-        .annotate(**_SUMS)
+        _daily_usage(day, values, histograms)
+        for values in in_day.order_by().values("organization_id", "api_key_id").annotate(**_SUMS)
     ]
     DailyUsage.objects.filter(day=day).delete()
     DailyUsage.objects.bulk_create(rows)
@@ -163,7 +173,46 @@ _SUMS: dict[str, Any] = {
 }
 
 
-def _daily_usage(day: date, values: Mapping[str, Any]) -> DailyUsage:
+_Histograms = dict[tuple[int | None, str | None], tuple[list[int], dict[str, Any]]]
+
+
+def _served_histograms(consultations: Any) -> _Histograms:
+    """Per organization and key: the served scores per SCORE_BUCKET points, and each
+    scorecard version's characteristic bins ({version: {"bins": [[count per bin] per
+    characteristic], "unknown": count}}). One more GROUP BY over the day's served rows (by
+    score and bins: at most a row per consultation, far fewer in practice), summed here."""
+    found: _Histograms = {}
+    buckets = MAX_SCORE // SCORE_BUCKET
+    for organization_id, api_key_id, version, score, bins_text, count in (
+        consultations.filter(score__isnull=False)
+        .order_by()
+        .values_list(
+            "organization_id", "api_key_id", "model_version", "score", "characteristic_bins"
+        )
+        .annotate(count=Count("pk"))
+    ):
+        histogram, by_version = found.setdefault((organization_id, api_key_id), ([0] * buckets, {}))
+        histogram[min(score // SCORE_BUCKET, buckets - 1)] += count
+        counted = by_version.setdefault(version, {"bins": [], "unknown": 0})
+        bins = bins_from_text(bins_text)
+        if not bins:
+            counted["unknown"] += count
+            continue
+        per_characteristic = counted["bins"]
+        while len(per_characteristic) < len(bins):
+            per_characteristic.append([])
+        for position, index in enumerate(bins):
+            counts = per_characteristic[position]
+            if len(counts) <= index:
+                counts.extend([0] * (index + 1 - len(counts)))
+            counts[index] += count
+    return found
+
+
+def _daily_usage(day: date, values: Mapping[str, Any], histograms: _Histograms) -> DailyUsage:
+    histogram, characteristic_bins = histograms.get(
+        (values["organization_id"], values["api_key_id"]), ([], {})
+    )
     return DailyUsage(
         day=day,
         organization_id=values["organization_id"],
@@ -177,4 +226,6 @@ def _daily_usage(day: date, values: Mapping[str, Any]) -> DailyUsage:
         latency_histogram=[
             values[f"latency_{index}"] for index in range(len(LATENCY_BUCKETS_MS) + 1)
         ],
+        score_histogram=histogram or [0] * (MAX_SCORE // SCORE_BUCKET),
+        characteristic_bins=characteristic_bins,
     )

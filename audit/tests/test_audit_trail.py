@@ -256,3 +256,36 @@ def test_if_prune_audit_runs_then_old_records_of_exports_and_reports_go_too(
     assert list(AuditExport.objects.all()) == [young]
     assert not CpfReportRun.objects.exists()
     assert "Deleted 2 audit rows" in out.getvalue()
+
+
+def test_if_prune_audit_runs_then_shadow_scores_past_retention_go_too(connected_as_owner, settings):
+    import time_machine
+
+    from scores.models import ShadowScore
+
+    def shadow() -> ShadowScore:
+        return ShadowScore.objects.create(
+            champion_version="2026.2",
+            champion_score=700,
+            champion_band="good",
+            challenger_version="2026.1",
+            challenger_score=650,
+            challenger_band="good",
+        )
+
+    settings.AUDIT_RETENTION_DAYS = 365
+    with time_machine.travel(timezone.now() - timedelta(days=400)):
+        old = [shadow() for _ in range(3)]
+    with time_machine.travel(timezone.now() - timedelta(days=364)):
+        kept = shadow()
+    young = shadow()
+    dry = StringIO()
+    call_command("prune_audit", "--dry-run", stdout=dry)
+    out = StringIO()
+
+    call_command("prune_audit", "--batch-size", "2", stdout=out)
+
+    assert "Dry run: 3 audit rows" in dry.getvalue()
+    assert set(ShadowScore.objects.all()) == {kept, young}
+    assert not set(ShadowScore.objects.all()) & set(old)
+    assert "Deleted 3 audit rows" in out.getvalue()

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.staff import StaffRole
 from audit.models import DailyUsage
-from audit.stability import latest_psi, psi, reading, stability_report
+from audit.stability import binned, decile_edges, latest_psi, psi, reading, stability_report
 from conftest import sign_in
 from scores.models import ScorecardEvent
 
@@ -49,46 +49,120 @@ def test_if_a_psi_is_read_then_the_usual_thresholds_apply(value, expected):
     assert reading(value) == expected
 
 
+def histogram(counts: dict[int, int]) -> list[int]:
+    """The summary's score histogram: {bucket of 10 points: count}."""
+    return [counts.get(bucket, 0) for bucket in range(100)]
+
+
+def usage_row(day, buckets: dict[int, int], *, bins=None, unknown=0, version="2026.2"):
+    bands = [0, 0, 0, 0]
+    for bucket, count in buckets.items():
+        score = bucket * 10
+        bands[0 if score <= 300 else 1 if score <= 500 else 2 if score <= 700 else 3] += count
+    return DailyUsage.objects.create(
+        day=day,
+        band_low=bands[0],
+        band_fair=bands[1],
+        band_good=bands[2],
+        band_excellent=bands[3],
+        score_histogram=histogram(buckets),
+        characteristic_bins={version: {"bins": bins or [], "unknown": unknown}},
+    )
+
+
+# Ten 10-point buckets from 400 to 850, ten scores a day each: the reference's deciles are
+# these buckets. From 2026-11-16 the lower five hold 15 a day and the upper five 5.
+EVEN = dict.fromkeys(range(40, 90, 5), 10)
+SHIFTED = {bucket: 15 if bucket < 65 else 5 for bucket in range(40, 90, 5)}
+# The first characteristic (on_time_payment_ratio, five bins): even, then shifted.
+EVEN_BINS = [[20, 20, 20, 20, 20]]
+SHIFTED_BINS = [[40, 20, 20, 10, 10]]
+
+
 @pytest.fixture
 def activated_with_usage(db, admin_user):
-    """2026.2 activated on 2026-11-01 (São Paulo); served bands per day from the 2nd: the
-    first week even, then shifted to 10/20/30/40 from 2026-11-16."""
+    """2026.2 activated on 2026-11-01 (São Paulo); served scores per day from the 2nd: the
+    first two weeks even over ten score ranges, then shifted from 2026-11-16."""
     with time_machine.travel(datetime(2026, 11, 1, 15, 0, tzinfo=timezone.get_current_timezone())):
         ScorecardEvent.objects.create(action="activated", version="2026.2", actor=admin_user)
     day = date(2026, 11, 2)
     while day <= TODAY:
-        shares = (10, 10, 10, 10) if day < date(2026, 11, 16) else (4, 8, 12, 16)
-        DailyUsage.objects.create(
-            day=day,
-            band_low=shares[0],
-            band_fair=shares[1],
-            band_good=shares[2],
-            band_excellent=shares[3],
-        )
+        if day < date(2026, 11, 16):
+            usage_row(day, EVEN, bins=EVEN_BINS)
+        else:
+            usage_row(day, SHIFTED, bins=SHIFTED_BINS, unknown=5)
         day += timedelta(days=1)
 
 
-def test_if_the_bands_shift_after_activation_then_the_weeks_and_months_show_it(
+# Five bins from 10 % to 15 % and five to 5 %:
+# 5 * (0.15 - 0.10) ln(1.5) + 5 * (0.05 - 0.10) ln(0.5) = 0.1013663 + 0.1732868 = 0.2746531.
+SHIFTED_PSI = 0.274653
+# 20/20/20/20/20 % to 40/20/20/10/10 %: 0.2 ln 2 + 2 * 0.1 ln 2 = 0.2772589.
+SHIFTED_CSI = 0.277259
+
+
+def test_if_the_scores_shift_after_activation_then_the_weeks_and_months_show_it(
     activated_with_usage,
 ):
     report = stability_report(today=TODAY)
 
     assert (report.version, report.activated_on) == ("2026.2", date(2026, 11, 1))
-    assert report.baseline == (70, 70, 70, 70)
+    assert [(b.low, b.high, round(b.share, 1)) for b in report.score_bins] == [
+        (0, 409, 10.0),
+        *((low, low + 49, 10.0) for low in range(410, 810, 50)),
+        (810, 1000, 10.0),
+    ]
     assert [(row.start, row.psi is not None and round(row.psi, 6)) for row in report.weeks] == [
         (date(2026, 11, 2), 0.0),
         (date(2026, 11, 9), 0.0),
-        (date(2026, 11, 16), 0.228217),
-        (date(2026, 11, 23), 0.228217),
-        (date(2026, 11, 30), 0.228217),
-        (date(2026, 12, 7), 0.228217),
+        (date(2026, 11, 16), SHIFTED_PSI),
+        (date(2026, 11, 23), SHIFTED_PSI),
+        (date(2026, 11, 30), SHIFTED_PSI),
+        (date(2026, 12, 7), SHIFTED_PSI),
     ]
-    assert [row.reading for row in report.weeks] == ["stable"] * 2 + ["watch"] * 4
+    assert [row.reading for row in report.weeks] == ["stable"] * 2 + ["act"] * 4
     november, december = report.months
-    # November: 14 even days (10 each) and 15 shifted (4, 8, 12, 16): 200, 260, 320, 380.
-    assert november.counts == (200, 260, 320, 380)
-    assert december.counts == (28, 56, 84, 112)
-    assert december.reading == "watch"
+    assert november.served == 29 * 100
+    assert december.reading == "act"
+    assert report.characteristics[0] == "on_time_payment_ratio"
+    assert [round(row.csi[0] or 0, 6) for row in report.weeks] == [0.0, 0.0] + [SHIFTED_CSI] * 4
+    assert [row.csi_readings[0] for row in report.weeks] == ["stable"] * 2 + ["act"] * 4
+    # Characteristics without bins in the summary have no CSI; scores without bins counted.
+    assert report.weeks[0].csi[1] is None
+    assert [row.without_bins for row in report.weeks] == [0, 0, 35, 35, 35, 5]
+
+
+def test_if_a_day_was_summarized_before_the_histogram_then_its_periods_are_not_compared(
+    activated_with_usage,
+):
+    DailyUsage.objects.filter(day=date(2026, 11, 24)).update(
+        score_histogram=[], characteristic_bins={}
+    )
+
+    report = stability_report(today=TODAY)
+
+    week = report.weeks[3]
+    assert (week.start, week.comparable, week.psi, week.reading) == (
+        date(2026, 11, 23),
+        False,
+        None,
+        "",
+    )
+    assert week.without_bins == 6 * 5 + 100  # the old day's scores have no bins either
+    assert report.weeks[4].comparable
+    assert report.weeks[4].psi == pytest.approx(SHIFTED_PSI)
+    assert not report.months[0].comparable
+    assert report.months[1].comparable
+
+
+def test_if_the_reference_is_concentrated_then_the_deciles_merge_and_empty_ends_join():
+    # 0-9 empty; 35 % in 400-409; the rest spread; nothing above 700.
+    counts = histogram({40: 35, 50: 15, 55: 15, 60: 15, 65: 10, 69: 10})
+
+    edges = decile_edges(counts)
+
+    assert edges == [0, 41, 51, 56, 61, 66]
+    assert binned(counts, edges) == (35, 15, 15, 15, 10, 10)
 
 
 def test_if_the_operators_start_page_asks_then_the_latest_week_s_psi_is_given(
@@ -100,8 +174,8 @@ def test_if_the_operators_start_page_asks_then_the_latest_week_s_psi_is_given(
     assert latest is not None
     assert (latest.start, round(latest.psi or 0, 4), latest.reading) == (
         date(2026, 12, 7),
-        0.2282,
-        "watch",
+        0.2747,
+        "act",
     )
 
 
@@ -116,11 +190,17 @@ def test_if_an_operator_opens_the_report_then_it_is_in_portuguese_with_a_chart_a
 
     assert "Scorecard 2026.2, ativado em" in page
     assert 'id="chart-psi"' in page
-    assert "0,2282" in page
-    assert "atenção" in page
+    assert 'id="chart-csi"' in page
+    assert "0,2747" in page
+    assert "agir" in page
+    assert "Estabilidade das características (CSI)" in page
+    assert "pagamentos em dia (12 meses)" in page
     lines = csv.splitlines()
-    assert lines[0].startswith("Período;De;Até;Baixo;Regular;Bom;Excelente;PSI;Leitura")
-    assert "semana;2026-11-16;2026-11-22;28;56;84;112;0,2282;atenção" in lines
+    assert lines[0].startswith(
+        "Período;De;Até;Baixo;Regular;Bom;Excelente;PSI;Leitura;Scores sem faixas;"
+        "CSI: pagamentos em dia (12 meses);"
+    )
+    assert "semana;2026-11-16;2026-11-22;0;315;280;105;0,2747;agir;35;0,2773;" in csv
 
 
 @pytest.mark.parametrize(

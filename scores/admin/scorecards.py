@@ -32,6 +32,7 @@ from scoreportal.exceptions import ApplicationError
 from scores.constants import BAND_LABELS
 from scores.core.scorecard import Violation
 from scores.exceptions import (
+    ImpactNotResumable,
     ScoreCacheUnavailable,
     ScorecardDecisionRefused,
     ScorecardNotProposable,
@@ -56,6 +57,7 @@ from scores.services.scorecards import (
     PROPOSE_PERMISSION,
     scorecard_approve,
     scorecard_challenger_set,
+    scorecard_impact_resume,
     scorecard_propose,
     scorecard_refuse,
     scorecard_rollback,
@@ -199,6 +201,11 @@ class ScorecardVersionAdmin(ReportAdmin):
                 "proposals/<int:proposal_id>/",
                 view(self.proposal_view),
                 name="scores_scorecardversion_proposal",
+            ),
+            path(
+                "proposals/<int:proposal_id>/resume/",
+                view(self.resume_view),
+                name="scores_scorecardversion_resume",
             ),
             path(
                 "proposals/<int:proposal_id>/decide/",
@@ -385,13 +392,35 @@ class ScorecardVersionAdmin(ReportAdmin):
             "band_labels": band_labels,
             "charts": charts,
             "profiles_done": summary.populations["all"].profiles,
-            "refresh_seconds": _PROGRESS_REFRESH_SECONDS if computing else None,
+            "refresh_seconds": (
+                _PROGRESS_REFRESH_SECONDS if computing and not proposal.impact_stalled else None
+            ),
+            "resumable": proposal.impact_stalled and user.has_perm(PROPOSE_PERMISSION),
             "decidable": decidable,
             "own_proposal": proposal.proposed_by_id == user.pk,
             "decision_form": ReasonForm(),
             "events": proposal.events.order_by("occurred_at", "id"),
         }
         return TemplateResponse(request, "admin/scores/scorecardversion/proposal.html", context)
+
+    @method_decorator(require_POST)
+    def resume_view(self, request: HttpRequest, proposal_id: int) -> HttpResponseBase:
+        """Start a stalled impact's task again (its page offers this once it has made no
+        progress for a while), from where its last step stopped."""
+        if not request.user.has_perm(PROPOSE_PERMISSION):
+            raise PermissionDenied
+        proposal = self._proposal(request, proposal_id)
+        try:
+            scorecard_impact_resume(proposal_id=proposal.pk)
+        except ImpactNotResumable:
+            self.message_user(
+                request,
+                gettext("This impact is not stalled: it is computed or still making progress."),
+                messages.ERROR,
+            )
+        return HttpResponseRedirect(
+            reverse("admin:scores_scorecardversion_proposal", args=[proposal.pk])
+        )
 
     @method_decorator(require_POST)
     def decide_view(self, request: HttpRequest, proposal_id: int) -> HttpResponseBase:

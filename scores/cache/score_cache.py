@@ -22,6 +22,7 @@ from django.dispatch import receiver
 
 from scoreportal import aws_clients
 from scoreportal.aws_clients import DynamoDBCallFailed, dynamodb_call
+from scores.core.scorecard import bins_from_text, bins_text
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import (
@@ -50,6 +51,8 @@ SCORECARD_VERSION_ATTRIBUTE = "scorecard_version"
 # The challenger computed in shadow beside it, and on what share of requests (0-100).
 CHALLENGER_VERSION_ATTRIBUTE = "challenger_version"
 CHALLENGER_SHARE_ATTRIBUTE = "challenger_share"
+# A score item's characteristic bins ("0,3,1"; absent from items written before).
+BINS_ATTRIBUTE = "bins"
 # Scores asked in one BatchGetItem: its limit, less the generation's item.
 _SCORES_PER_READ = _BATCH_GET_LIMIT - 1
 _TABLE_READY_TIMEOUT_SECONDS = 60.0
@@ -74,6 +77,9 @@ class CachedScore:
     # Its consumer disputes data it was computed from (an open dispute when it was computed;
     # opening and resolving one replace the cached score).
     under_dispute: bool = False
+    # The bin of each characteristic (the scorecard's order): characteristic stability
+    # counts them from the audit rows. () for an item written before they were kept.
+    bins: tuple[int, ...] = ()
 
 
 # The endpoint's one cool-down, shared with the per-key counters (aws_clients).
@@ -383,13 +389,14 @@ def _fresh_score(item: Item, *, model_version: str, generation: int | None) -> C
         profile_version=int(item["profile_version"]["N"]),
         computed_at=datetime.fromisoformat(item["computed_at"]["S"]),
         under_dispute=bool(item.get("under_dispute", {}).get("BOOL", False)),
+        bins=bins_from_text(str(item.get(BINS_ATTRIBUTE, {}).get("S", ""))),
     )
 
 
 def _score_item(
     cpf_hash: str, cached: CachedScore, generation: int
 ) -> dict[str, AttributeValueTypeDef]:
-    return {
+    item: dict[str, AttributeValueTypeDef] = {
         GENERATION_ATTRIBUTE: {"N": str(generation)},
         KEY_ATTRIBUTE: {"S": cpf_hash},
         "score": {"N": str(cached.score)},
@@ -402,6 +409,9 @@ def _score_item(
         "under_dispute": {"BOOL": cached.under_dispute},
         TTL_ATTRIBUTE: {"N": str(_expires_at())},
     }
+    if cached.bins:
+        item[BINS_ATTRIBUTE] = {"S": bins_text(cached.bins)}
+    return item
 
 
 def put(cpf_hash: str, cached: CachedScore, *, generation: int) -> None:

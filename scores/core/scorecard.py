@@ -92,9 +92,13 @@ class Characteristic:
         return max(bin_.points for bin_ in self.bins)
 
     def points_for(self, value: ProfileValue) -> int:
-        for bin_ in self.bins:
+        return self.bins[self.bin_index(value)].points
+
+    def bin_index(self, value: ProfileValue) -> int:
+        """The position of the bin `value` falls in."""
+        for index, bin_ in enumerate(self.bins):
             if bin_.contains(value):
-                return bin_.points
+                return index
         raise ValueError(f"{self.name}={value} is outside every bin")
 
 
@@ -112,6 +116,21 @@ class ScoreResult:
     band: Band
     probability_of_default: Decimal
     reason_codes: tuple[str, ...]
+    # The bin of each characteristic, in the scorecard's order (characteristic stability).
+    bins: tuple[int, ...] = ()
+
+
+def bins_text(bins: tuple[int, ...]) -> str:
+    """The bins as stored beside a score (the cache's item, the audit row): "0,3,1"."""
+    return ",".join(map(str, bins))
+
+
+def bins_from_text(text: str) -> tuple[int, ...]:
+    """bins_text's inverse; () for an empty or malformed text (a score stored without bins)."""
+    try:
+        return tuple(int(part) for part in text.split(",")) if text else ()
+    except ValueError:
+        return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +149,12 @@ class Scorecard:
     def score(self, profile: Mapping[str, ProfileValue]) -> ScoreResult:
         """Score a profile (a mapping with a value for every characteristic)."""
         points_lost: list[tuple[int, str]] = []
+        bins: list[int] = []
         total = self.base_points
         for characteristic in self.characteristics:
-            points = characteristic.points_for(profile[characteristic.name])
+            index = characteristic.bin_index(profile[characteristic.name])
+            bins.append(index)
+            points = characteristic.bins[index].points
             total += points
             lost = characteristic.max_points - points
             if lost > 0:
@@ -145,6 +167,7 @@ class Scorecard:
             band=band_for(score),
             probability_of_default=self.probability_of_default(score),
             reason_codes=tuple(code for _, code in points_lost[:MAX_REASONS]),
+            bins=tuple(bins),
         )
 
     def probability_of_default(self, score: int) -> Decimal:

@@ -73,6 +73,17 @@ class Consultation(AppendOnlyRecord):
         _("source"), max_length=16, choices=ScoreSource.choices, blank=True, editable=False
     )
     latency_ms = models.PositiveIntegerField(_("latency (ms)"), editable=False)
+    # The served score's bin of each characteristic ("0,3,1", the scorecard's order), for
+    # characteristic stability; empty when not served or cached before bins were kept.
+    # A database default: writers by COPY (generate_audit_rows) need not name it.
+    characteristic_bins = models.CharField(
+        _("characteristic bins"),
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+    )
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

@@ -11,6 +11,8 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from scoreportal.steps import step_stalled
+
 # A step lasts PROFILE_IMPORT_STEP_SECONDS (under the Lambda function's 29 s timeout): a
 # running import with no progress for this long has lost its task and may be resumed.
 STALLED_AFTER = timedelta(minutes=5)
@@ -173,10 +175,10 @@ class ProfileImport(models.Model):
         """An admin import running with no step started or ended for longer than a step can
         last: its task was lost (an invocation that could not be made, or that died). A
         command-line run has no steps and no task to resume: never stalled."""
-        return (
-            self.source == self.Source.ADMIN
-            and self.running
-            and timezone.now() - self.progressed_at > STALLED_AFTER
+        return step_stalled(
+            running=self.source == self.Source.ADMIN and self.running,
+            progressed_at=self.progressed_at,
+            after=STALLED_AFTER,
         )
 
     @property

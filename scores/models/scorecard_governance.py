@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from scoreportal.models import AppendOnlyRecord
+from scoreportal.steps import step_stalled
+from scores.models.profile_import import STALLED_AFTER
 
 
 class StoredScorecard(AppendOnlyRecord):
@@ -118,6 +120,16 @@ class ScorecardProposal(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.version}"
 
+    @property
+    def impact_stalled(self) -> bool:
+        """Its impact computing with no step ended for longer than a step can last: the
+        task was lost (an invocation that could not be made, or that died)."""
+        return step_stalled(
+            running=self.impact_status == self.ImpactStatus.COMPUTING,
+            progressed_at=self.impact_progressed_at,
+            after=STALLED_AFTER,
+        )
+
 
 class ScorecardEvent(AppendOnlyRecord):
     """One step in the life of scorecard versions: who, when, which version, why.
@@ -209,7 +221,9 @@ class ShadowScore(models.Model):
             models.Index(
                 fields=["challenger_version", "champion_version", "occurred_at"],
                 name="shadowscore_versions_idx",
-            )
+            ),
+            # prune_audit removes them by age, oldest first, in batches.
+            models.Index(fields=["occurred_at"], name="shadowscore_time_idx"),
         ]
 
     def __str__(self) -> str:

@@ -12,6 +12,7 @@ from accounts.models import ApiKey
 from scoreportal.error_codes import ErrorCode
 from scores.constants import OUTCOME_SCORED, Endpoint
 from scores.core.cpf import Cpf
+from scores.core.scorecard import bins_text
 from scores.exceptions import AuditUnavailable
 from scores.models import Consultation
 from scores.services.scoring import ServedScore
@@ -73,6 +74,7 @@ def consultations_record(
             band=item.served.band if item.served else "",
             model_version=item.served.model_version if item.served else "",
             source=item.served.source if item.served else "",
+            characteristic_bins=bins_text(item.served.bins) if item.served else "",
             latency_ms=request.latency_ms,
         )
         for item in consulted

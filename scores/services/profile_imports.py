@@ -31,6 +31,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
 from scoreportal import aws_clients
+from scoreportal.steps import step_task_resume
 from scores.exceptions import ImportNotConfirmable, ImportNotResumable, UploadNotRecognised
 from scores.imports.profile_file import (
     MAX_LINE_BYTES,
@@ -328,17 +329,17 @@ def profile_import_confirm(*, profile_import: ProfileImport, actor: User) -> Pro
     return locked
 
 
-@transaction.atomic
 def profile_import_resume(*, profile_import: ProfileImport) -> ProfileImport:
     """Start a stalled import's task again, from where its last finished step stopped."""
-    locked = ProfileImport.objects.select_for_update().get(pk=profile_import.pk)
-    if not locked.stalled:
-        raise ImportNotResumable()
-    locked.progressed_at = timezone.now()
-    locked.save(update_fields=["progressed_at"])
-    logger.warning("profile import %s resumed after stalling", locked.pk)
-    transaction.on_commit(lambda: profile_import_step(str(locked.pk)))
-    return locked
+    return step_task_resume(
+        ProfileImport,
+        profile_import.pk,
+        stalled=lambda found: found.stalled,
+        progressed_field="progressed_at",
+        step=lambda pk: profile_import_step(str(pk)),
+        refused=ImportNotResumable,
+        what="profile import",
+    )
 
 
 def _profile_import_steps(import_id: str) -> None:

@@ -23,10 +23,12 @@ from django.db import IntegrityError, close_old_connections, connection, transac
 from django.utils import timezone
 
 from scoreportal.aws_clients import DynamoDBCallFailed
+from scoreportal.steps import step_task_resume
 from scores.cache import score_cache
 from scores.constants import PROFILE_CHARACTERISTICS
 from scores.core.scorecard import Violation, decode_scorecard, scorecard_violations
 from scores.exceptions import (
+    ImpactNotResumable,
     ScoreCacheUnavailable,
     ScorecardDecisionRefused,
     ScorecardNotProposable,
@@ -168,7 +170,8 @@ def scorecard_impact_advance(*, proposal_id: int) -> bool:
     limit = int(settings.SCORECARD_IMPACT_RANGE_PROFILES)
     deadline = time.monotonic() + float(settings.SCORECARD_IMPACT_STEP_SECONDS)
     done = False
-    while not done and time.monotonic() < deadline:
+    # At least one range a step, however short the step: every step makes progress.
+    while not done:
         part, last, read = tally_range(
             current=current,
             proposed=proposed,
@@ -179,6 +182,8 @@ def scorecard_impact_advance(*, proposal_id: int) -> bool:
         tallies = tallies_add(tallies, part)
         cursor = last or cursor
         done = read < limit
+        if time.monotonic() >= deadline:
+            break
     with transaction.atomic():
         locked = ScorecardProposal.objects.select_for_update().get(pk=proposal_id)
         if locked.impact_cursor != proposal.impact_cursor:  # another step got there first
@@ -191,6 +196,20 @@ def scorecard_impact_advance(*, proposal_id: int) -> bool:
             _record(Action.IMPACT_COMPUTED, version=locked.version, actor=None, proposal=locked)
         locked.save()
     return not done
+
+
+def scorecard_impact_resume(*, proposal_id: int) -> ScorecardProposal:
+    """Start a stalled impact's task again, from the tallies and the cursor its last
+    finished step saved (a step that died saved nothing: its ranges are scored again)."""
+    return step_task_resume(
+        ScorecardProposal,
+        proposal_id,
+        stalled=lambda proposal: proposal.impact_stalled,
+        progressed_field="impact_progressed_at",
+        step=scorecard_impact_step,
+        refused=ImpactNotResumable,
+        what="scorecard impact",
+    )
 
 
 def _decidable(proposal_id: int, actor: User) -> ScorecardProposal:

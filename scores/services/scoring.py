@@ -57,6 +57,8 @@ class ServedScore:
     computed_at: datetime
     source: ScoreSource
     under_dispute: bool
+    # Each characteristic's bin (the audit row keeps them); () when the cached item has none.
+    bins: tuple[int, ...] = ()
 
 
 def _admit_everything() -> None:
@@ -254,6 +256,7 @@ def _computed(
             profile_version=profile.version,
             computed_at=timezone.now(),
             under_dispute=found.under_dispute,
+            bins=result.bins,
         )
     if shadows:
         _record_shadows(shadows)
@@ -309,4 +312,5 @@ def _served(
         computed_at=cached.computed_at,
         source=source,
         under_dispute=cached.under_dispute,
+        bins=cached.bins,
     )

@@ -67,6 +67,8 @@ def record(db: None) -> Callable[..., list[Consultation]]:
         latency_ms: int = 12,
         presented_key_prefix: str = "",
         http_status: int | None = None,
+        bins: tuple[int, ...] = (),
+        model_version: str = "2026.1",
     ) -> list[Consultation]:
         consulted = []
         for cpf in cpfs or (None,):
@@ -79,10 +81,11 @@ def record(db: None) -> Callable[..., list[Consultation]]:
                     band=_band(score),
                     probability_of_default=Decimal("0.0100"),
                     reasons=(),
-                    model_version="2026.1",
+                    model_version=model_version,
                     computed_at=at,
                     source=ScoreSource(source),
                     under_dispute=False,
+                    bins=bins,
                 )
                 consulted.append(ConsultedCpf(cpf=parsed, http_status=200, served=served))
             else:

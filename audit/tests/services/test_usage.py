@@ -13,7 +13,12 @@ from django.db import DatabaseError, transaction
 from audit.constants import LATENCY_BUCKETS_MS, OUTCOME_CLASSES
 from audit.models import DailyUsage, DailyUsageStatus, UsageSummaryRefresh
 from audit.selectors import UsageFigures
-from audit.services.usage import SETTLE_TIME, usage_summarize, usage_summary_refresh
+from audit.services.usage import (
+    SETTLE_TIME,
+    usage_reopen_from,
+    usage_summarize,
+    usage_summary_refresh,
+)
 from conftest import FakeClock
 from scoreportal.error_codes import ErrorCode
 from scores.constants import OUTCOME_CHOICES
@@ -205,3 +210,40 @@ def test_if_latencies_are_in_buckets_then_percentiles_are_read_within_a_bucket(l
 
 def test_if_there_are_no_latencies_then_there_is_no_percentile():
     assert UsageFigures().p50_ms is None
+
+
+def test_if_scores_are_served_then_the_summary_keeps_their_histogram_and_bins(record, api_key):
+    key = api_key[0]
+    record(EXAMPLE_CPF, OTHER_EXAMPLE_CPF, at=MORNING, api_key=key, score=805, bins=(2, 0, 1))
+    record(EXAMPLE_CPF, at=MORNING, api_key=key, score=1000, bins=(0, 0, 3))
+    record(EXAMPLE_CPF, at=MORNING, api_key=key, score=7)  # an item cached before bins
+    record(EXAMPLE_CPF, at=MORNING, api_key=key, score=812, bins=(1,), model_version="2026.2")
+    record(EXAMPLE_CPF, at=MORNING, api_key=key, error=ErrorCode.NO_CREDIT_DATA)
+
+    usage_summarize(now=MORNING + timedelta(hours=1))
+
+    row = DailyUsage.objects.get(day=DAY, api_key=key)
+    assert len(row.score_histogram) == 100
+    assert {i: n for i, n in enumerate(row.score_histogram) if n} == {0: 1, 80: 2, 81: 1, 99: 1}
+    assert row.characteristic_bins == {
+        "2026.1": {"bins": [[1, 0, 2], [3], [0, 2, 0, 1]], "unknown": 1},
+        "2026.2": {"bins": [[0, 1]], "unknown": 0},
+    }
+
+
+def test_if_days_summarized_before_the_histogram_are_reopened_then_they_get_it(record, api_key):
+    key = api_key[0]
+    record(EXAMPLE_CPF, at=MORNING - timedelta(days=1), api_key=key, score=500)
+    record(EXAMPLE_CPF, at=MORNING, api_key=key, score=640, bins=(1, 2))
+    usage_summarize(now=MORNING + timedelta(days=1))
+    DailyUsage.objects.filter(day=DAY).update(score_histogram=[], characteristic_bins={})
+
+    with pytest.raises(ValueError, match="may no longer hold"):
+        usage_reopen_from(DAY - timedelta(days=1))  # the oldest row's day: maybe pruned
+    out = StringIO()
+    call_command("summarize_usage", "--again-from", DAY.isoformat(), stdout=out)
+
+    assert "Reopened 1 summarized days." in out.getvalue()
+    row = DailyUsage.objects.get(day=DAY, api_key=key)
+    assert row.score_histogram[64] == 1
+    assert row.characteristic_bins == {"2026.1": {"bins": [[0, 1], [0, 0, 1]], "unknown": 0}}

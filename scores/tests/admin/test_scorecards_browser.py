@@ -134,7 +134,9 @@ def test_if_an_approver_sets_a_challenger_then_the_comparison_and_stability_page
     from django.utils import timezone
 
     from audit.models import DailyUsage
+    from scoreportal.tests.test_staff_portal_browser import english_on_page, tables_past_the_edge
     from scores.cache import score_cache
+    from scores.selectors import scorecard_get
     from scores.tests.fixtures import OTHER_EXAMPLE_CPF
 
     staff_member("vera", role=StaffRole.MODEL_APPROVERS)
@@ -151,14 +153,25 @@ def test_if_an_approver_sets_a_challenger_then_the_comparison_and_stability_page
     )
     score_cache.scorecard_activate("2026.2")
     first = timezone.localdate(activated) + timedelta(days=1)
+    sizes = [len(c.bins) for c in scorecard_get("2026.2").characteristics]
     for offset in range(45):
         drift = max(0, offset - 21)
+        bands = (40 + 2 * drift, 120 + 3 * drift, 300 - 2 * drift, 240 - 3 * drift)
+        # Each band's scores in two 10-point buckets; two characteristics drift too.
+        buckets = {}
+        for (low, high), count in zip(((20, 25), (40, 45), (55, 65), (75, 85)), bands, strict=True):
+            buckets[low], buckets[high] = count // 2, count - count // 2
+        bins = [[100] * size for size in sizes]
+        bins[0][0] += 20 * drift
+        bins[1][-1] += 3 * drift
         DailyUsage.objects.create(
             day=first + timedelta(days=offset),
-            band_low=40 + 2 * drift,
-            band_fair=120 + 3 * drift,
-            band_good=300 - 2 * drift,
-            band_excellent=240 - 3 * drift,
+            band_low=bands[0],
+            band_fair=bands[1],
+            band_good=bands[2],
+            band_excellent=bands[3],
+            score_histogram=[buckets.get(bucket, 0) for bucket in range(100)],
+            characteristic_bins={"2026.2": {"bins": bins, "unknown": 3}},
         )
     assert first + timedelta(days=44) <= date.today() + timedelta(days=1)
 
@@ -185,3 +198,15 @@ def test_if_an_approver_sets_a_challenger_then_the_comparison_and_stability_page
     assert "estável" in weeks
     assert "atenção" in weeks or "agir" in weeks
     screenshot(browser, "stability-report")
+    # Characteristic stability: every characteristic by its label, readings in Portuguese,
+    # the tables within the window (1366 px, the sidebar open).
+    wait_for(browser, "#chart-csi[data-drawn=true]")
+    csi = browser.find_element("css selector", "#csi-weeks").text
+    assert "pagamentos em dia (12 meses)" in csi.lower()
+    assert "estável" in csi
+    assert "agir" in csi
+    assert browser.find_element("css selector", "#csi-months").is_displayed()
+    assert tables_past_the_edge(browser) == []
+    assert english_on_page(browser) == []
+    browser.execute_script("document.getElementById('csi').scrollIntoView()")
+    screenshot(browser, "stability-report-csi")

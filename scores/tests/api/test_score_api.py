@@ -865,3 +865,29 @@ def test_if_any_key_headers_are_sent_then_the_answer_is_a_401_or_400_never_a_500
         (401, ErrorCode.INVALID_API_KEY),
         (400, ErrorCode.INVALID_REQUEST),  # two different keys
     }
+
+
+def test_if_a_score_is_served_then_its_audit_row_keeps_each_characteristic_s_bin(
+    client_with_key, make_profile, score_table, dynamodb
+):
+    from scores.selectors import scorecard_get
+
+    profile = make_profile()
+    profile.refresh_from_db()  # its decimals as stored, not as typed
+    expected = scorecard_get("2026.1").score(profile.characteristics()).bins
+
+    post(client_with_key, {"cpf": EXAMPLE_CPF})  # computed, then cached with its bins
+    post(client_with_key, {"cpf": EXAMPLE_CPF})
+    # An item cached before bins were kept: served as it is, its row without bins.
+    [item] = [i for i in dynamodb.scan(TableName=score_table)["Items"] if "score" in i]
+    del item["bins"]
+    dynamodb.put_item(TableName=score_table, Item=item)
+    post(client_with_key, {"cpf": EXAMPLE_CPF})
+
+    rows = Consultation.objects.order_by("occurred_at", "id")
+    assert len(expected) == 9
+    assert [(row.source, row.characteristic_bins) for row in rows] == [
+        ("computed", ",".join(map(str, expected))),
+        ("cache", ",".join(map(str, expected))),
+        ("cache", ""),
+    ]

@@ -376,3 +376,21 @@ def test_if_the_endpoint_answers_garbage_then_batch_operations_are_logged_failur
         (f"score cache {operation} failed; skipping the cache for 5.0s", logged_error)
         for operation in ("read", "write")
     ]
+
+
+def test_if_a_score_carries_its_bins_then_the_item_keeps_them_as_one_small_attribute(
+    score_table, dynamodb
+):
+    score_cache.put(CPF_HASH, cached(bins=(0, 3, 1)), generation=0)
+
+    assert stored_item(dynamodb, score_table)["bins"] == {"S": "0,3,1"}
+    assert score_cache.get(CPF_HASH, model_version="2026.1") == cached(bins=(0, 3, 1))
+
+
+def test_if_an_item_was_cached_before_bins_were_kept_then_it_is_a_hit_without_them(
+    score_table, dynamodb
+):
+    score_cache.put(CPF_HASH, cached(), generation=0)
+    assert "bins" not in stored_item(dynamodb, score_table)
+
+    assert score_cache.get(CPF_HASH, model_version="2026.1") == cached(bins=())

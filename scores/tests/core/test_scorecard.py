@@ -302,3 +302,25 @@ def test_if_an_unknown_version_is_asked_for_then_loading_refuses_it():
 def test_if_a_scorecard_file_has_wrong_types_then_loading_refuses_it(document):
     with pytest.raises(InvalidScorecard):
         parse_scorecard(document)
+
+
+def test_if_a_profile_is_scored_then_each_characteristic_s_bin_is_known_and_round_trips():
+    from scores.core.scorecard import bins_from_text, bins_text
+
+    profile = {name: Decimal(0) for name in SCORECARD.characteristic_names}
+    profile["credit_history_months"] = Decimal(500)  # past its last bin's lower bound
+
+    result = SCORECARD.score(profile)
+
+    last = len(SCORECARD.characteristics[-2].bins) - 1  # credit_history_months
+    assert len(result.bins) == len(SCORECARD.characteristics)
+    assert result.bins[-2] == last
+    assert all(
+        SCORECARD.characteristics[i].bins[index].contains(profile[name])
+        for i, (name, index) in enumerate(
+            zip(SCORECARD.characteristic_names, result.bins, strict=True)
+        )
+    )
+    assert bins_from_text(bins_text(result.bins)) == result.bins
+    assert bins_from_text("") == ()
+    assert bins_from_text("1,x") == ()

@@ -37,6 +37,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import time_machine
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
@@ -491,3 +492,82 @@ def test_if_the_table_is_created_anew_then_ensure_score_table_names_the_recorded
     call_command("ensure_score_table", "--active-scorecard", stdout=io.StringIO())
 
     assert score_get(cpf=Cpf.parse(cpf_number(1))).model_version == "2026.2"
+
+
+# ---------------------------------------------------------------------------------------
+# Impact: a step that dies, resumed
+# ---------------------------------------------------------------------------------------
+class StepDied(Exception):
+    """What the Lambda invocation running a step would never say: it is killed."""
+
+
+def test_if_an_impact_step_dies_mid_way_then_resuming_it_gives_the_uninterrupted_numbers(
+    make_profile, record, operator, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.test import Client
+    from django.urls import reverse
+
+    from conftest import sign_in
+    from scores import impact as impact_module
+    from scores.exceptions import ImpactNotResumable
+    from scores.services import scorecards as scorecards_service
+    from scores.services.scorecards import scorecard_impact_advance, scorecard_impact_resume
+
+    generator = random.Random(4)
+    for n in range(23):
+        make_profile(
+            cpf_number(n),
+            on_time_payment_ratio=f"{generator.choice([0, 0.79, 0.97, 1]):.4f}",
+            delinquencies_30d_12m=generator.randint(0, 4),
+            credit_history_months=generator.choice([0, 36, 400]),
+        )
+        if n % 3 == 0:
+            record(cpf_number(n), at=timezone.now() - timedelta(days=n))
+    uninterrupted = impact_compute(current=CURRENT, proposed=PROPOSED, range_profiles=1000)
+    settings.SCORECARD_IMPACT_RANGE_PROFILES = 4  # six ranges
+    settings.SCORECARD_IMPACT_STEP_SECONDS = 0  # a range a step
+    with django_capture_on_commit_callbacks(execute=False):  # its task not started
+        proposal = scorecard_propose(version="2026.2", actor=operator)
+    assert scorecard_impact_advance(proposal_id=proposal.pk)
+    assert scorecard_impact_advance(proposal_id=proposal.pk)
+    proposal.refresh_from_db()
+    saved = (proposal.impact_cursor, sum(proposal.impact["all"]["current"]))
+    assert saved[1] == 8
+
+    # The next step scores two more ranges and its invocation dies before saving them.
+    settings.SCORECARD_IMPACT_STEP_SECONDS = 60
+    real_tally_range = impact_module.tally_range
+    ranges: list[str] = []
+
+    def dies_after_two_ranges(**kwargs):
+        if len(ranges) == 2:
+            raise StepDied()
+        ranges.append(kwargs["after"])
+        return real_tally_range(**kwargs)
+
+    monkeypatch.setattr(scorecards_service, "tally_range", dies_after_two_ranges)
+    with pytest.raises(StepDied):
+        scorecard_impact_advance(proposal_id=proposal.pk)
+    monkeypatch.setattr(scorecards_service, "tally_range", real_tally_range)
+    proposal.refresh_from_db()
+    assert (proposal.impact_cursor, sum(proposal.impact["all"]["current"])) == saved
+    assert not proposal.impact_stalled  # not yet: it might still be running
+    with pytest.raises(ImpactNotResumable):
+        scorecard_impact_resume(proposal_id=proposal.pk)
+
+    client = sign_in(Client(), operator)
+    page = reverse("admin:scores_scorecardversion_proposal", args=[proposal.pk])
+    with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+        assert 'id="impact-resume-form"' in client.get(page).content.decode()
+        with django_capture_on_commit_callbacks(execute=True):  # the task, inline off Lambda
+            answer = client.post(
+                reverse("admin:scores_scorecardversion_resume", args=[proposal.pk])
+            )
+
+    assert answer.status_code == 302
+    proposal.refresh_from_db()
+    assert proposal.impact_status == ScorecardProposal.ImpactStatus.COMPUTED
+    assert impact_summary(current=CURRENT, proposed=PROPOSED, tallies=proposal.impact) == (
+        uninterrupted
+    )
+    assert 'id="impact-resume-form"' not in client.get(page).content.decode()
