@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ApiKey, Organization
 from scoreportal.models import AppendOnlyRecord
+from scoreportal.steps import step_stalled
 from scores.models import Consultation
 
 # A step lasts AUDIT_EXPORT_STEP_SECONDS at most (under Lambda's timeout): past this with
@@ -129,7 +130,9 @@ class AuditExportFile(models.Model):
     def stalled(self) -> bool:
         """Running with no step started or ended for longer than a step can last: its task
         was lost (an invocation that could not be made, or that died)."""
-        return self.running and timezone.now() - self.progressed_at > EXPORT_STALLED_AFTER
+        return step_stalled(
+            running=self.running, progressed_at=self.progressed_at, after=EXPORT_STALLED_AFTER
+        )
 
     @property
     def percent_done(self) -> int:

@@ -43,6 +43,7 @@ from audit.models import AuditExport, AuditExportDownload, AuditExportFile
 from audit.order import NEWEST_FIRST, Cursor
 from audit.services.records import audit_export_record
 from scoreportal import aws_clients
+from scoreportal.steps import step_task_resume
 from scores.admin.cpf_search import SearchedCpf
 from scores.models import Consultation
 
@@ -115,17 +116,17 @@ def audit_export_start(
     return export
 
 
-@transaction.atomic
 def audit_export_resume(*, export: AuditExport) -> AuditExportFile:
     """Start a stalled export's task again, from where its last finished step stopped."""
-    locked = AuditExportFile.objects.select_for_update().get(pk=export.pk)
-    if not locked.stalled:
-        raise ExportNotResumable()
-    locked.progressed_at = timezone.now()
-    locked.save(update_fields=["progressed_at"])
-    logger.warning("audit export %s resumed after stalling", export.pk)
-    transaction.on_commit(lambda: audit_export_step(export.pk))
-    return locked
+    return step_task_resume(
+        AuditExportFile,
+        export.pk,
+        stalled=lambda file: file.stalled,
+        progressed_field="progressed_at",
+        step=audit_export_step,
+        refused=ExportNotResumable,
+        what="audit export",
+    )
 
 
 def _audit_export_steps(export_id: int) -> None:
