@@ -282,23 +282,6 @@ class DailyUsage(models.Model):
         editable=False,
         help_text=_("Consultations per latency bucket (milliseconds)."),
     )
-    # The served scores per SCORE_BUCKET points (0-9, 10-19, ..., 990-1000): the population
-    # stability report's PSI. Empty on rows summarized before it was kept.
-    score_histogram = models.JSONField(
-        _("score histogram"),
-        default=list,
-        editable=False,
-        help_text=_("Scores served per bucket of 10 points."),
-    )
-    # The served scores' characteristic bins, per scorecard version:
-    # {version: {"bins": [[count per bin] per characteristic], "unknown": count}} ("unknown":
-    # scores served without their bins, from items cached before they were kept).
-    characteristic_bins = models.JSONField(
-        _("characteristic bins"),
-        default=dict,
-        editable=False,
-        help_text=_("Scores served per bin of each characteristic, per scorecard version."),
-    )
 
     class Meta:
         db_table = "scores_dailyusage"
@@ -324,6 +307,24 @@ class DailyUsageStatus(models.Model):
     # (summarize_usage).
     summarized_by = models.CharField(
         _("summarized by"), max_length=150, blank=True, default="", editable=False
+    )
+    # The day's served scores, every key's together, per SCORE_BUCKET points (0-9, 10-19,
+    # ..., 990-1000): the population stability report's PSI reads a row a day, whatever the
+    # number of keys. Empty on days summarized before it was kept.
+    score_histogram = models.JSONField(
+        _("score histogram"),
+        default=list,
+        editable=False,
+        help_text=_("Scores served per bucket of 10 points."),
+    )
+    # The day's served scores' characteristic bins, per scorecard version (the CSI):
+    # {version: {"bins": [[count per bin] per characteristic], "unknown": count}} ("unknown":
+    # scores served without their bins, from items cached before they were kept).
+    characteristic_bins = models.JSONField(
+        _("characteristic bins"),
+        default=dict,
+        editable=False,
+        help_text=_("Scores served per bin of each characteristic, per scorecard version."),
     )
 
     class Meta:

@@ -1,7 +1,7 @@
 """Population stability of the served scores after an activation: the PSI of each week's
 and each month's score distribution, and the CSI of each characteristic's, against those of
-the first week after the activation, from the daily usage summary (a few hundred rows a
-year per key, whatever the size of the audit trail).
+the first week after the activation, from the daily usage summary (a row a day for the
+scores, whatever the number of keys or the size of the audit trail).
 
 PSI = sum over bins of (actual - expected) * ln(actual / expected), with shares; a bin
 empty on either side counts as EMPTY_SHARE, the usual guard against ln(0). The reading is
@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from operator import add
 
+from django.db.models import Sum
 from django.utils import timezone
 
 from audit.constants import SCORE_BUCKET
-from audit.models import DailyUsage
+from audit.models import DailyUsage, DailyUsageStatus
 from scores.core.scorecard import MAX_SCORE, InvalidScorecard, Scorecard
 from scores.selectors import default_scorecard_version, scorecard_activations, scorecard_get
 
@@ -163,23 +164,27 @@ class StabilityReport:
 
 
 def _daily(since: date, until: date, version: str) -> dict[date, _Counts]:
-    """Each day's summary rows (one per key) added up. Lists are added with map(add): the
-    rows are a few per key and day, and the report reads a year of them."""
+    """Each day's served scores: the bands summed over the day's rows (one per key) in the
+    database, and the day's histogram and bins, every key's together, from its status: a
+    row a day whatever the number of keys."""
     days: dict[date, _Counts] = {}
-    for day, *values in (
+    for day, *bands in (
         DailyUsage.objects.filter(day__gte=since, day__lte=until)
         .order_by()
-        .values_list("day", *BAND_FIELDS, "score_histogram", "characteristic_bins")
+        .values("day")
+        .annotate(**{f"total_{name}": Sum(name) for name in BAND_FIELDS})
+        .values_list("day", *(f"total_{name}" for name in BAND_FIELDS))
     ):
+        days[day] = _Counts(bands=[int(count or 0) for count in bands])
+    for day, histogram, characteristic_bins in DailyUsageStatus.objects.filter(
+        day__gte=since, day__lte=until
+    ).values_list("day", "score_histogram", "characteristic_bins"):
         counts = days.get(day)
         if counts is None:
-            counts = days[day] = _Counts()
-        bands = [int(count or 0) for count in values[: len(BAND_FIELDS)]]
-        histogram, characteristic_bins = values[len(BAND_FIELDS) :]
-        counts.bands = list(map(add, counts.bands, bands))
-        served = sum(bands)
+            continue  # nothing consulted that day
+        served = sum(counts.bands)
         if histogram and len(histogram) == BUCKETS:
-            counts.histogram = list(map(add, counts.histogram, histogram))
+            counts.histogram = list(histogram)
         elif served:
             counts.comparable = False  # summarized before the histogram was kept
         of_version = (characteristic_bins or {}).get(version)

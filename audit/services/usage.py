@@ -124,9 +124,8 @@ def usage_summarize_day(
     start, end = midnight(day), midnight(day + timedelta(days=1))
     until = min(end, covered_until)
     in_day = Consultation.objects.filter(occurred_at__gte=start, occurred_at__lt=until)
-    histograms = _served_histograms(in_day)
     rows = [
-        _daily_usage(day, values, histograms)
+        _daily_usage(day, values)
         for values in in_day.order_by().values("organization_id", "api_key_id").annotate(**_SUMS)
     ]
     DailyUsage.objects.filter(day=day).delete()
@@ -135,6 +134,7 @@ def usage_summarize_day(
     status.complete = until >= end
     status.summarized_at = now
     status.summarized_by = by
+    status.score_histogram, status.characteristic_bins = _served_histograms(in_day)
     status.save()
     return status
 
@@ -173,26 +173,20 @@ _SUMS: dict[str, Any] = {
 }
 
 
-_Histograms = dict[tuple[int | None, str | None], tuple[list[int], dict[str, Any]]]
-
-
-def _served_histograms(consultations: Any) -> _Histograms:
-    """Per organization and key: the served scores per SCORE_BUCKET points, and each
+def _served_histograms(consultations: Any) -> tuple[list[int], dict[str, Any]]:
+    """The day's served scores, every key's together: per SCORE_BUCKET points, and each
     scorecard version's characteristic bins ({version: {"bins": [[count per bin] per
     characteristic], "unknown": count}}). One more GROUP BY over the day's served rows (by
-    score and bins: at most a row per consultation, far fewer in practice), summed here."""
-    found: _Histograms = {}
-    buckets = MAX_SCORE // SCORE_BUCKET
-    for organization_id, api_key_id, version, score, bins_text, count in (
+    version, score and bins: far fewer groups than rows), summed here."""
+    histogram = [0] * (MAX_SCORE // SCORE_BUCKET)
+    by_version: dict[str, Any] = {}
+    for version, score, bins_text, count in (
         consultations.filter(score__isnull=False)
         .order_by()
-        .values_list(
-            "organization_id", "api_key_id", "model_version", "score", "characteristic_bins"
-        )
+        .values_list("model_version", "score", "characteristic_bins")
         .annotate(count=Count("pk"))
     ):
-        histogram, by_version = found.setdefault((organization_id, api_key_id), ([0] * buckets, {}))
-        histogram[min(score // SCORE_BUCKET, buckets - 1)] += count
+        histogram[min(score // SCORE_BUCKET, len(histogram) - 1)] += count
         counted = by_version.setdefault(version, {"bins": [], "unknown": 0})
         bins = bins_from_text(bins_text)
         if not bins:
@@ -206,13 +200,10 @@ def _served_histograms(consultations: Any) -> _Histograms:
             if len(counts) <= index:
                 counts.extend([0] * (index + 1 - len(counts)))
             counts[index] += count
-    return found
+    return histogram, by_version
 
 
-def _daily_usage(day: date, values: Mapping[str, Any], histograms: _Histograms) -> DailyUsage:
-    histogram, characteristic_bins = histograms.get(
-        (values["organization_id"], values["api_key_id"]), ([], {})
-    )
+def _daily_usage(day: date, values: Mapping[str, Any]) -> DailyUsage:
     return DailyUsage(
         day=day,
         organization_id=values["organization_id"],
@@ -226,6 +217,4 @@ def _daily_usage(day: date, values: Mapping[str, Any], histograms: _Histograms) 
         latency_histogram=[
             values[f"latency_{index}"] for index in range(len(LATENCY_BUCKETS_MS) + 1)
         ],
-        score_histogram=histogram or [0] * (MAX_SCORE // SCORE_BUCKET),
-        characteristic_bins=characteristic_bins,
     )

@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.staff import StaffRole
-from audit.models import DailyUsage
+from audit.local_days import midnight
+from audit.models import DailyUsage, DailyUsageStatus
 from audit.stability import binned, decile_edges, latest_psi, psi, reading, stability_report
 from conftest import sign_in
 from scores.models import ScorecardEvent
@@ -59,14 +60,20 @@ def usage_row(day, buckets: dict[int, int], *, bins=None, unknown=0, version="20
     for bucket, count in buckets.items():
         score = bucket * 10
         bands[0 if score <= 300 else 1 if score <= 500 else 2 if score <= 700 else 3] += count
+    DailyUsageStatus.objects.create(
+        day=day,
+        covered_until=midnight(day + timedelta(days=1)),
+        complete=True,
+        summarized_at=midnight(day + timedelta(days=1)),
+        score_histogram=histogram(buckets),
+        characteristic_bins={version: {"bins": bins or [], "unknown": unknown}},
+    )
     return DailyUsage.objects.create(
         day=day,
         band_low=bands[0],
         band_fair=bands[1],
         band_good=bands[2],
         band_excellent=bands[3],
-        score_histogram=histogram(buckets),
-        characteristic_bins={version: {"bins": bins or [], "unknown": unknown}},
     )
 
 
@@ -135,7 +142,7 @@ def test_if_the_scores_shift_after_activation_then_the_weeks_and_months_show_it(
 def test_if_a_day_was_summarized_before_the_histogram_then_its_periods_are_not_compared(
     activated_with_usage,
 ):
-    DailyUsage.objects.filter(day=date(2026, 11, 24)).update(
+    DailyUsageStatus.objects.filter(day=date(2026, 11, 24)).update(
         score_histogram=[], characteristic_bins={}
     )
 

@@ -222,7 +222,7 @@ def test_if_scores_are_served_then_the_summary_keeps_their_histogram_and_bins(re
 
     usage_summarize(now=MORNING + timedelta(hours=1))
 
-    row = DailyUsage.objects.get(day=DAY, api_key=key)
+    row = DailyUsageStatus.objects.get(day=DAY)  # every key's together
     assert len(row.score_histogram) == 100
     assert {i: n for i, n in enumerate(row.score_histogram) if n} == {0: 1, 80: 2, 81: 1, 99: 1}
     assert row.characteristic_bins == {
@@ -236,7 +236,7 @@ def test_if_days_summarized_before_the_histogram_are_reopened_then_they_get_it(r
     record(EXAMPLE_CPF, at=MORNING - timedelta(days=1), api_key=key, score=500)
     record(EXAMPLE_CPF, at=MORNING, api_key=key, score=640, bins=(1, 2))
     usage_summarize(now=MORNING + timedelta(days=1))
-    DailyUsage.objects.filter(day=DAY).update(score_histogram=[], characteristic_bins={})
+    DailyUsageStatus.objects.filter(day=DAY).update(score_histogram=[], characteristic_bins={})
 
     with pytest.raises(ValueError, match="may no longer hold"):
         usage_reopen_from(DAY - timedelta(days=1))  # the oldest row's day: maybe pruned
@@ -244,6 +244,6 @@ def test_if_days_summarized_before_the_histogram_are_reopened_then_they_get_it(r
     call_command("summarize_usage", "--again-from", DAY.isoformat(), stdout=out)
 
     assert "Reopened 1 summarized days." in out.getvalue()
-    row = DailyUsage.objects.get(day=DAY, api_key=key)
+    row = DailyUsageStatus.objects.get(day=DAY)
     assert row.score_histogram[64] == 1
     assert row.characteristic_bins == {"2026.1": {"bins": [[0, 1], [0, 0, 1]], "unknown": 0}}

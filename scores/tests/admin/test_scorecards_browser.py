@@ -133,7 +133,8 @@ def test_if_an_approver_sets_a_challenger_then_the_comparison_and_stability_page
 
     from django.utils import timezone
 
-    from audit.models import DailyUsage
+    from audit.local_days import midnight
+    from audit.models import DailyUsage, DailyUsageStatus
     from scoreportal.tests.test_staff_portal_browser import english_on_page, tables_past_the_edge
     from scores.cache import score_cache
     from scores.selectors import scorecard_get
@@ -164,12 +165,19 @@ def test_if_an_approver_sets_a_challenger_then_the_comparison_and_stability_page
         bins = [[100] * size for size in sizes]
         bins[0][0] += 20 * drift
         bins[1][-1] += 3 * drift
+        day = first + timedelta(days=offset)
         DailyUsage.objects.create(
-            day=first + timedelta(days=offset),
+            day=day,
             band_low=bands[0],
             band_fair=bands[1],
             band_good=bands[2],
             band_excellent=bands[3],
+        )
+        DailyUsageStatus.objects.create(
+            day=day,
+            covered_until=midnight(day + timedelta(days=1)),
+            complete=True,
+            summarized_at=midnight(day + timedelta(days=1)),
             score_histogram=[buckets.get(bucket, 0) for bucket in range(100)],
             characteristic_bins={"2026.2": {"bins": bins, "unknown": 3}},
         )
