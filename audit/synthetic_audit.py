@@ -23,7 +23,7 @@ from scoreportal.api.errors import ERROR_STATUS_AND_MESSAGE
 from scoreportal.error_codes import ErrorCode
 from scores.constants import OUTCOME_CHOICES, OUTCOME_SCORED, Endpoint, ScoreSource
 from scores.core.cpf import Cpf, InvalidCpf
-from scores.core.scorecard import band_for
+from scores.core.scorecard import band_for, bins_text, load_scorecard
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
@@ -43,6 +43,9 @@ class Outcome:
     authenticated: bool  # the key verified: organization and key are recorded
     with_cpf: bool  # the CPF was parsed before the answer
 
+
+# How many bins each characteristic of the shipped scorecard has, in its order.
+_BIN_COUNTS = tuple(len(c.bins) for c in load_scorecard("2026.1").characteristics)
 
 # What the API records for each outcome (scores/api/views.py): failures before the body is read
 # have no CPF and no purpose; failed authentications have only the presented prefix.
@@ -189,6 +192,7 @@ class Generator:
             "score": None,
             "band": "",
             "model_version": "",
+            "characteristic_bins": "",
             "source": "",
             "latency_ms": self.latency(outcome_value, cached=False),
         }
@@ -218,11 +222,23 @@ class Generator:
             values.update(
                 score=score,
                 band=band_for(score).value,
+                characteristic_bins=self.bins(score),
                 model_version="2026.1" if moment >= self.scorecard_changed_at else "2025.2",
                 source=ScoreSource.CACHE.value if cached else ScoreSource.COMPUTED.value,
                 latency_ms=self.latency(outcome_value, cached=cached),
             )
         return SyntheticRow(values)
+
+    def bins(self, score: int) -> str:
+        """Each characteristic's bin (the shipped scorecard's), drawn around where the score
+        puts it: the characteristic stability report has figures to read."""
+        rng = self.random
+        return bins_text(
+            tuple(
+                min(max(int(score / 1000 * count + rng.gauss(0, 0.8)), 0), count - 1)
+                for count in _BIN_COUNTS
+            )
+        )
 
     def cpf(self) -> Cpf:
         rng = self.random

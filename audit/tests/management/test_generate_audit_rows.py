@@ -48,6 +48,13 @@ def test_if_rows_are_generated_then_they_spread_over_the_days_with_every_outcome
     average = with_cpf.count() / with_cpf.values("cpf_hash").distinct().count()
     assert Consultation.objects.filter(cpf_hash=hot).count() > 4 * average  # a few, many times
     assert "Added 20,000 audit rows over 30 days" in out.getvalue()
+    # Every score served with its characteristics' bins, the shipped scorecard's nine.
+    scored = Consultation.objects.exclude(score=None)
+    assert not scored.filter(characteristic_bins="").exists()
+    assert {
+        len(bins.split(",")) for bins in scored.values_list("characteristic_bins", flat=True)[:50]
+    } == {9}
+    assert not Consultation.objects.filter(score=None).exclude(characteristic_bins="").exists()
 
 
 def test_if_it_runs_again_then_it_reuses_its_organizations_and_keys():
