@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from operator import add
 
-from django.db.models import Sum
+from django.db.models import JSONField, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from audit.constants import SCORE_BUCKET
@@ -164,24 +164,23 @@ class StabilityReport:
 
 
 def _daily(since: date, until: date, version: str) -> dict[date, _Counts]:
-    """Each day's served scores: the bands summed over the day's rows (one per key) in the
-    database, and the day's histogram and bins, every key's together, from its status: a
-    row a day whatever the number of keys."""
+    """Each day's served scores, in one query: the bands summed over the day's rows (one
+    per key) in the database, and the day's histogram and bins, every key's together, from
+    its status: a row a day whatever the number of keys."""
+    status = DailyUsageStatus.objects.filter(day=OuterRef("day"))
     days: dict[date, _Counts] = {}
-    for day, *bands in (
+    for day, histogram, characteristic_bins, *bands in (
         DailyUsage.objects.filter(day__gte=since, day__lte=until)
         .order_by()
         .values("day")
-        .annotate(**{f"total_{name}": Sum(name) for name in BAND_FIELDS})
-        .values_list("day", *(f"total_{name}" for name in BAND_FIELDS))
+        .annotate(
+            **{f"total_{name}": Sum(name) for name in BAND_FIELDS},
+            histogram=Subquery(status.values("score_histogram")[:1], output_field=JSONField()),
+            bins=Subquery(status.values("characteristic_bins")[:1], output_field=JSONField()),
+        )
+        .values_list("day", "histogram", "bins", *(f"total_{name}" for name in BAND_FIELDS))
     ):
-        days[day] = _Counts(bands=[int(count or 0) for count in bands])
-    for day, histogram, characteristic_bins in DailyUsageStatus.objects.filter(
-        day__gte=since, day__lte=until
-    ).values_list("day", "score_histogram", "characteristic_bins"):
-        counts = days.get(day)
-        if counts is None:
-            continue  # nothing consulted that day
+        counts = days[day] = _Counts(bands=[int(count or 0) for count in bands])
         served = sum(counts.bands)
         if histogram and len(histogram) == BUCKETS:
             counts.histogram = list(histogram)
