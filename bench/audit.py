@@ -297,7 +297,6 @@ def pages(admin: str) -> dict[str, Page]:
                 "cpf": HOT_CPF,
                 "since": (DATA_LAST_DAY - timedelta(days=184)).isoformat(),
                 "until": until,
-                "reason": "bench-audit",  # the form asks why a report is run
                 "output": "page",
                 "reason": "Protocolo 2026-000123",  # the page asks why it is run
             },
