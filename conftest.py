@@ -404,15 +404,14 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         "--disable-component-update",
         "--disable-sync",
         "--window-size=1366,768",
-        # As the staff's browsers are set up: the browser's own controls (a file field's
-        # button, a date field's placeholder) in Portuguese (Debian's chromium-l10n).
-        "--lang=pt-BR",
         f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
     ):
         options.add_argument(argument)
     options.add_experimental_option("prefs", {"intl.accept_languages": "pt-BR,pt"})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for CSP
-    # On Linux the browser takes its own language from the environment, not from --lang.
+    # In Portuguese, as the staff's browsers are: the browser's own controls (a file field's
+    # button, a date field's placeholder) too, from Debian's chromium-l10n. On Linux the
+    # browser takes its language from the environment (--lang is ignored there).
     language = {**os.environ, "LANGUAGE": "pt_BR"}
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER), env=language), options=options)
     driver.implicitly_wait(0)

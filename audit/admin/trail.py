@@ -18,7 +18,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.urls import URLPattern, path, reverse
 from django.utils import formats, timezone
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -34,7 +35,9 @@ from audit.exceptions import ExportFiltersTooLong
 from audit.services.exports import audit_export_start
 from scoreportal.admin_bases import ReadOnlyAdminMixin
 from scores.admin.cpf_search import CpfSearchMixin, cpf_search_recall
-from scores.models import Consultation
+from scores.core.scorecard import InvalidScorecard, bins_from_text
+from scores.models import Consultation, CreditProfile
+from scores.selectors import scorecard_get
 
 EXPORT_PERMISSION = "scores.export_consultation"
 
@@ -84,7 +87,7 @@ class ConsultationAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Con
         (_("Consultation"), {"fields": ["cpf_masked", "purpose", "outcome", "http_status"]}),
         (
             _("Score served"),
-            {"fields": ["score", "band", "model_version", "source", "characteristic_bins"]},
+            {"fields": ["score", "band", "model_version", "source", "bins_served"]},
         ),
     ]
     readonly_fields = [
@@ -104,7 +107,7 @@ class ConsultationAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Con
         "band",
         "model_version",
         "source",
-        "characteristic_bins",
+        "bins_served",
     ]
 
     @admin.display(description=_("request id"))
@@ -113,6 +116,35 @@ class ConsultationAdmin(ReadOnlyAdminMixin, CpfSearchMixin, admin.ModelAdmin[Con
         hovering it, and on the consultation's page."""
         full = str(obj.request_id)
         return format_html('<span class="request-id" title="{}">{}…</span>', full, full[:8])
+
+    @admin.display(description=_("characteristic bins"))
+    def bins_served(self, obj: Consultation) -> str:
+        """Which bin of each characteristic the served score fell in, as the scorecard's
+        page shows bins (its bounds), by the characteristic's label."""
+        bins = bins_from_text(obj.characteristic_bins)
+        if not bins:
+            return "-"
+        try:
+            characteristics = scorecard_get(obj.model_version).characteristics
+        except InvalidScorecard:
+            return obj.characteristic_bins  # a version this installation does not know
+        if len(characteristics) != len(bins):
+            return obj.characteristic_bins
+        shown = [
+            (
+                capfirst(CreditProfile.characteristic_label(characteristic.name)),
+                formats.localize(characteristic.bins[index].lower),
+                "∞"
+                if characteristic.bins[index].upper is None
+                else formats.localize(characteristic.bins[index].upper),
+            )
+            for characteristic, index in zip(characteristics, bins, strict=True)
+            if index < len(characteristic.bins)
+        ]
+        return format_html(
+            '<ul class="served-bins">{}</ul>',
+            format_html_join("", "<li>{}: {} &ndash; {}</li>", shown),
+        )
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[AuditTrailChangeList]:
         return AuditTrailChangeList

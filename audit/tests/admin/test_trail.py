@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from conftest import admin_search
 from scores.cache import score_cache
@@ -123,3 +124,24 @@ def test_if_a_profile_edit_is_out_of_range_then_it_is_refused(admin_client, make
     profile.refresh_from_db()
     assert profile.version == 1
     assert CreditProfile.objects.get().on_time_payment_ratio <= 1
+
+
+def test_if_an_auditor_opens_a_served_score_then_its_bins_read_as_labels_and_bounds(
+    auditor_client, record, api_key
+):
+    # The shipped 2026.1 scorecard's order: on-time payments' third bin (0.8-0.9), protests'
+    # last (2 or more, no upper bound).
+    now = timezone.now()
+    [row] = record(
+        EXAMPLE_CPF, at=now, api_key=api_key[0], score=805, bins=(2, 0, 0, 0, 2, 0, 0, 0, 0)
+    )
+    [old] = record(EXAMPLE_CPF, at=now, api_key=api_key[0], score=700)  # cached before bins
+
+    page = auditor_client.get(reverse("admin:scores_consultation_change", args=[row.pk]))
+    before = auditor_client.get(reverse("admin:scores_consultation_change", args=[old.pk]))
+
+    shown = page.content.decode()
+    assert "Pagamentos em dia (12 meses): 0,8 &ndash; 0,9" in shown
+    assert "Protestos: 2 &ndash; ∞" in shown
+    assert "2,0,0,0,2" not in shown
+    assert 'class="served-bins"' not in before.content.decode()
